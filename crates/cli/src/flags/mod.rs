@@ -1,0 +1,1 @@
+//! The option table and the Getopt::Long-compatible parser.

@@ -1,0 +1,3 @@
+//! The imapsync-compatible command line.
+
+pub mod flags;
