@@ -33,7 +33,9 @@ pub enum Part {
     Literal(Bytes),
     /// A literal of `len` bytes supplied by the caller at send time (the n-th External part
     /// takes the n-th body given to the engine).
-    External { len: u64 },
+    External {
+        len: u64,
+    },
 }
 
 /// What must never be printed of a command in traces.
@@ -251,9 +253,7 @@ enum Form {
 }
 
 fn is_atom_char(b: u8) -> bool {
-    b > 0x20
-        && b < 0x7f
-        && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+    b > 0x20 && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
 }
 
 fn is_astring_char(b: u8) -> bool {
@@ -267,7 +267,9 @@ fn string_form(s: &[u8], atom_allowed: bool) -> Form {
             return Form::Atom;
         }
     }
-    if s.iter().all(|&b| (1..0x80).contains(&b) && b != b'\r' && b != b'\n') {
+    if s.iter()
+        .all(|&b| (1..0x80).contains(&b) && b != b'\r' && b != b'\n')
+    {
         Form::Quoted
     } else {
         Form::Literal
@@ -352,7 +354,9 @@ pub mod cmd {
     }
 
     pub fn enable(caps: &[&str]) -> Command {
-        Builder::new("ENABLE").raw(format!(" {}", caps.join(" "))).build()
+        Builder::new("ENABLE")
+            .raw(format!(" {}", caps.join(" ")))
+            .build()
     }
 
     /// `LOGIN user password` (arguments redacted in traces).
@@ -370,7 +374,9 @@ pub mod cmd {
     pub fn authenticate(mech: &str, initial_b64: Option<&str>) -> Command {
         let mut b = Builder::new("AUTHENTICATE").raw(format!(" {mech}"));
         if let Some(ir) = initial_b64 {
-            b = b.redact().raw(format!(" {}", if ir.is_empty() { "=" } else { ir }));
+            b = b
+                .redact()
+                .raw(format!(" {}", if ir.is_empty() { "=" } else { ir }));
         }
         b.build()
     }
@@ -467,10 +473,19 @@ pub mod cmd {
     }
 
     /// `UID FETCH set (items) [(CHANGEDSINCE m [VANISHED])]`.
-    pub fn uid_fetch(set: &UidSet, items: &str, changedsince: Option<u64>, vanished: bool) -> Command {
+    pub fn uid_fetch(
+        set: &UidSet,
+        items: &str,
+        changedsince: Option<u64>,
+        vanished: bool,
+    ) -> Command {
         let mut s = format!(" {set} ({items})");
         if let Some(m) = changedsince {
-            let _ = write!(s, " (CHANGEDSINCE {m}{})", if vanished { " VANISHED" } else { "" });
+            let _ = write!(
+                s,
+                " (CHANGEDSINCE {m}{})",
+                if vanished { " VANISHED" } else { "" }
+            );
         }
         Builder::new("UID FETCH").raw(s).build()
     }
@@ -483,7 +498,10 @@ pub mod cmd {
             StoreMode::Remove => "-",
         };
         Builder::new("UID STORE")
-            .raw(format!(" {set} {op}FLAGS{} ", if silent { ".SILENT" } else { "" }))
+            .raw(format!(
+                " {set} {op}FLAGS{} ",
+                if silent { ".SILENT" } else { "" }
+            ))
             .flag_list(flags)
             .build()
     }
@@ -516,8 +534,17 @@ pub mod cmd {
     }
 
     /// `APPEND` with the body in memory.
-    pub fn append_bytes(mailbox: &[u8], flags: &[String], internaldate: Option<&str>, body: Bytes) -> Command {
-        let mut b = Builder::new("APPEND").sp().mailbox(mailbox).sp().flag_list(flags);
+    pub fn append_bytes(
+        mailbox: &[u8],
+        flags: &[String],
+        internaldate: Option<&str>,
+        body: Bytes,
+    ) -> Command {
+        let mut b = Builder::new("APPEND")
+            .sp()
+            .mailbox(mailbox)
+            .sp()
+            .flag_list(flags);
         if let Some(d) = internaldate {
             b = b.raw(format!(" \"{}\"", d.trim()));
         }
@@ -529,11 +556,11 @@ pub mod cmd {
 mod tests {
     use super::cmd::*;
     use super::*;
+    use imap_codec::CommandCodec;
     use imap_codec::decode::Decoder;
     use imap_codec::imap_types::command::CommandBody;
     use imap_codec::imap_types::core::AString;
     use imap_codec::imap_types::mailbox::Mailbox;
-    use imap_codec::CommandCodec;
 
     fn astring_bytes(a: &AString) -> Vec<u8> {
         match a {
@@ -556,7 +583,10 @@ mod tests {
                 assert!(rest.is_empty(), "trailing bytes after command");
                 cmd.body
             }
-            Err(e) => panic!("imap-codec rejected {:?}: {e:?}", String::from_utf8_lossy(wire)),
+            Err(e) => panic!(
+                "imap-codec rejected {:?}: {e:?}",
+                String::from_utf8_lossy(wire)
+            ),
         }
     }
 
@@ -637,9 +667,25 @@ mod tests {
         let body = decode(&lsub(b"", b"*").to_wire("t", &[]));
         assert!(matches!(body, CommandBody::Lsub { .. }));
         let set = UidSet::parse("1:5,9").expect("set");
-        let body = decode(&uid_fetch(&set, "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID RECEIVED)]", None, false).to_wire("t", &[]));
+        let body = decode(
+            &uid_fetch(
+                &set,
+                "UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID RECEIVED)]",
+                None,
+                false,
+            )
+            .to_wire("t", &[]),
+        );
         assert!(matches!(body, CommandBody::Fetch { uid: true, .. }));
-        let body = decode(&uid_store(&set, StoreMode::Replace, &["\\Seen".into(), "$Forwarded".into()], true).to_wire("t", &[]));
+        let body = decode(
+            &uid_store(
+                &set,
+                StoreMode::Replace,
+                &["\\Seen".into(), "$Forwarded".into()],
+                true,
+            )
+            .to_wire("t", &[]),
+        );
         assert!(matches!(body, CommandBody::Store { uid: true, .. }));
         let body = decode(&uid_search("ALL", false).to_wire("t", &[]));
         assert!(matches!(body, CommandBody::Search { uid: true, .. }));
@@ -662,12 +708,23 @@ mod tests {
         );
         assert_eq!(c.literal_count(), 1);
         let wire = c.to_wire("t", &[body_bytes]);
-        assert!(wire.starts_with(b"t APPEND \"Sent Items\" (\\Seen $Label1) \"17-Jul-1996 02:44:25 -0700\" {"));
+        assert!(wire.starts_with(
+            b"t APPEND \"Sent Items\" (\\Seen $Label1) \"17-Jul-1996 02:44:25 -0700\" {"
+        ));
         // imap-codec rejects NUL inside literals (it wants literal8), so check the shape with a
         // clean body.
         let clean: &[u8] = b"Subject: x\r\n\r\nhello\r\n";
-        let c = append(b"INBOX", &[AppendItem { flags: vec![], internaldate: None, len: clean.len() as u64 }]);
-        let CommandBody::Append { message, .. } = decode(&c.to_wire("t", &[clean])) else { panic!() };
+        let c = append(
+            b"INBOX",
+            &[AppendItem {
+                flags: vec![],
+                internaldate: None,
+                len: clean.len() as u64,
+            }],
+        );
+        let CommandBody::Append { message, .. } = decode(&c.to_wire("t", &[clean])) else {
+            panic!()
+        };
         let _ = message;
     }
 

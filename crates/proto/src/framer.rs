@@ -216,7 +216,8 @@ impl Framer {
                     }
                     let needed = line_end as u64 + len;
                     if (self.input.len() as u64) < needed {
-                        let pending = needed as usize + self.partial.as_ref().map_or(0, |p| p.len());
+                        let pending =
+                            needed as usize + self.partial.as_ref().map_or(0, |p| p.len());
                         if pending > self.limits.max_response {
                             return Err(FrameError::ResponseTooLong {
                                 limit: self.limits.max_response,
@@ -241,7 +242,8 @@ impl Framer {
         if self.input.is_empty() {
             return None;
         }
-        let take = (self.literal_left.min(self.limits.chunk_size as u64) as usize).min(self.input.len());
+        let take =
+            (self.literal_left.min(self.limits.chunk_size as u64) as usize).min(self.input.len());
         let chunk = self.input.split_to(take).freeze();
         self.literal_left -= take as u64;
         Some(Event::LiteralChunk(chunk))
@@ -283,7 +285,10 @@ pub fn literal_len(line: &[u8]) -> Option<u64> {
     let body = line.strip_suffix(b"}")?;
     let open = memchr::memrchr(b'{', body)?;
     let mut digits = &body[open + 1..];
-    if let Some(d) = digits.strip_suffix(b"+").or_else(|| digits.strip_suffix(b"-")) {
+    if let Some(d) = digits
+        .strip_suffix(b"+")
+        .or_else(|| digits.strip_suffix(b"-"))
+    {
         digits = d;
     }
     if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
@@ -396,7 +401,8 @@ mod tests {
     fn normalise(events: Vec<Event>) -> Vec<Event> {
         let mut out: Vec<Event> = Vec::new();
         for ev in events {
-            if let (Event::LiteralChunk(new), Some(Event::LiteralChunk(prev))) = (&ev, out.last_mut())
+            if let (Event::LiteralChunk(new), Some(Event::LiteralChunk(prev))) =
+                (&ev, out.last_mut())
             {
                 let mut joined = BytesMut::from(&prev[..]);
                 joined.extend_from_slice(new);
@@ -424,7 +430,10 @@ mod tests {
             ..Limits::default()
         });
         f.feed(b"* 1 FETCH (BODY[] {11}\r\n");
-        assert!(matches!(f.next_event(), Err(FrameError::LiteralTooLong { .. })));
+        assert!(matches!(
+            f.next_event(),
+            Err(FrameError::LiteralTooLong { .. })
+        ));
     }
 
     #[test]

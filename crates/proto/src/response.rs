@@ -72,14 +72,24 @@ pub enum Code {
     Unseen(u32),
     PermanentFlags(Vec<String>),
     Capability(Vec<String>),
-    AppendUid { uidvalidity: u32, uids: UidSet },
-    CopyUid { uidvalidity: u32, source: UidSet, dest: UidSet },
+    AppendUid {
+        uidvalidity: u32,
+        uids: UidSet,
+    },
+    CopyUid {
+        uidvalidity: u32,
+        source: UidSet,
+        dest: UidSet,
+    },
     HighestModSeq(u64),
     NoModSeq,
     Closed,
     /// Any other code, upper-cased atom plus raw arguments (RFC 5530 codes such as `LIMIT`,
     /// `INUSE`, `OVERQUOTA`, `UNAVAILABLE`, `TOOBIG`, `ALREADYEXISTS`, `NONEXISTENT`, ...).
-    Other { name: String, args: Option<String> },
+    Other {
+        name: String,
+        args: Option<String>,
+    },
 }
 
 impl Code {
@@ -343,7 +353,11 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, b: u8, what: &'static str) -> Result<(), ParseError> {
-        if self.eat(b) { Ok(()) } else { Err(self.err(what)) }
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(self.err(what))
+        }
     }
 
     fn skip_spaces(&mut self) {
@@ -355,7 +369,8 @@ impl<'a> Parser<'a> {
     /// Rest of the line (without CRLF) as text.
     fn rest_text(&mut self) -> String {
         let start = self.pos;
-        let end = memchr::memchr2(b'\r', b'\n', &self.buf[start..]).map_or(self.buf.len(), |i| start + i);
+        let end =
+            memchr::memchr2(b'\r', b'\n', &self.buf[start..]).map_or(self.buf.len(), |i| start + i);
         self.pos = end;
         String::from_utf8_lossy(&self.buf[start..end]).into_owned()
     }
@@ -364,7 +379,10 @@ impl<'a> Parser<'a> {
     fn token(&mut self) -> &'a [u8] {
         let start = self.pos;
         while let Some(b) = self.peek() {
-            if matches!(b, b' ' | b'(' | b')' | b'[' | b']' | b'\r' | b'\n' | b'{' | b'"') {
+            if matches!(
+                b,
+                b' ' | b'(' | b')' | b'[' | b']' | b'\r' | b'\n' | b'{' | b'"'
+            ) {
                 break;
             }
             self.pos += 1;
@@ -488,7 +506,9 @@ impl<'a> Parser<'a> {
         let mut out = Vec::new();
         loop {
             match self.peek() {
-                None | Some(b'\r') | Some(b'\n') => return Err(self.err("unterminated quoted string")),
+                None | Some(b'\r') | Some(b'\n') => {
+                    return Err(self.err("unterminated quoted string"));
+                }
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(out);
@@ -1030,7 +1050,9 @@ impl<'a> Parser<'a> {
             self.expect(b'(', "( expected")?;
             let prefix = self.string_owned()?.unwrap_or_default();
             self.skip_spaces();
-            let delimiter = self.string_owned()?.and_then(|d| d.first().map(|&c| char::from(c)));
+            let delimiter = self
+                .string_owned()?
+                .and_then(|d| d.first().map(|&c| char::from(c)));
             // Namespace extensions.
             loop {
                 self.skip_spaces();
@@ -1186,13 +1208,20 @@ mod tests {
                 }
             }
         );
-        let Response::Tagged { status, .. } = p(b"a2 NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n") else {
+        let Response::Tagged { status, .. } =
+            p(b"a2 NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n")
+        else {
             panic!()
         };
         assert_eq!(status.kind, StatusKind::No);
         assert_eq!(status.code.as_ref().map(Code::name), Some("OVERQUOTA"));
-        assert_eq!(status.full_text(), "[OVERQUOTA] Quota exceeded (mailbox for user is full)");
-        let Response::Tagged { status, .. } = p(b"a3 BAD Request is throttled. Suggested Backoff Time: 2000 milliseconds\r\n") else {
+        assert_eq!(
+            status.full_text(),
+            "[OVERQUOTA] Quota exceeded (mailbox for user is full)"
+        );
+        let Response::Tagged { status, .. } =
+            p(b"a3 BAD Request is throttled. Suggested Backoff Time: 2000 milliseconds\r\n")
+        else {
             panic!()
         };
         assert_eq!(status.kind, StatusKind::Bad);
@@ -1220,17 +1249,38 @@ mod tests {
                 text: "Flags permitted.".into()
             })
         );
-        let Untagged::Status(s) = untagged(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n") else {
+        let Untagged::Status(s) =
+            untagged(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n")
+        else {
             panic!()
         };
-        assert_eq!(s.code, Some(Code::Capability(vec!["IMAP4rev1".into(), "LITERAL+".into(), "AUTH=PLAIN".into()])));
-        let Untagged::Status(s) = untagged(b"* BYE Server shutting down\r\n") else { panic!() };
+        assert_eq!(
+            s.code,
+            Some(Code::Capability(vec![
+                "IMAP4rev1".into(),
+                "LITERAL+".into(),
+                "AUTH=PLAIN".into()
+            ]))
+        );
+        let Untagged::Status(s) = untagged(b"* BYE Server shutting down\r\n") else {
+            panic!()
+        };
         assert_eq!(s.kind, StatusKind::Bye);
-        let Untagged::Status(s) = untagged(b"* OK [HIGHESTMODSEQ 715194045007] Highest\r\n") else { panic!() };
+        let Untagged::Status(s) = untagged(b"* OK [HIGHESTMODSEQ 715194045007] Highest\r\n") else {
+            panic!()
+        };
         assert_eq!(s.code, Some(Code::HighestModSeq(715194045007)));
         // An unknown code with arguments.
-        let Untagged::Status(s) = untagged(b"* NO [THROTTLED] slow down\r\n") else { panic!() };
-        assert_eq!(s.code, Some(Code::Other { name: "THROTTLED".into(), args: None }));
+        let Untagged::Status(s) = untagged(b"* NO [THROTTLED] slow down\r\n") else {
+            panic!()
+        };
+        assert_eq!(
+            s.code,
+            Some(Code::Other {
+                name: "THROTTLED".into(),
+                args: None
+            })
+        );
     }
 
     #[test]
@@ -1245,15 +1295,27 @@ mod tests {
         );
         assert_eq!(
             untagged(b"* LIST () NIL INBOX\r\n"),
-            Untagged::List(ListItem { attrs: vec![], delimiter: None, name: b"INBOX".to_vec() })
+            Untagged::List(ListItem {
+                attrs: vec![],
+                delimiter: None,
+                name: b"INBOX".to_vec()
+            })
         );
         assert_eq!(
             untagged(b"* LSUB () \".\" {9}\r\nQuote\"d\\x\r\n"),
-            Untagged::Lsub(ListItem { attrs: vec![], delimiter: Some('.'), name: b"Quote\"d\\x".to_vec() })
+            Untagged::Lsub(ListItem {
+                attrs: vec![],
+                delimiter: Some('.'),
+                name: b"Quote\"d\\x".to_vec()
+            })
         );
         assert_eq!(
             untagged(b"* LIST () \"\\\\\" \"a\\\\b \\\"c\\\"\"\r\n"),
-            Untagged::List(ListItem { attrs: vec![], delimiter: Some('\\'), name: b"a\\b \"c\"".to_vec() })
+            Untagged::List(ListItem {
+                attrs: vec![],
+                delimiter: Some('\\'),
+                name: b"a\\b \"c\"".to_vec()
+            })
         );
     }
 
@@ -1269,14 +1331,36 @@ mod tests {
                 }
             }
         );
-        assert_eq!(untagged(b"* SEARCH 2 84 882\r\n"), Untagged::Search { ids: vec![2, 84, 882], modseq: None });
-        assert_eq!(untagged(b"* SEARCH\r\n"), Untagged::Search { ids: vec![], modseq: None });
-        assert_eq!(untagged(b"* SEARCH 2 5 (MODSEQ 917162500)\r\n"), Untagged::Search { ids: vec![2, 5], modseq: Some(917162500) });
+        assert_eq!(
+            untagged(b"* SEARCH 2 84 882\r\n"),
+            Untagged::Search {
+                ids: vec![2, 84, 882],
+                modseq: None
+            }
+        );
+        assert_eq!(
+            untagged(b"* SEARCH\r\n"),
+            Untagged::Search {
+                ids: vec![],
+                modseq: None
+            }
+        );
+        assert_eq!(
+            untagged(b"* SEARCH 2 5 (MODSEQ 917162500)\r\n"),
+            Untagged::Search {
+                ids: vec![2, 5],
+                modseq: Some(917162500)
+            }
+        );
         assert_eq!(
             untagged(b"* ESEARCH (TAG \"A285\") UID MIN 7 MAX 3800 ALL 7,9:11\r\n"),
             Untagged::ESearch(ESearch {
-                tag: Some("A285".into()), uid: true, min: Some(7), max: Some(3800),
-                all: UidSet::parse("7,9:11"), ..Default::default()
+                tag: Some("A285".into()),
+                uid: true,
+                min: Some(7),
+                max: Some(3800),
+                all: UidSet::parse("7,9:11"),
+                ..Default::default()
             })
         );
     }
@@ -1284,26 +1368,51 @@ mod tests {
     #[test]
     fn fetch_items() {
         let u = untagged(b"* 12 FETCH (UID 99 FLAGS (\\Seen $Forwarded) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 4286 MODSEQ (624140003) BODY[HEADER.FIELDS (MESSAGE-ID RECEIVED)] {21}\r\nMessage-Id: <a@b>\r\n\r\n X-GM-THRID 1 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1))\r\n");
-        let Untagged::Fetch { seq, items } = u else { panic!() };
+        let Untagged::Fetch { seq, items } = u else {
+            panic!()
+        };
         assert_eq!(seq, 12);
         assert_eq!(items.uid, Some(99));
-        assert_eq!(items.flags, Some(vec!["\\Seen".into(), "$Forwarded".into()]));
-        assert_eq!(items.internaldate.as_deref(), Some("17-Jul-1996 02:44:25 -0700"));
+        assert_eq!(
+            items.flags,
+            Some(vec!["\\Seen".into(), "$Forwarded".into()])
+        );
+        assert_eq!(
+            items.internaldate.as_deref(),
+            Some("17-Jul-1996 02:44:25 -0700")
+        );
         assert_eq!(items.rfc822_size, Some(4286));
         assert_eq!(items.modseq, Some(624140003));
         let s = items.section("HEADER.FIELDS").expect("section");
-        assert_eq!(s.data, BodyData::Bytes(Bytes::from_static(b"Message-Id: <a@b>\r\n\r\n")));
+        assert_eq!(
+            s.data,
+            BodyData::Bytes(Bytes::from_static(b"Message-Id: <a@b>\r\n\r\n"))
+        );
     }
 
     #[test]
     fn fetch_body_nil_quoted_and_streamed() {
-        let Untagged::Fetch { items, .. } = untagged(b"* 1 FETCH (BODY[] NIL UID 3)\r\n") else { panic!() };
+        let Untagged::Fetch { items, .. } = untagged(b"* 1 FETCH (BODY[] NIL UID 3)\r\n") else {
+            panic!()
+        };
         assert_eq!(items.sections[0].data, BodyData::Nil);
         assert_eq!(items.uid, Some(3));
-        let Untagged::Fetch { items, .. } = untagged(b"* 1 FETCH (BODY[HEADER] \"a\\\"b\")\r\n") else { panic!() };
-        assert_eq!(items.sections[0].data, BodyData::Bytes(Bytes::from_static(b"a\"b")));
-        let frame = Frame { bytes: Bytes::from_static(b"* 1 FETCH (UID 4 BODY[]<0> {1000}\r\n)\r\n"), streamed: vec![35] };
-        let Response::Untagged(Untagged::Fetch { items, .. }) = parse(&frame).expect("parse") else { panic!() };
+        let Untagged::Fetch { items, .. } = untagged(b"* 1 FETCH (BODY[HEADER] \"a\\\"b\")\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            items.sections[0].data,
+            BodyData::Bytes(Bytes::from_static(b"a\"b"))
+        );
+        let frame = Frame {
+            bytes: Bytes::from_static(b"* 1 FETCH (UID 4 BODY[]<0> {1000}\r\n)\r\n"),
+            streamed: vec![35],
+        };
+        let Response::Untagged(Untagged::Fetch { items, .. }) = parse(&frame).expect("parse")
+        else {
+            panic!()
+        };
         assert_eq!(items.sections[0].data, BodyData::Streamed(1000));
         assert_eq!(items.sections[0].origin, Some(0));
         assert_eq!(items.uid, Some(4));
@@ -1324,31 +1433,59 @@ mod tests {
         );
         assert_eq!(
             untagged(b"* ID (\"name\" \"Dovecot\" \"version\" NIL)\r\n"),
-            Untagged::Id(vec![("name".into(), Some("Dovecot".into())), ("version".into(), None)])
+            Untagged::Id(vec![
+                ("name".into(), Some("Dovecot".into())),
+                ("version".into(), None)
+            ])
         );
         assert_eq!(untagged(b"* ID NIL\r\n"), Untagged::Id(vec![]));
-        assert_eq!(untagged(b"* ENABLED QRESYNC\r\n"), Untagged::Enabled(vec!["QRESYNC".into()]));
+        assert_eq!(
+            untagged(b"* ENABLED QRESYNC\r\n"),
+            Untagged::Enabled(vec!["QRESYNC".into()])
+        );
         assert_eq!(
             untagged(b"* QUOTA \"User quota\" (STORAGE 10 1048576 MESSAGE 3 1000)\r\n"),
-            Untagged::Quota { root: b"User quota".to_vec(), resources: vec![("STORAGE".into(), 10, 1048576), ("MESSAGE".into(), 3, 1000)] }
+            Untagged::Quota {
+                root: b"User quota".to_vec(),
+                resources: vec![("STORAGE".into(), 10, 1048576), ("MESSAGE".into(), 3, 1000)]
+            }
         );
         assert_eq!(
             untagged(b"* QUOTAROOT INBOX \"User quota\"\r\n"),
-            Untagged::QuotaRoot { mailbox: b"INBOX".to_vec(), roots: vec![b"User quota".to_vec()] }
+            Untagged::QuotaRoot {
+                mailbox: b"INBOX".to_vec(),
+                roots: vec![b"User quota".to_vec()]
+            }
         );
         assert_eq!(
             untagged(b"* VANISHED (EARLIER) 41,43:116\r\n"),
-            Untagged::Vanished { earlier: true, uids: UidSet::parse("41,43:116").expect("set") }
+            Untagged::Vanished {
+                earlier: true,
+                uids: UidSet::parse("41,43:116").expect("set")
+            }
         );
         assert_eq!(untagged(b"* 3 EXPUNGE\r\n"), Untagged::Expunge(3));
         assert_eq!(untagged(b"* 18 EXISTS\r\n"), Untagged::Exists(18));
-        assert!(matches!(untagged(b"* XWEIRD stuff\r\n"), Untagged::Other(_)));
+        assert!(matches!(
+            untagged(b"* XWEIRD stuff\r\n"),
+            Untagged::Other(_)
+        ));
     }
 
     #[test]
     fn continuation() {
-        assert_eq!(p(b"+ Ready for literal data\r\n"), Response::Continuation { text: "Ready for literal data".into() });
-        assert_eq!(p(b"+\r\n"), Response::Continuation { text: String::new() });
+        assert_eq!(
+            p(b"+ Ready for literal data\r\n"),
+            Response::Continuation {
+                text: "Ready for literal data".into()
+            }
+        );
+        assert_eq!(
+            p(b"+\r\n"),
+            Response::Continuation {
+                text: String::new()
+            }
+        );
     }
 
     #[test]
@@ -1362,9 +1499,18 @@ mod tests {
             b"\r\n",
             b"",
         ] {
-            let _ = parse(&Frame { bytes: Bytes::copy_from_slice(bad), streamed: vec![] });
+            let _ = parse(&Frame {
+                bytes: Bytes::copy_from_slice(bad),
+                streamed: vec![],
+            });
         }
-        assert!(parse(&Frame { bytes: Bytes::from_static(b"* 1 FETCH (BODY[] {10}\r\nabc)\r\n"), streamed: vec![] }).is_err());
+        assert!(
+            parse(&Frame {
+                bytes: Bytes::from_static(b"* 1 FETCH (BODY[] {10}\r\nabc)\r\n"),
+                streamed: vec![]
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -1373,7 +1519,13 @@ mod tests {
         s.extend(std::iter::repeat_n(b'(', 10_000));
         s.extend(std::iter::repeat_n(b')', 10_000));
         s.extend_from_slice(b")\r\n");
-        assert!(parse(&Frame { bytes: Bytes::from(s), streamed: vec![] }).is_err());
+        assert!(
+            parse(&Frame {
+                bytes: Bytes::from(s),
+                streamed: vec![]
+            })
+            .is_err()
+        );
     }
 
     proptest::proptest! {

@@ -179,7 +179,10 @@ mod tests {
 
     #[test]
     fn compact_from_uids() {
-        assert_eq!(UidSet::from_uids([5, 1, 2, 3, 9, 10, 3]).to_string(), "1:3,5,9:10");
+        assert_eq!(
+            UidSet::from_uids([5, 1, 2, 3, 9, 10, 3]).to_string(),
+            "1:3,5,9:10"
+        );
         assert_eq!(UidSet::from_uids([]).to_string(), "");
         assert_eq!(
             UidSet::parse("3:5,1").expect("set").expand(10),

@@ -1,0 +1,887 @@
+//! The pipelined connection engine.
+//!
+//! A logged-in connection is driven by two tokio tasks that own its two halves: the *writer*
+//! takes commands from an unbounded queue, tags them and writes them back to back; the
+//! *reader* frames and parses responses and routes them to the command they answer. Callers
+//! hold a cheap [`Connection`] handle and get a future ([`Pending`]) or a stream of items
+//! ([`ItemStream`]) per command, so many commands can be in flight at once.
+//!
+//! The send window follows mbsync's rules:
+//! * at most `pipeline_depth` commands are in flight (a semaphore permit per command, released
+//!   when its tagged response arrives);
+//! * a literal is sent non-synchronizing (`{N+}`) when the server has LITERAL+, or LITERAL- and
+//!   N ≤ 4096; otherwise the writer flushes, waits for the server's `+` and only then sends the
+//!   bytes — nothing else is written meanwhile, so a refused literal never desynchronises the
+//!   stream (the reader tells the writer when the tagged answer arrives instead of `+`);
+//! * bytes are flushed when no further command is immediately ready, so pipelined commands
+//!   share TCP segments.
+//!
+//! Untagged responses go to the oldest command in flight (servers answer pipelined commands in
+//! order); with none in flight they are unsolicited and only traced (BYE is remembered).
+//!
+//! A message body can be a stream ([`BodyReceiver`]) fed by another connection: it is written
+//! into the literal as it arrives. If that source fails mid-literal, the literal can't be
+//! completed truthfully, so the connection is dropped — the server then discards the partial
+//! APPEND — and every command in flight fails with [`ConnError::BodySource`]; the executor
+//! reconciles through its journal.
+//!
+//! Any I/O error, timeout (`--timeout`, counted only while commands are in flight), framing or
+//! parse error kills the connection: all its commands fail with the same [`ConnError`].
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
+
+use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
+use imapsync_proto::command::{Command, Part};
+use imapsync_proto::framer::{Event, Framer, Limits};
+use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
+
+use crate::deflate::{Deflater, Inflater};
+use crate::error::{ConnError, Side};
+use crate::transport::Transport;
+
+/// Receives trace lines (`--debugimap`); secrets are already masked.
+pub type Tracer = Arc<dyn Fn(Side, &str) + Send + Sync>;
+
+/// Write out once this many bytes are buffered.
+const FLUSH_AT: usize = 256 * 1024;
+/// Items buffered per streamed command before the reader waits for the consumer.
+const STREAM_CAPACITY: usize = 64;
+/// Largest response line printed whole in traces.
+const TRACE_MAX: usize = 2000;
+
+/// Settings of a running connection.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub side: Side,
+    /// Inactivity limit while commands are in flight; `None` = wait forever.
+    pub timeout: Option<Duration>,
+    /// Commands in flight at most.
+    pub pipeline_depth: usize,
+    /// Literals above this size are streamed to [`ItemStream`] consumers.
+    pub stream_threshold: u64,
+    pub tracer: Option<Tracer>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("side", &self.side)
+            .field("timeout", &self.timeout)
+            .field("pipeline_depth", &self.pipeline_depth)
+            .finish()
+    }
+}
+
+/// The answer to a command.
+#[derive(Clone, Debug)]
+pub struct Done {
+    pub untagged: Vec<Untagged>,
+    pub status: Status,
+}
+
+impl Done {
+    pub fn is_ok(&self) -> bool {
+        self.status.kind == StatusKind::Ok
+    }
+}
+
+/// What a streamed command yields, in order.
+#[derive(Debug)]
+pub enum Item {
+    Untagged(Untagged),
+    /// A large literal of this length starts (its response follows after `LiteralEnd`).
+    LiteralStart(u64),
+    LiteralChunk(Bytes),
+    LiteralEnd,
+    Done(Result<Status, ConnError>),
+}
+
+/// A message body to send as a literal.
+#[derive(Debug)]
+pub enum Body {
+    Bytes(Bytes),
+    Stream(BodyReceiver),
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Stream(s) => s.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Receiving end of a streamed body.
+#[derive(Debug)]
+pub struct BodyReceiver {
+    pub len: u64,
+    rx: mpsc::Receiver<Result<Bytes, String>>,
+}
+
+/// Sending end of a streamed body.
+#[derive(Debug, Clone)]
+pub struct BodySender {
+    tx: mpsc::Sender<Result<Bytes, String>>,
+}
+
+impl BodySender {
+    /// Sends a chunk; false when the receiving side is gone.
+    pub async fn send(&self, chunk: Bytes) -> bool {
+        self.tx.send(Ok(chunk)).await.is_ok()
+    }
+
+    /// Tells the receiver the source failed.
+    pub async fn fail(&self, why: String) {
+        let _ = self.tx.send(Err(why)).await;
+    }
+}
+
+/// A body channel of `len` bytes holding at most `capacity` chunks in flight.
+pub fn body_channel(len: u64, capacity: usize) -> (BodySender, BodyReceiver) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (BodySender { tx }, BodyReceiver { len, rx })
+}
+
+enum Sink {
+    Collect(oneshot::Sender<Result<Done, ConnError>>),
+    Stream(mpsc::Sender<Item>),
+}
+
+struct Job {
+    cmd: Command,
+    bodies: VecDeque<Body>,
+    sink: Sink,
+}
+
+/// A command whose tag has been written.
+struct InFlight {
+    tag: String,
+    name: &'static str,
+    sink: Sink,
+    collected: Vec<Untagged>,
+    _permit: OwnedSemaphorePermit,
+}
+
+enum Cont {
+    Go,
+    Rejected,
+}
+
+struct Shared {
+    side: Side,
+    caps: Capabilities,
+    jobs: mpsc::UnboundedSender<Job>,
+    dead: watch::Receiver<Option<ConnError>>,
+    closing: AtomicBool,
+    bye: Mutex<Option<String>>,
+}
+
+/// Handle to a running connection. Clones share the connection.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connection({})", self.shared.side)
+    }
+}
+
+/// Future of a submitted command.
+pub struct Pending {
+    rx: oneshot::Receiver<Result<Done, ConnError>>,
+}
+
+impl std::future::Future for Pending {
+    type Output = Result<Done, ConnError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(r)) => Poll::Ready(r),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(ConnError::Shutdown)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Items of a streamed command.
+pub struct ItemStream {
+    rx: mpsc::Receiver<Item>,
+}
+
+impl ItemStream {
+    /// Next item; after `Item::Done` (or a dead connection) returns `None`.
+    pub async fn next(&mut self) -> Option<Item> {
+        self.rx.recv().await
+    }
+}
+
+impl Connection {
+    pub fn side(&self) -> Side {
+        self.shared.side
+    }
+
+    pub fn caps(&self) -> &Capabilities {
+        &self.shared.caps
+    }
+
+    /// Why the connection died, if it did.
+    pub fn dead(&self) -> Option<ConnError> {
+        self.shared.dead.borrow().clone()
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.dead().is_none()
+    }
+
+    /// Text of a BYE the server sent, if any.
+    pub fn bye(&self) -> Option<String> {
+        self.shared.bye.lock().ok().and_then(|b| b.clone())
+    }
+
+    fn enqueue(&self, cmd: Command, bodies: Vec<Body>, sink: Sink) {
+        let job = Job {
+            cmd,
+            bodies: bodies.into(),
+            sink,
+        };
+        if let Err(mpsc::error::SendError(job)) = self.shared.jobs.send(job) {
+            let err = self.dead().unwrap_or(ConnError::Shutdown);
+            fail_sink(job.sink, err);
+        }
+    }
+
+    /// Queues a command; the returned future resolves with its answer. The command is queued
+    /// at once, so several `submit`s before awaiting are pipelined in that order.
+    pub fn submit(&self, cmd: Command) -> Pending {
+        self.submit_with(cmd, Vec::new())
+    }
+
+    /// Like [`submit`](Self::submit) with bodies for the command's External literals.
+    pub fn submit_with(&self, cmd: Command, bodies: Vec<Body>) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(cmd, bodies, Sink::Collect(tx));
+        Pending { rx }
+    }
+
+    /// Runs a command and waits for its answer.
+    pub async fn run(&self, cmd: Command) -> Result<Done, ConnError> {
+        self.submit(cmd).await
+    }
+
+    /// Queues a command whose responses are delivered one by one, large literals in chunks.
+    pub fn stream(&self, cmd: Command) -> ItemStream {
+        let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
+        self.enqueue(cmd, Vec::new(), Sink::Stream(tx));
+        ItemStream { rx }
+    }
+
+    /// LOGOUT, waiting briefly for the answer.
+    pub async fn logout(&self) {
+        self.shared.closing.store(true, Ordering::Relaxed);
+        let fut = self.submit(imapsync_proto::command::cmd::logout());
+        let _ = tokio::time::timeout(Duration::from_secs(5), fut).await;
+    }
+}
+
+fn fail_sink(sink: Sink, err: ConnError) {
+    match sink {
+        Sink::Collect(tx) => {
+            let _ = tx.send(Err(err));
+        }
+        Sink::Stream(tx) => {
+            let _ = tx.try_send(Item::Done(Err(err)));
+        }
+    }
+}
+
+/// Starts the engine on a logged-in transport. `leftover` holds bytes already read past the
+/// last answer of the set-up phase.
+pub fn start(
+    transport: Transport,
+    leftover: BytesMut,
+    compress: Option<(Deflater, Inflater)>,
+    caps: Capabilities,
+    config: EngineConfig,
+) -> Connection {
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let (dead_tx, dead_rx) = watch::channel(None);
+    let dead_tx = Arc::new(dead_tx);
+    let (reg_tx, reg_rx) = mpsc::unbounded_channel();
+    let (cont_tx, cont_rx) = mpsc::unbounded_channel();
+    let awaiting: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let shared = Arc::new(Shared {
+        side: config.side,
+        caps: caps.clone(),
+        jobs: jobs_tx,
+        dead: dead_rx.clone(),
+        closing: AtomicBool::new(false),
+        bye: Mutex::new(None),
+    });
+    let (rd, wr) = tokio::io::split(transport);
+    let (deflater, inflater) = match compress {
+        Some((d, i)) => (Some(d), Some(i)),
+        None => (None, None),
+    };
+    let writer = Writer {
+        wr,
+        jobs: jobs_rx,
+        reg: reg_tx,
+        cont: cont_rx,
+        awaiting: awaiting.clone(),
+        window: Arc::new(Semaphore::new(config.pipeline_depth.max(1))),
+        out: Vec::with_capacity(64 * 1024),
+        zout: Vec::new(),
+        deflater,
+        caps,
+        config: config.clone(),
+        dead_tx: dead_tx.clone(),
+        dead_rx: dead_rx.clone(),
+        next_tag: 1,
+    };
+    let mut framer = Framer::new(Limits {
+        stream_threshold: config.stream_threshold,
+        ..Limits::default()
+    });
+    framer.buffer().extend_from_slice(&leftover);
+    let reader = Reader {
+        rd,
+        framer,
+        inflater,
+        raw: BytesMut::new(),
+        reg: reg_rx,
+        cont: cont_tx,
+        awaiting,
+        inflight: VecDeque::new(),
+        config,
+        dead_tx,
+        dead_rx,
+        shared: shared.clone(),
+        streaming_to: None,
+    };
+    tokio::spawn(writer.run());
+    tokio::spawn(reader.run());
+    Connection { shared }
+}
+
+fn set_dead(dead_tx: &watch::Sender<Option<ConnError>>, err: ConnError) {
+    dead_tx.send_if_modified(|d| {
+        if d.is_none() {
+            *d = Some(err);
+            true
+        } else {
+            false
+        }
+    });
+}
+
+struct Writer {
+    wr: WriteHalf<Transport>,
+    jobs: mpsc::UnboundedReceiver<Job>,
+    reg: mpsc::UnboundedSender<InFlight>,
+    cont: mpsc::UnboundedReceiver<Cont>,
+    awaiting: Arc<Mutex<Option<String>>>,
+    window: Arc<Semaphore>,
+    out: Vec<u8>,
+    zout: Vec<u8>,
+    deflater: Option<Deflater>,
+    caps: Capabilities,
+    config: EngineConfig,
+    dead_tx: Arc<watch::Sender<Option<ConnError>>>,
+    dead_rx: watch::Receiver<Option<ConnError>>,
+    next_tag: u64,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let result = self.run_inner().await;
+        if let Err(e) = result {
+            set_dead(&self.dead_tx, e);
+        }
+        // Fail what is still queued.
+        let err = self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown);
+        self.jobs.close();
+        while let Ok(job) = self.jobs.try_recv() {
+            fail_sink(job.sink, err.clone());
+        }
+        let _ = self.wr.shutdown().await;
+    }
+
+    async fn run_inner(&mut self) -> Result<(), ConnError> {
+        loop {
+            if let Some(e) = self.dead_rx.borrow().clone() {
+                return Err(e);
+            }
+            let job = match self.jobs.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.flush().await?;
+                    return Ok(());
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    self.flush().await?;
+                    tokio::select! {
+                        j = self.jobs.recv() => match j {
+                            Some(j) => j,
+                            None => return Ok(()),
+                        },
+                        _ = self.dead_rx.changed() => continue,
+                    }
+                }
+            };
+            let permit = match self.window.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    self.flush().await?;
+                    tokio::select! {
+                        p = self.window.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => return Err(ConnError::Shutdown),
+                        },
+                        _ = self.dead_rx.changed() => {
+                            fail_sink(job.sink, self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown));
+                            continue;
+                        }
+                    }
+                }
+            };
+            self.write_job(job, permit).await?;
+        }
+    }
+
+    async fn write_job(&mut self, job: Job, permit: OwnedSemaphorePermit) -> Result<(), ConnError> {
+        let tag = format!("A{}", self.next_tag);
+        self.next_tag += 1;
+        let Job {
+            cmd,
+            mut bodies,
+            sink,
+        } = job;
+        if let Some(t) = &self.config.tracer {
+            t(self.config.side, &format!("C: {tag} {}", cmd.trace()));
+        }
+        // Register before writing: the answer may come back before we finish.
+        let inflight = InFlight {
+            tag: tag.clone(),
+            name: cmd.name,
+            sink,
+            collected: Vec::new(),
+            _permit: permit,
+        };
+        if self.reg.send(inflight).is_err() {
+            return Err(ConnError::Shutdown);
+        }
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.push(b' ');
+        for part in cmd.parts {
+            match part {
+                Part::Text(t) => self.out.extend_from_slice(&t),
+                Part::Literal(data) => {
+                    if !self.literal_header(&tag, data.len() as u64).await? {
+                        return Ok(()); // refused: the reader has completed the command
+                    }
+                    self.out.extend_from_slice(&data);
+                }
+                Part::External { len } => {
+                    let Some(body) = bodies.pop_front() else {
+                        return Err(ConnError::Protocol(format!(
+                            "{}: no body supplied for a literal",
+                            cmd.name
+                        )));
+                    };
+                    if body.len() != len {
+                        return Err(ConnError::Protocol(format!(
+                            "{}: body of {} bytes for a literal of {len}",
+                            cmd.name,
+                            body.len()
+                        )));
+                    }
+                    if !self.literal_header(&tag, len).await? {
+                        return Ok(());
+                    }
+                    self.write_body(body).await?;
+                }
+            }
+            if self.out.len() >= FLUSH_AT {
+                self.flush().await?;
+            }
+        }
+        self.out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Writes `{len}` or `{len+}`; for a synchronizing literal waits for the `+`. Returns false
+    /// when the server refused the literal (answered the command instead).
+    async fn literal_header(&mut self, tag: &str, len: u64) -> Result<bool, ConnError> {
+        let nonsync =
+            self.caps.literal_plus() || (self.caps.literal_minus() && len <= LITERAL_MINUS_MAX);
+        if nonsync {
+            self.out
+                .extend_from_slice(format!("{{{len}+}}\r\n").as_bytes());
+            return Ok(true);
+        }
+        self.out
+            .extend_from_slice(format!("{{{len}}}\r\n").as_bytes());
+        if let Ok(mut a) = self.awaiting.lock() {
+            *a = Some(tag.to_string());
+        }
+        self.flush().await?;
+        let wait = async {
+            tokio::select! {
+                c = self.cont.recv() => Ok(c),
+                _ = self.dead_rx.changed() => Err(self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown)),
+            }
+        };
+        let got = match self.config.timeout {
+            Some(t) => tokio::time::timeout(t, wait)
+                .await
+                .map_err(|_| ConnError::Timeout(t))??,
+            None => wait.await?,
+        };
+        if let Ok(mut a) = self.awaiting.lock() {
+            *a = None;
+        }
+        match got {
+            Some(Cont::Go) => Ok(true),
+            Some(Cont::Rejected) => Ok(false),
+            None => Err(ConnError::Shutdown),
+        }
+    }
+
+    async fn write_body(&mut self, body: Body) -> Result<(), ConnError> {
+        match body {
+            Body::Bytes(b) => {
+                if self.deflater.is_none() && b.len() >= FLUSH_AT {
+                    self.flush().await?;
+                    self.write_raw_plain(&b).await?;
+                } else {
+                    self.out.extend_from_slice(&b);
+                }
+            }
+            Body::Stream(mut s) => {
+                let mut sent: u64 = 0;
+                while sent < s.len {
+                    let chunk = tokio::select! {
+                        c = s.rx.recv() => c,
+                        _ = self.dead_rx.changed() => return Err(self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown)),
+                    };
+                    match chunk {
+                        Some(Ok(c)) => {
+                            if sent + c.len() as u64 > s.len {
+                                return Err(ConnError::BodySource(format!(
+                                    "source sent more than the {} bytes announced",
+                                    s.len
+                                )));
+                            }
+                            sent += c.len() as u64;
+                            if self.deflater.is_none()
+                                && self.out.is_empty()
+                                && c.len() >= 16 * 1024
+                            {
+                                self.write_raw_plain(&c).await?;
+                            } else {
+                                self.out.extend_from_slice(&c);
+                                if self.out.len() >= FLUSH_AT {
+                                    self.flush().await?;
+                                }
+                            }
+                        }
+                        Some(Err(why)) => return Err(ConnError::BodySource(why)),
+                        None => {
+                            return Err(ConnError::BodySource(format!(
+                                "source ended after {sent} of {} bytes",
+                                s.len
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_raw_plain(&mut self, data: &[u8]) -> Result<(), ConnError> {
+        let fut = self.wr.write_all(data);
+        match self.config.timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| ConnError::Timeout(t))?
+                .map_err(|e| ConnError::Io(e.to_string())),
+            None => fut.await.map_err(|e| ConnError::Io(e.to_string())),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ConnError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let data: &[u8] = if let Some(d) = &mut self.deflater {
+            self.zout.clear();
+            d.compress(&self.out, &mut self.zout)
+                .map_err(|e| ConnError::Io(format!("compression: {e}")))?;
+            &self.zout
+        } else {
+            &self.out
+        };
+        let timeout = self.config.timeout;
+        let fut = async {
+            self.wr.write_all(data).await?;
+            self.wr.flush().await
+        };
+        let r = match timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| ConnError::Timeout(t))?,
+            None => fut.await,
+        };
+        r.map_err(|e| ConnError::Io(e.to_string()))?;
+        self.out.clear();
+        Ok(())
+    }
+}
+
+struct Reader {
+    rd: ReadHalf<Transport>,
+    framer: Framer,
+    inflater: Option<Inflater>,
+    raw: BytesMut,
+    reg: mpsc::UnboundedReceiver<InFlight>,
+    cont: mpsc::UnboundedSender<Cont>,
+    awaiting: Arc<Mutex<Option<String>>>,
+    inflight: VecDeque<InFlight>,
+    config: EngineConfig,
+    dead_tx: Arc<watch::Sender<Option<ConnError>>>,
+    dead_rx: watch::Receiver<Option<ConnError>>,
+    shared: Arc<Shared>,
+    /// True while a literal is being streamed to the front command.
+    streaming_to: Option<()>,
+}
+
+impl Reader {
+    async fn run(mut self) {
+        let err = match self.run_inner().await {
+            Ok(()) => ConnError::Shutdown,
+            Err(e) => e,
+        };
+        set_dead(&self.dead_tx, err);
+        let err = self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown);
+        self.drain_registrations();
+        for f in self.inflight.drain(..) {
+            fail_sink(f.sink, err.clone());
+        }
+        self.reg.close();
+        while let Ok(f) = self.reg.try_recv() {
+            fail_sink(f.sink, err.clone());
+        }
+    }
+
+    fn drain_registrations(&mut self) {
+        while let Ok(f) = self.reg.try_recv() {
+            self.inflight.push_back(f);
+        }
+    }
+
+    async fn run_inner(&mut self) -> Result<(), ConnError> {
+        loop {
+            // Hand out everything already buffered.
+            loop {
+                self.drain_registrations();
+                // Collecting commands keep their literals whole; streaming ones get chunks.
+                let threshold = match self.inflight.front().map(|f| &f.sink) {
+                    Some(Sink::Stream(_)) => self.config.stream_threshold,
+                    _ => self.framer.limits().max_response as u64,
+                };
+                self.framer.set_stream_threshold(threshold);
+                let ev = self
+                    .framer
+                    .next_event()
+                    .map_err(|e| ConnError::Protocol(e.to_string()))?;
+                let Some(ev) = ev else { break };
+                self.handle(ev).await?;
+            }
+            if let Some(e) = self.dead_rx.borrow().clone() {
+                return Err(e);
+            }
+            // Read more.
+            self.drain_registrations();
+            let busy = !self.inflight.is_empty();
+            let n = {
+                let buf = if self.inflater.is_some() {
+                    &mut self.raw
+                } else {
+                    self.framer.buffer()
+                };
+                buf.reserve(64 * 1024);
+                let read = self.rd.read_buf(buf);
+                let timeout = if busy { self.config.timeout } else { None };
+                tokio::select! {
+                    r = async {
+                        match timeout {
+                            Some(t) => tokio::time::timeout(t, read).await.map_err(|_| ConnError::Timeout(t))?,
+                            None => read.await,
+                        }.map_err(|e| ConnError::Io(e.to_string()))
+                    } => r?,
+                    _ = self.dead_rx.changed() => {
+                        return Err(self.dead_rx.borrow().clone().unwrap_or(ConnError::Shutdown));
+                    }
+                    // New work registered while idle: restart the read with a timeout.
+                    f = self.reg.recv(), if !busy => {
+                        if let Some(f) = f { self.inflight.push_back(f); }
+                        continue;
+                    }
+                }
+            };
+            if n == 0 {
+                let bye = self.shared.bye.lock().ok().and_then(|b| b.clone());
+                if self.shared.closing.load(Ordering::Relaxed) && self.inflight.is_empty() {
+                    return Ok(());
+                }
+                return Err(ConnError::Closed { bye });
+            }
+            if let Some(inf) = &mut self.inflater {
+                inf.decompress(&self.raw, self.framer.buffer())
+                    .map_err(|e| ConnError::Protocol(format!("decompression: {e}")))?;
+                self.raw.clear();
+            }
+        }
+    }
+
+    fn trace(&self, line: &str) {
+        if let Some(t) = &self.config.tracer {
+            t(self.config.side, line);
+        }
+    }
+
+    async fn handle(&mut self, ev: Event) -> Result<(), ConnError> {
+        match ev {
+            Event::LiteralStart { len } => {
+                self.trace(&format!("S: <literal of {len} bytes streamed>"));
+                self.streaming_to = Some(());
+                self.send_stream_item(Item::LiteralStart(len)).await;
+                Ok(())
+            }
+            Event::LiteralChunk(c) => {
+                self.send_stream_item(Item::LiteralChunk(c)).await;
+                Ok(())
+            }
+            Event::LiteralEnd => {
+                self.streaming_to = None;
+                self.send_stream_item(Item::LiteralEnd).await;
+                Ok(())
+            }
+            Event::Response(frame) => {
+                if self.config.tracer.is_some() {
+                    let shown = if frame.bytes.len() > TRACE_MAX {
+                        format!(
+                            "{}... <{} bytes>",
+                            String::from_utf8_lossy(&frame.bytes[..TRACE_MAX]),
+                            frame.bytes.len()
+                        )
+                    } else {
+                        String::from_utf8_lossy(&frame.bytes).trim_end().to_string()
+                    };
+                    self.trace(&format!("S: {shown}"));
+                }
+                let resp =
+                    response::parse(&frame).map_err(|e| ConnError::Protocol(e.to_string()))?;
+                self.route(resp).await
+            }
+        }
+    }
+
+    async fn send_stream_item(&mut self, item: Item) {
+        if let Some(front) = self.inflight.front_mut() {
+            if let Sink::Stream(tx) = &front.sink {
+                // A consumer that went away just stops receiving.
+                let _ = tx.send(item).await;
+            }
+        }
+    }
+
+    async fn route(&mut self, resp: Response) -> Result<(), ConnError> {
+        match resp {
+            Response::Continuation { .. } => {
+                let waiting = self.awaiting.lock().map(|a| a.is_some()).unwrap_or(false);
+                if waiting {
+                    let _ = self.cont.send(Cont::Go);
+                    Ok(())
+                } else {
+                    Err(ConnError::Protocol(
+                        "unexpected continuation request from the server".into(),
+                    ))
+                }
+            }
+            Response::Tagged { tag, status } => {
+                let Some(idx) = self.inflight.iter().position(|f| f.tag == tag) else {
+                    return Err(ConnError::Protocol(format!("answer for unknown tag {tag}")));
+                };
+                // Tagged answer to the command waiting for `+`: the literal was refused.
+                let refused = self
+                    .awaiting
+                    .lock()
+                    .map(|mut a| {
+                        if a.as_deref() == Some(tag.as_str()) {
+                            *a = None;
+                            true
+                        } else {
+                            false
+                        }
+                    })
+                    .unwrap_or(false);
+                if refused {
+                    let _ = self.cont.send(Cont::Rejected);
+                }
+                let Some(f) = self.inflight.remove(idx) else {
+                    return Ok(());
+                };
+                let _ = f.name;
+                match f.sink {
+                    Sink::Collect(tx) => {
+                        let _ = tx.send(Ok(Done {
+                            untagged: f.collected,
+                            status,
+                        }));
+                    }
+                    Sink::Stream(tx) => {
+                        let _ = tx.send(Item::Done(Ok(status))).await;
+                    }
+                }
+                Ok(())
+            }
+            Response::Untagged(u) => {
+                if let Untagged::Status(s) = &u {
+                    if s.kind == StatusKind::Bye {
+                        if let Ok(mut b) = self.shared.bye.lock() {
+                            *b = Some(s.text.clone());
+                        }
+                    }
+                }
+                match self.inflight.front_mut() {
+                    Some(front) => match &front.sink {
+                        Sink::Collect(_) => front.collected.push(u),
+                        Sink::Stream(tx) => {
+                            let _ = tx.send(Item::Untagged(u)).await;
+                        }
+                    },
+                    None => {} // unsolicited
+                }
+                Ok(())
+            }
+        }
+    }
+}
