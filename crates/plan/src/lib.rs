@@ -5,6 +5,7 @@
 //! * [`folders`]: host1 → host2 folder-name mapping (spec §5), separator/prefix guessing,
 //!   folder selection and ordering.
 //! * [`automap`]: special-use mapping (`--automap`).
+//! * [`diff`]: per-folder decision: copy, present (flag resync), duplicates, host2 extras.
 //! * [`identity`]: imapsync's header signature.
 //! * [`flags`]: flag filtering and normalisation.
 //! * [`dates`]: INTERNALDATE and Date: header normalisation.
@@ -15,6 +16,7 @@
 
 pub mod automap;
 pub mod dates;
+pub mod diff;
 pub mod display;
 pub mod errors;
 pub mod flags;

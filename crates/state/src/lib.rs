@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS folder(
     dup1 INTEGER NOT NULL DEFAULT 0, dup2 INTEGER NOT NULL DEFAULT 0,
     missing INTEGER NOT NULL DEFAULT 0, extra INTEGER NOT NULL DEFAULT 0,
     bytes1 INTEGER NOT NULL DEFAULT 0, bytes2 INTEGER NOT NULL DEFAULT 0,
+    options TEXT,
     UNIQUE(name1, name2)
 );
 CREATE TABLE IF NOT EXISTS map(
@@ -96,6 +97,9 @@ pub struct FolderRecord {
     pub side2: SideStatus,
     /// The last sync of this pair finished without error.
     pub complete: bool,
+    /// Fingerprint of the options that decided what was selected and how it was identified;
+    /// a record only vouches for a folder under the same options.
+    pub options: Option<String>,
     pub summary: Summary,
 }
 
@@ -166,7 +170,7 @@ impl std::fmt::Debug for Store {
 }
 
 /// Creates `dir` (and parents) with mode 0700 if missing; refuses a symlink or a directory
-/// owned by someone else.
+/// owned by someone else. An existing directory's mode is left alone.
 pub fn private_dir(dir: &Path) -> Result<()> {
     let io = |reason: String| StateError::Io {
         path: dir.display().to_string(),
@@ -190,10 +194,6 @@ pub fn private_dir(dir: &Path) -> Result<()> {
                     path: dir.display().to_string(),
                     reason: format!("owned by uid {}, not by us ({me})", m.uid()),
                 });
-            }
-            if m.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| io(e.to_string()))?;
             }
             Ok(())
         }
@@ -334,7 +334,7 @@ impl Store {
             )?;
             c.query_row(
                 "SELECT id, uidvalidity1, uidvalidity2, uidnext1, modseq1, messages1, uidnext2, modseq2, messages2,
-                        complete, n1, n2, dup1, dup2, missing, extra, bytes1, bytes2
+                        complete, n1, n2, dup1, dup2, missing, extra, bytes1, bytes2, options
                  FROM folder WHERE name1=?1 AND name2=?2",
                 params![name1, name2],
                 |r| {
@@ -355,6 +355,7 @@ impl Store {
                             messages: r.get(8)?,
                         },
                         complete: r.get::<_, i64>(9)? != 0,
+                        options: r.get(18)?,
                         summary: Summary {
                             n1: r.get::<_, i64>(10)? as u64,
                             n2: r.get::<_, i64>(11)? as u64,
@@ -377,7 +378,7 @@ impl Store {
             c.execute(
                 "UPDATE folder SET uidvalidity1=?2, uidvalidity2=?3, uidnext1=?4, modseq1=?5, messages1=?6,
                         uidnext2=?7, modseq2=?8, messages2=?9, complete=?10, n1=?11, n2=?12, dup1=?13,
-                        dup2=?14, missing=?15, extra=?16, bytes1=?17, bytes2=?18
+                        dup2=?14, missing=?15, extra=?16, bytes1=?17, bytes2=?18, options=?19
                  WHERE id=?1",
                 params![
                     rec.id,
@@ -398,6 +399,7 @@ impl Store {
                     rec.summary.extra as i64,
                     rec.summary.bytes1 as i64,
                     rec.summary.bytes2 as i64,
+                    rec.options,
                 ],
             )
             .map(|_| ())

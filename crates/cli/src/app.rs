@@ -1,0 +1,303 @@
+//! The program: parse, check, set up logging, run, print the end lines, exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use imapsync_plan::display::{LogfileSpec, local_offset, setlogfile};
+use imapsync_plan::errors::exit_name;
+use imapsync_sync::{Config, Out};
+
+use crate::flags::{self, Parsed};
+use crate::hiargs;
+
+/// Where lines go: stdout and, unless `--nolog`, the log file.
+struct Tee {
+    log: Option<std::fs::File>,
+}
+
+impl Tee {
+    fn write(&mut self, s: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(s.as_bytes());
+        let _ = stdout.write_all(b"\n");
+        let _ = stdout.flush();
+        if let Some(f) = &mut self.log {
+            let _ = f.write_all(s.as_bytes());
+            let _ = f.write_all(b"\n");
+        }
+    }
+}
+
+fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Opens the log file (0600, parents 0700, no symlink followed).
+fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    imapsync_state::private_file(path, true)
+}
+
+/// Runs the program with `args` (without the program name); returns the exit code.
+pub fn main_with(args: Vec<String>) -> i32 {
+    if args.is_empty() {
+        print!("{}", flags::help_text());
+        return 0;
+    }
+    let mut parsed = match flags::parse(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{}", flags::usage_hint());
+            return e.exit_code();
+        }
+    };
+    // options_extra.txt (first line) and --extra: imapsync's restricted option set.
+    let mut extra_notes = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("options_extra.txt") {
+        let first = text.lines().next().unwrap_or("").to_string();
+        let extra = flags::parse_extra(&first);
+        for p in &extra.problems {
+            extra_notes.push(format!("options_extra.txt: {p}"));
+        }
+        parsed.merge(&extra.options);
+        extra_notes.push(format!("Read options from options_extra.txt: {first}"));
+    }
+    for e in parsed.list("extra").to_vec() {
+        let extra = flags::parse_extra(&e);
+        for p in &extra.problems {
+            extra_notes.push(format!("--extra: {p}"));
+        }
+        parsed.merge(&extra.options);
+    }
+    if parsed.bool("help") == Some(true) {
+        print!("{}", flags::help_text());
+        return 0;
+    }
+    if parsed.bool("version") == Some(true) {
+        println!("{}", flags::VERSION);
+        return 0;
+    }
+    let unsupported = parsed.not_yet_supported();
+    if !unsupported.is_empty() {
+        for o in &unsupported {
+            eprintln!("option {o} is not supported yet");
+        }
+        eprintln!("Exiting with return value 64 ({})", exit_name(64));
+        return 64;
+    }
+    if parsed.bool("justbanner") == Some(true) {
+        println!("{}", banner());
+        println!("Command line used: {}", command_line(&parsed));
+        return 0;
+    }
+    let (cfg, extras) = match hiargs::build(&parsed) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}", e.message);
+            eprintln!(
+                "Exiting with return value {} ({})",
+                e.exit_code,
+                exit_name(e.exit_code)
+            );
+            return e.exit_code;
+        }
+    };
+    run_configured(&parsed, cfg, extras, extra_notes)
+}
+
+fn banner() -> String {
+    format!(
+        "Here is imapsync-rs {} (a Rust re-implementation of imapsync, option-compatible with imapsync 2.229/2.314) on {} {}",
+        flags::VERSION,
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+fn command_line(p: &Parsed) -> String {
+    format!("imapsync {}", p.masked_command_line())
+}
+
+fn run_configured(parsed: &Parsed, cfg: Config, extras: hiargs::Extras, notes: Vec<String>) -> i32 {
+    let started = now_epoch();
+    // Log file.
+    let log_enabled = parsed.bool("log").unwrap_or(true);
+    let mut log_path: Option<PathBuf> = None;
+    let mut log_file = None;
+    let mut pre = Vec::new();
+    if log_enabled {
+        let spec = LogfileSpec {
+            timestart: started,
+            user1: parsed.string("user1"),
+            user2: parsed.string("user2"),
+            supplement: "",
+            abort: false,
+            logdir: parsed.string("logdir").unwrap_or("LOG_imapsync"),
+            logfile: parsed.string("logfile"),
+        };
+        let path = PathBuf::from(setlogfile(&spec, local_offset));
+        match open_log(&path) {
+            Ok(f) => {
+                log_file = Some(f);
+                log_path = Some(path);
+            }
+            Err(e) => pre.push(format!(
+                "Warning: can not open log file {}: {e}",
+                path.display()
+            )),
+        }
+    }
+    let tee = Arc::new(Mutex::new(Tee { log: log_file }));
+    let out = {
+        let tee = tee.clone();
+        Out::new(move |s: &str| {
+            if let Ok(mut t) = tee.lock() {
+                t.write(s);
+            }
+        })
+    };
+    out.line(banner());
+    out.line(format!(
+        "Transfer started at {}",
+        imapsync_plan::display::localtimez_local(started)
+    ));
+    out.line(format!("PID is {}", std::process::id()));
+    match &log_path {
+        Some(p) => out.line(format!("Log file is {}", p.display())),
+        None => out.line("No log file because of option --nolog"),
+    }
+    out.line(format!("Command line used: {}", command_line(parsed)));
+    for l in pre.iter().chain(notes.iter()).chain(extras.warnings.iter()) {
+        out.line(l);
+    }
+    if let Some(why) = &extras.implied_justconnect {
+        out.line(why);
+    }
+    out.line("Info: will resync flags for already transferred messages. Use --noresyncflags to not resync flags.");
+    out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
+    let pidfile = pidfile_path(parsed);
+    if let Some(p) = &pidfile {
+        if let Err(e) = write_pidfile(p, log_path.as_deref()) {
+            out.line(format!(
+                "Warning: can not write pidfile {}: {e}",
+                p.display()
+            ));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            out.line(format!("Failure: can not start the runtime: {e}"));
+            return 1;
+        }
+    };
+    let code = if extras.justconnect {
+        runtime.block_on(justconnect(cfg, out.clone()))
+    } else {
+        let result = runtime.block_on(imapsync_sync::run(cfg, out.clone()));
+        out.line(imapsync_plan::errors::exiting_line(
+            result.exit_code,
+            result.nb_errors,
+            parsed
+                .int("errorsmax")
+                .map(|v| v.max(1) as u64)
+                .unwrap_or(50),
+            std::process::id(),
+        ));
+        result.exit_code
+    };
+    if let Some(p) = &pidfile {
+        out.line(format!("Removing pidfile {}", p.display()));
+        let _ = std::fs::remove_file(p);
+    }
+    match &log_path {
+        Some(p) => out.line(format!(
+            "Log file is {} ( to change it, use --logfile filepath ; or use --nolog to turn off logging )",
+            p.display()
+        )),
+        None => out.line("No log file because of option --nolog"),
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+/// `--justconnect`: connect both sides (TLS included), print banner and capabilities.
+async fn justconnect(cfg: Config, out: Out) -> i32 {
+    let mut code = 0;
+    for sc in [&cfg.side1, &cfg.side2] {
+        let o = &sc.connect;
+        if o.host.is_empty() {
+            continue;
+        }
+        let side = o.side;
+        match imapsync_client::connect(o).await {
+            Ok((conn, info)) => {
+                out.line(format!(
+                    "{side}: connected on [{}] {}",
+                    o.host, info.address
+                ));
+                out.line(format!("{side} banner: {}", info.greeting));
+                out.line(format!("{side} capability: {}", info.caps.render()));
+                conn.logout().await;
+            }
+            Err(e) => {
+                out.line(format!(
+                    "{side} failure: can not open imap connection on [{}]: {e}",
+                    o.host
+                ));
+                code = 10;
+            }
+        }
+    }
+    out.line(format!(
+        "Exiting with return value {code} ({})",
+        exit_name(code)
+    ));
+    code
+}
+
+fn pidfile_path(p: &Parsed) -> Option<PathBuf> {
+    if let Some(given) = p.string("pidfile") {
+        return (!given.is_empty()).then(|| PathBuf::from(given));
+    }
+    let tmpdir = match p.string("tmpdir") {
+        Some(t) => PathBuf::from(t),
+        None => PathBuf::from(std::env::var_os("HOME")?).join("tmp"),
+    };
+    Some(tmpdir.join("imapsync.pid"))
+}
+
+fn write_pidfile(path: &Path, log: Option<&Path>) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    let mut f = imapsync_state::private_file(path, true)?;
+    writeln!(f, "{}", std::process::id())?;
+    writeln!(
+        f,
+        "{}",
+        log.map(|l| l.display().to_string()).unwrap_or_default()
+    )?;
+    Ok(())
+}

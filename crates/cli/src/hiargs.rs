@@ -1,0 +1,521 @@
+//! From parsed options ([`Parsed`], "low-level arguments") to the resolved run
+//! configuration ([`Config`], "high-level arguments"): defaults, implied options, secrets,
+//! host:port forms, TLS arguments, search criteria.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use imapsync_client::{AuthMech, ConnectOptions, Inet, Secret, Security, Side, TlsOptions};
+use imapsync_plan::identity::{IdentityOptions, UseHeader};
+use imapsync_plan::perlre::{PerlExpr, RegexFlags, perl_regex_with_flags};
+use imapsync_sync::config::{
+    Config, DeleteConfig, FolderConfig, MessageConfig, Modes, RateConfig, SideConfig,
+};
+
+use crate::flags::Parsed;
+
+/// A configuration error, with the exit code it maps to.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub message: String,
+    pub exit_code: i32,
+}
+
+fn usage(message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        message: message.into(),
+        exit_code: 64,
+    }
+}
+
+/// What the run needs besides the sync configuration.
+#[derive(Debug)]
+pub struct Extras {
+    /// Connect only (implied when a host or user is missing).
+    pub justconnect: bool,
+    pub implied_justconnect: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Default number of connections per side.
+pub const DEFAULT_CONNECTIONS: usize = 2;
+/// Largest number of connections per side we accept (providers cap them per account).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Splits imapsync's `host[:port][/folder]` form. Blanks are removed first.
+pub fn split_host(raw: &str) -> (String, Option<u16>, Option<String>) {
+    let s: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let (hostport, folder) = match s.split_once('/') {
+        Some((h, f)) => (
+            h.to_string(),
+            Some(f.trim_end_matches('/').to_string()).filter(|f| !f.is_empty()),
+        ),
+        None => (s.clone(), None),
+    };
+    // [v6]:port, v6 without port, host:port
+    if let Some(rest) = hostport.strip_prefix('[') {
+        if let Some((h, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+            return (h.to_string(), port, folder);
+        }
+    }
+    if hostport.matches(':').count() == 1 {
+        if let Some((h, p)) = hostport.split_once(':') {
+            if let Ok(port) = p.parse::<u16>() {
+                return (h.to_string(), Some(port), folder);
+            }
+        }
+    }
+    (hostport, None, folder)
+}
+
+fn read_first_line(path: &str) -> Result<String, String> {
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&data);
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(['\r', '\n'])
+        .to_string())
+}
+
+fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secret>, ConfigError> {
+    if let Some(file) = p.string(&format!("passfile{n}")) {
+        use std::os::unix::fs::PermissionsExt;
+        let line = read_first_line(file).map_err(|e| ConfigError {
+            message: format!("Failure: can not open passfile{n} {file}: {e}"),
+            exit_code: 66,
+        })?;
+        if let Ok(m) = std::fs::metadata(file) {
+            if m.permissions().mode() & 0o077 != 0 {
+                warnings.push(format!(
+                    "Warning: passfile{n} {file} is readable by group or others (chmod 600 {file})"
+                ));
+            }
+        }
+        return Ok(Some(Secret::new(line.trim())));
+    }
+    if let Some(pw) = p.string(&format!("password{n}")) {
+        let pw = if p.bool("sanitize").unwrap_or(true) {
+            pw.trim()
+        } else {
+            pw
+        };
+        return Ok(Some(Secret::new(pw)));
+    }
+    if let Ok(env) = std::env::var(format!("IMAPSYNC_PASSWORD{n}")) {
+        return Ok(Some(Secret::new(env)));
+    }
+    Ok(None)
+}
+
+/// Asks for a password on the terminal without echo; `None` if stdin is not a terminal.
+fn prompt_password(prompt: &str) -> Option<String> {
+    use std::io::{BufRead, Write};
+    // SAFETY: isatty on fd 0 has no preconditions.
+    if unsafe { libc::isatty(0) } != 1 {
+        return None;
+    }
+    let mut term = std::mem::MaybeUninit::<libc::termios>::zeroed();
+    // SAFETY: tcgetattr fills the termios struct for fd 0, checked below.
+    let ok = unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut saved = None;
+    if ok {
+        // SAFETY: tcgetattr succeeded, the struct is initialised.
+        let orig = unsafe { term.assume_init() };
+        let mut noecho = orig;
+        noecho.c_lflag &= !libc::ECHO;
+        // SAFETY: setting terminal attributes on fd 0 with a valid struct.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &noecho) };
+        saved = Some(orig);
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    if let Some(orig) = saved {
+        // SAFETY: restoring the attributes read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &orig) };
+    }
+    eprintln!();
+    r.ok()?;
+    Some(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+fn side_config(
+    p: &Parsed,
+    n: u8,
+    warnings: &mut Vec<String>,
+    justconnect: bool,
+) -> Result<SideConfig, ConfigError> {
+    let side = if n == 1 { Side::Host1 } else { Side::Host2 };
+    let get = |name: &str| format!("{name}{n}");
+    let (host, host_port, _folder) = split_host(p.string(&get("host")).unwrap_or(""));
+    let user = p
+        .string(&get("user"))
+        .map(|u| u.trim().to_string())
+        .unwrap_or_default();
+    let mut pass = password(p, n, warnings)?;
+    let mech_name = p
+        .string(&get("authmech"))
+        .map(|m| m.to_ascii_uppercase())
+        .or_else(|| {
+            (p.bool("authmd5") == Some(true) || p.bool(&get("authmd5")) == Some(true))
+                .then(|| "CRAM-MD5".to_string())
+        });
+    let mut mech = match mech_name.as_deref() {
+        None | Some("LOGIN") => AuthMech::Login,
+        Some("PLAIN") => AuthMech::Plain,
+        Some("CRAM-MD5") => AuthMech::CramMd5,
+        Some("XOAUTH2") => AuthMech::XOAuth2,
+        Some("PREAUTH") => AuthMech::PreAuth,
+        Some("SASL-LOGIN") => AuthMech::SaslLogin,
+        Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
+    };
+    if let Some(tok) = p.string(&get("oauthaccesstoken")) {
+        let token = if std::path::Path::new(tok).is_file() {
+            read_first_line(tok).map_err(|e| ConfigError {
+                message: format!("Failure: can not read oauthaccesstoken{n} file {tok}: {e}"),
+                exit_code: 66,
+            })?
+        } else {
+            tok.to_string()
+        };
+        pass = Some(Secret::new(token));
+        mech = AuthMech::XOAuth2;
+    }
+    if let Some(direct) = p.string(&get("oauthdirect")) {
+        let s = if std::path::Path::new(direct).is_file() {
+            read_first_line(direct).map_err(|e| ConfigError {
+                message: format!("Failure: can not read oauthdirect{n} file {direct}: {e}"),
+                exit_code: 66,
+            })?
+        } else {
+            direct.to_string()
+        };
+        pass = Some(Secret::new(s));
+        mech = AuthMech::XOAuth2Direct;
+    }
+    let authuser = p.string(&get("authuser")).map(str::to_string);
+    let proxyauth = p.bool(&get("proxyauth")).unwrap_or(false);
+    if proxyauth && authuser.is_none() {
+        return Err(usage(format!("--proxyauth{n} requires --authuser{n}")));
+    }
+    let password = match pass {
+        Some(p) => p,
+        None if justconnect || host.is_empty() || user.is_empty() || mech == AuthMech::PreAuth => {
+            Secret::default()
+        }
+        None => match prompt_password(&format!(
+            "What's the password for {user} on host{n} {host}? "
+        )) {
+            Some(p) => Secret::new(p),
+            None => {
+                return Err(usage(format!(
+                    "No password for user{n} {user}: give --password{n}, --passfile{n} or IMAPSYNC_PASSWORD{n}"
+                )));
+            }
+        },
+    };
+    let port = p
+        .int(&get("port"))
+        .and_then(|v| u16::try_from(v).ok())
+        .or(host_port);
+    let mut tls = TlsOptions::verifying();
+    for (k, v) in p.hash(&get("sslargs")) {
+        match k.as_str() {
+            "SSL_verify_mode" => {
+                tls.verify = !matches!(v.trim(), "0" | "SSL_VERIFY_NONE");
+            }
+            "SSL_ca_file" => tls.ca_file = Some(PathBuf::from(v)),
+            other => warnings.push(format!("Warning: --sslargs{n} {other} is ignored")),
+        }
+    }
+    let timeout = p
+        .float(&get("timeout"))
+        .or_else(|| p.float("timeout"))
+        .unwrap_or(120.0);
+    let mut c = ConnectOptions::new(side, &host, &user, password);
+    c.port = port;
+    c.security = Security {
+        ssl: p.bool(&get("ssl")),
+        tls: p.bool(&get("tls")),
+        port_given: port.is_some(),
+    };
+    c.tls = tls;
+    c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
+    c.mech = mech;
+    c.authuser = authuser;
+    c.proxyauth = proxyauth;
+    c.trylogin = p.bool("trylogin").unwrap_or(true);
+    c.compress = p.bool(&get("compress")).unwrap_or(false);
+    c.send_id = p.bool("id").unwrap_or(true);
+    c.id_params = vec![
+        ("name".into(), "imapsync".into()),
+        ("version".into(), crate::flags::VERSION.into()),
+        ("os".into(), std::env::consts::OS.into()),
+        ("vendor".into(), "imapsync-rs".into()),
+        ("side".into(), format!("host{n}")),
+    ];
+    c.inet = if p.bool("inet6") == Some(true) {
+        Some(Inet::V6)
+    } else if p.bool("inet4") == Some(true) {
+        Some(Inet::V4)
+    } else {
+        None
+    };
+    c.keepalive = p.bool(&get("keepalive")).unwrap_or(true);
+    if let Some(depth) = p.int("pipelinedepth") {
+        c.pipeline_depth = depth.clamp(1, 10_000) as usize;
+    }
+    c.no_login = justconnect;
+    let connections = p
+        .int(&get("connections"))
+        .map(|v| v.clamp(1, MAX_CONNECTIONS as i64) as usize)
+        .unwrap_or(DEFAULT_CONNECTIONS);
+    let search = p
+        .string(&get("search"))
+        .or_else(|| p.string("search"))
+        .map(str::to_string);
+    Ok(SideConfig {
+        connect: c,
+        connections,
+        reconnect_retry: p
+            .int(&get("reconnectretry"))
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(3),
+        sep: p.string(&get("sep")).and_then(|s| s.chars().next()),
+        prefix: p.string(&get("prefix")).map(str::to_string),
+        search,
+    })
+}
+
+/// IMAP search key for `--maxage`/`--minage` (imapsync uses the Date: header, SENTSINCE /
+/// SENTBEFORE, at day granularity).
+fn age_criteria(maxage: Option<f64>, minage: Option<f64>, now: i64) -> Option<String> {
+    let date = |days: f64| {
+        let t = now - (days * 86400.0) as i64;
+        imapsync_plan::dates::format_search_date(t, imapsync_plan::display::local_offset(t))
+    };
+    match (maxage, minage) {
+        (None, None) => None,
+        (Some(max), None) => Some(format!("SENTSINCE {}", date(max))),
+        (None, Some(min)) => Some(format!("SENTBEFORE {}", date(min))),
+        (Some(max), Some(min)) => {
+            if min <= max {
+                Some(format!("SENTSINCE {} SENTBEFORE {}", date(max), date(min)))
+            } else {
+                Some(format!(
+                    "OR SENTSINCE {} SENTBEFORE {}",
+                    date(max),
+                    date(min)
+                ))
+            }
+        }
+    }
+}
+
+/// Builds the run configuration.
+pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
+    let mut warnings = Vec::new();
+    let missing: Vec<&str> = ["host1", "user1", "host2", "user2"]
+        .into_iter()
+        .filter(|n| p.string(n).is_none_or(|v| v.trim().is_empty()))
+        .collect();
+    let implied = (!missing.is_empty()).then(|| {
+        format!(
+            "No {} given: connecting only (imapsync's --justconnect)",
+            missing
+                .iter()
+                .map(|m| format!("--{m}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    let justconnect = p.bool("justconnect").unwrap_or(false) || implied.is_some();
+    let mut side1 = side_config(p, 1, &mut warnings, justconnect)?;
+    let mut side2 = side_config(p, 2, &mut warnings, justconnect)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let maxage = p.float("maxage");
+    let minage = p.float("minage");
+    let abletosearch = p.bool("abletosearch").unwrap_or(true);
+    let ages_server_side = abletosearch && p.string("search").is_none();
+    if ages_server_side {
+        if let Some(c) = age_criteria(maxage, minage, now) {
+            if side1.search.is_none() && p.bool("abletosearch1").unwrap_or(true) {
+                side1.search = Some(c.clone());
+            }
+            if side2.search.is_none() && p.bool("abletosearch2").unwrap_or(true) {
+                side2.search = Some(c);
+            }
+        }
+    }
+    let regexflag = p
+        .list("regexflag")
+        .iter()
+        .map(|e| PerlExpr::parse(e).map_err(|err| usage(format!("--regexflag {e}: {err}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Check --regextrans2 now rather than at first use (imapsync fails later, mid-run).
+    for e in p.list("regextrans2") {
+        PerlExpr::parse(e).map_err(|err| usage(format!("--regextrans2 {e}: {err}")))?;
+    }
+    let skipheader = match p.string("skipheader") {
+        Some(re) => Some(
+            perl_regex_with_flags(re, RegexFlags::SKIPHEADER)
+                .map_err(|e| usage(format!("--skipheader {re}: {e}")))?,
+        ),
+        None => None,
+    };
+    let identity = IdentityOptions {
+        useheader: UseHeader::new(p.list("useheader").iter().cloned()),
+        skipheader,
+        messageidnodomain: p.bool("messageidnodomain").unwrap_or(false),
+        skipsize: p.bool("skipsize").unwrap_or(true),
+    };
+    let dry = p.bool("dry").unwrap_or(false);
+    let justfolders = p.bool("justfolders").unwrap_or(false);
+    let foldersizes = p.bool("foldersizes").unwrap_or(!justfolders);
+    let messages = MessageConfig {
+        identity,
+        addheader: p.bool("addheader").unwrap_or(false),
+        maxsize: p.int("maxsize").map(|v| v.max(0) as u64),
+        minsize: p.int("minsize").map(|v| v.max(0) as u64),
+        maxage: if ages_server_side { None } else { maxage },
+        minage: if ages_server_side { None } else { minage },
+        syncinternaldates: p.bool("syncinternaldates").unwrap_or(true),
+        idatefromheader: p.bool("idatefromheader").unwrap_or(false),
+        resyncflags: p.bool("resyncflags").unwrap_or(true),
+        regexflag,
+        filterflags: p.bool("filterflags").unwrap_or(true),
+        filterbuggyflags: p.bool("filterbuggyflags").unwrap_or(false),
+        flagscase: p.bool("flagscase").unwrap_or(true),
+        syncduplicates: p.bool("syncduplicates").unwrap_or(false),
+        skipcrossduplicates: p.bool("skipcrossduplicates").unwrap_or(false),
+        useuid: p.bool("useuid").unwrap_or(false),
+        multiappend: p.bool("multiappend").unwrap_or(true),
+    };
+    let f1f2 = p
+        .list("f1f2")
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((a, b)) => Ok((a.to_string(), b.to_string())),
+            None => Err(usage(format!("--f1f2 {v}: expected source=destination"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let folders = FolderConfig {
+        folder: p.list("folder").to_vec(),
+        folderrec: p.list("folderrec").to_vec(),
+        include: p.list("include").to_vec(),
+        exclude: p.list("exclude").to_vec(),
+        subscribed: p.bool("subscribed").unwrap_or(false),
+        folderfirst: p.list("folderfirst").to_vec(),
+        folderlast: p.list("folderlast").to_vec(),
+        checkfoldersexist: p.bool("checkfoldersexist").unwrap_or(true),
+        checkselectable: p.bool("checkselectable"),
+        skipemptyfolders: p.bool("skipemptyfolders").unwrap_or(false),
+        f1f2,
+        automap: p.bool("automap").unwrap_or(false),
+        subfolder1: p.string("subfolder1").map(str::to_string),
+        subfolder2: p.string("subfolder2").map(str::to_string),
+        regextrans2: p.list("regextrans2").to_vec(),
+        fixslash2: p.bool("fixslash2").unwrap_or(true),
+        fixinboxinbox: p.bool("fixInboxINBOX").unwrap_or(true),
+        subscribe: p.bool("subscribe").unwrap_or(true),
+        subscribeall: p.bool("subscribeall").unwrap_or(false),
+        delete2folders: false,
+        delete2foldersonly: None,
+        delete2foldersbutnot: None,
+        delete1emptyfolders: false,
+    };
+    let modes = Modes {
+        dry,
+        justconnect,
+        justlogin: p.bool("justlogin").unwrap_or(false),
+        justfolders,
+        justfoldersizes: p.bool("justfoldersizes").unwrap_or(false),
+        justfolderlists: p.bool("justfolderlists").unwrap_or(false),
+        justautomap: p.bool("justautomap").unwrap_or(false),
+        foldersizes,
+        foldersizesatend: p
+            .bool("foldersizesatend")
+            .unwrap_or(foldersizes || justfolders),
+    };
+    let state_path = if p.bool("state").unwrap_or(true) {
+        let dir = match (p.string("statedir"), p.string("tmpdir")) {
+            (Some(d), _) => Some(PathBuf::from(d)),
+            (None, Some(t)) => Some(PathBuf::from(t).join("imapsync-state")),
+            (None, None) => imapsync_state::default_dir(),
+        };
+        dir.map(|d| {
+            d.join(imapsync_state::file_name(
+                &side1.connect.host,
+                &side1.connect.user,
+                &side2.connect.host,
+                &side2.connect.user,
+            ))
+        })
+    } else {
+        None
+    };
+    let errorsmax = p.int("errorsmax").map(|v| v.max(1) as u64).unwrap_or(50);
+    let cfg = Config {
+        side1,
+        side2,
+        folders,
+        messages,
+        modes,
+        delete: DeleteConfig::default(),
+        rates: RateConfig::default(),
+        errorsmax,
+        state_path,
+        debug: p.bool("debug").unwrap_or(false),
+    };
+    Ok((
+        cfg,
+        Extras {
+            justconnect,
+            implied_justconnect: implied,
+            warnings,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_forms() {
+        assert_eq!(split_host("imap.x.org"), ("imap.x.org".into(), None, None));
+        assert_eq!(
+            split_host(" imap.x.org/ "),
+            ("imap.x.org".into(), None, None)
+        );
+        assert_eq!(
+            split_host("imap.foo.kk:114/coco/cucu/"),
+            ("imap.foo.kk".into(), Some(114), Some("coco/cucu".into()))
+        );
+        assert_eq!(
+            split_host("127.0.0.1:1143"),
+            ("127.0.0.1".into(), Some(1143), None)
+        );
+        assert_eq!(split_host("[::1]:993"), ("::1".into(), Some(993), None));
+        assert_eq!(split_host("::1"), ("::1".into(), None, None));
+    }
+
+    #[test]
+    fn age_search_keys() {
+        let now = 1_700_000_000;
+        assert!(age_criteria(Some(10.0), None, now).is_some_and(|s| s.starts_with("SENTSINCE ")));
+        assert!(age_criteria(None, Some(10.0), now).is_some_and(|s| s.starts_with("SENTBEFORE ")));
+        assert!(
+            age_criteria(Some(30.0), Some(10.0), now)
+                .is_some_and(|s| s.starts_with("SENTSINCE ") && s.contains(" SENTBEFORE "))
+        );
+        assert!(age_criteria(Some(10.0), Some(30.0), now).is_some_and(|s| s.starts_with("OR ")));
+    }
+}

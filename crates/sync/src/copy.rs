@@ -1,0 +1,557 @@
+//! Copying messages: host1 `UID FETCH ... BODY.PEEK[]` streamed into host2 `APPEND`.
+//!
+//! Two loops run concurrently in the folder's task:
+//! * the **fetcher** pipelines FETCH commands on the host1 connection — small messages in
+//!   batches, each large one alone — and hands each body over as soon as it is known: a small
+//!   body whole (a zero-copy slice of the response), a large one as a [`Body::Stream`] whose
+//!   chunks flow while the literal is still arriving, so no message is ever held whole;
+//! * the **appender** writes APPENDs back to back on the host2 connection (non-synchronizing
+//!   literals when the server allows), grouping small messages into MULTIAPPEND commands when
+//!   offered. A refused MULTIAPPEND is retried message by message, so one bad message never
+//!   fails its neighbours.
+//!
+//! Before each APPEND the intent is journalled in the state store; the APPENDUID answer turns
+//! it into a UID-map entry. A connection failure aborts the copy with the intents left open:
+//! the folder is then listed again and whatever arrived is recognised by identity.
+//!
+//! Memory is bounded by named limits: bytes of small bodies in flight
+//! ([`SMALL_BYTES_IN_FLIGHT`]), APPEND commands in flight ([`APPENDS_IN_FLIGHT`]) and the
+//! chunk buffer of a streamed body ([`STREAM_CHUNKS`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use imapsync_client::{Body, BodySender, ConnError, Connection, Item, Pending, body_channel};
+use imapsync_proto::command::cmd::{self, AppendItem};
+use imapsync_proto::response::{BodyData, Code, Status, Untagged};
+use imapsync_proto::seqset::UidSet;
+
+/// Messages up to this size are fetched in batches and may share a MULTIAPPEND.
+pub const SMALL_MESSAGE: u64 = 192 * 1024;
+/// Messages per FETCH batch.
+pub const FETCH_BATCH_COUNT: usize = 64;
+/// Bytes per FETCH batch.
+pub const FETCH_BATCH_BYTES: u64 = 2 * 1024 * 1024;
+/// FETCH commands queued ahead on host1.
+pub const FETCHES_AHEAD: usize = 4;
+/// Bytes of small bodies fetched but not yet handed to the host2 writer.
+pub const SMALL_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
+/// APPEND commands in flight on host2.
+pub const APPENDS_IN_FLIGHT: usize = 8;
+/// Messages per MULTIAPPEND.
+pub const MULTIAPPEND_COUNT: usize = 32;
+/// Bytes per MULTIAPPEND.
+pub const MULTIAPPEND_BYTES: u64 = 1024 * 1024;
+/// Chunks buffered between host1 and host2 for a streamed body.
+pub const STREAM_CHUNKS: usize = 16;
+/// A literal in a batch that unexpectedly exceeds the stream threshold is collected up to this.
+const MAX_COLLECTED_LITERAL: u64 = 512 * 1024 * 1024;
+
+/// A message to copy.
+#[derive(Clone, Debug)]
+pub struct CopyItem {
+    pub uid: u32,
+    /// RFC822.SIZE on host1 (an estimate; the literal length is authoritative).
+    pub size: u64,
+    /// Flags for host2 (already filtered).
+    pub flags: Vec<String>,
+    pub internaldate: Option<String>,
+    /// Bytes to put in front of the message (`--addheader`).
+    pub prefix: Option<Bytes>,
+}
+
+/// What happened to one message.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Appended; host2 UID when the server told (UIDPLUS).
+    Copied { uid2: Option<u32>, bytes: u64 },
+    /// Host2 refused the APPEND.
+    Refused { status: Status, bytes: u64 },
+    /// Host1 could not deliver the message.
+    FetchFailed { reason: String },
+}
+
+/// Receives each outcome as it happens, and journals intents.
+pub trait CopySink {
+    /// Called before an APPEND of these messages is sent; returns journal ids (or empty).
+    fn intents(&mut self, items: &[&CopyItem], uidnext2: Option<u32>) -> Vec<i64>;
+    fn outcome(&mut self, item: &CopyItem, outcome: Outcome, intent: Option<i64>);
+    /// These journalled APPENDs certainly did not happen (a refused MULTIAPPEND, retried).
+    fn discard(&mut self, intents: &[i64]);
+}
+
+/// Settings of one copy.
+#[derive(Clone, Debug)]
+pub struct CopyOptions {
+    pub folder2: String,
+    pub multiappend: bool,
+    /// Host2 UIDNEXT when the copy starts (journalled with the intents).
+    pub uidnext2: Option<u32>,
+}
+
+struct Fetched {
+    idx: usize,
+    body: Body,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+enum FetchEnd {
+    Done,
+    Failed(usize, String),
+}
+
+/// Copies `items` (in order). Returns when every message has an outcome, or with the error of
+/// a connection that failed (outcomes already reported stay valid).
+pub async fn copy(
+    c1: &Connection,
+    c2: &Connection,
+    items: &[CopyItem],
+    opts: &CopyOptions,
+    sink: &mut (dyn CopySink + Send),
+) -> Result<(), ConnError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let (tx, rx) = mpsc::channel::<Result<Fetched, FetchEnd>>(256);
+    let budget = Arc::new(Semaphore::new(SMALL_BYTES_IN_FLIGHT));
+    let fetcher = fetch_loop(c1, items, tx, budget);
+    let appender = append_loop(c2, items, rx, opts, sink);
+    let (f, a) = tokio::join!(fetcher, appender);
+    a?;
+    f
+}
+
+/// A group of messages fetched by one command.
+enum Group {
+    Batch(Vec<usize>),
+    Large(usize),
+}
+
+fn groups(items: &[CopyItem]) -> Vec<Group> {
+    let mut out = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_bytes = 0u64;
+    for (i, it) in items.iter().enumerate() {
+        if it.size > SMALL_MESSAGE {
+            if !cur.is_empty() {
+                out.push(Group::Batch(std::mem::take(&mut cur)));
+                cur_bytes = 0;
+            }
+            out.push(Group::Large(i));
+            continue;
+        }
+        if !cur.is_empty()
+            && (cur.len() >= FETCH_BATCH_COUNT || cur_bytes + it.size > FETCH_BATCH_BYTES)
+        {
+            out.push(Group::Batch(std::mem::take(&mut cur)));
+            cur_bytes = 0;
+        }
+        cur_bytes += it.size;
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        out.push(Group::Batch(cur));
+    }
+    out
+}
+
+async fn fetch_loop(
+    c1: &Connection,
+    items: &[CopyItem],
+    tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
+    budget: Arc<Semaphore>,
+) -> Result<(), ConnError> {
+    let groups = groups(items);
+    let mut queued: VecDeque<(Vec<usize>, imapsync_client::ItemStream)> = VecDeque::new();
+    let mut next = 0usize;
+    loop {
+        while queued.len() < FETCHES_AHEAD && next < groups.len() {
+            let idxs = match &groups[next] {
+                Group::Batch(v) => v.clone(),
+                Group::Large(i) => vec![*i],
+            };
+            let set = UidSet::from_uids(idxs.iter().map(|&i| items[i].uid));
+            queued.push_back((
+                idxs,
+                c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false)),
+            ));
+            next += 1;
+        }
+        let Some((idxs, stream)) = queued.pop_front() else {
+            break;
+        };
+        read_group(items, &idxs, stream, &tx, &budget).await?;
+    }
+    let _ = tx.send(Err(FetchEnd::Done)).await;
+    Ok(())
+}
+
+async fn read_group(
+    items: &[CopyItem],
+    idxs: &[usize],
+    mut stream: imapsync_client::ItemStream,
+    tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
+    budget: &Arc<Semaphore>,
+) -> Result<(), ConnError> {
+    let by_uid: HashMap<u32, usize> = idxs.iter().map(|&i| (items[i].uid, i)).collect();
+    let single = if idxs.len() == 1 {
+        idxs.first().copied()
+    } else {
+        None
+    };
+    let mut delivered: Vec<bool> = vec![false; idxs.len()];
+    let pos: HashMap<usize, usize> = idxs.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    // A literal being streamed: to a body channel (single large message) or collected.
+    let mut streaming: Option<BodySender> = None;
+    let mut collected: Option<BytesMut> = None;
+    let mut stream_dead = false;
+    let mut status: Option<Status> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Item::LiteralStart(len) => match single {
+                Some(idx) => {
+                    let (s, r) = body_channel(len, STREAM_CHUNKS);
+                    streaming = Some(s);
+                    stream_dead = false;
+                    if let Some(p) = pos.get(&idx) {
+                        delivered[*p] = true;
+                    }
+                    if tx
+                        .send(Ok(Fetched {
+                            idx,
+                            body: Body::Stream(r),
+                            permit: None,
+                        }))
+                        .await
+                        .is_err()
+                    {
+                        stream_dead = true;
+                    }
+                }
+                None => {
+                    if len > MAX_COLLECTED_LITERAL {
+                        return Err(ConnError::Protocol(format!(
+                            "literal of {len} bytes in a batch"
+                        )));
+                    }
+                    collected = Some(BytesMut::with_capacity(len as usize));
+                }
+            },
+            Item::LiteralChunk(c) => {
+                if let Some(s) = &streaming {
+                    if !stream_dead && !s.send(c).await {
+                        stream_dead = true;
+                    }
+                } else if let Some(b) = &mut collected {
+                    b.extend_from_slice(&c);
+                }
+            }
+            Item::LiteralEnd => {
+                streaming = None;
+            }
+            Item::Untagged(Untagged::Fetch { items: it, .. }) => {
+                let Some(uid) = it.uid else { continue };
+                let Some(&idx) = by_uid.get(&uid) else {
+                    continue;
+                };
+                let Some(p) = pos.get(&idx).copied() else {
+                    continue;
+                };
+                let Some(section) = it.sections.iter().find(|s| s.section.is_empty()) else {
+                    continue;
+                };
+                if delivered[p] {
+                    continue; // streamed already
+                }
+                let body = match &section.data {
+                    BodyData::Bytes(b) => b.clone(),
+                    BodyData::Streamed(_) => match collected.take() {
+                        Some(b) => b.freeze(),
+                        None => continue,
+                    },
+                    BodyData::Nil => {
+                        delivered[p] = true;
+                        let _ = tx
+                            .send(Err(FetchEnd::Failed(
+                                idx,
+                                "the server returned NIL as body".into(),
+                            )))
+                            .await;
+                        continue;
+                    }
+                };
+                delivered[p] = true;
+                let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
+                let permit = budget.clone().acquire_many_owned(want.max(1)).await.ok();
+                let _ = tx
+                    .send(Ok(Fetched {
+                        idx,
+                        body: Body::Bytes(body),
+                        permit,
+                    }))
+                    .await;
+            }
+            Item::Untagged(_) => {}
+            Item::Done(Ok(st)) => {
+                status = Some(st);
+                break;
+            }
+            Item::Done(Err(e)) => {
+                if let Some(s) = streaming.take() {
+                    s.fail(format!("host1 connection failed: {e}")).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Some(s) = streaming.take() {
+        s.fail("host1 answer ended inside a literal".into()).await;
+    }
+    let why = match &status {
+        Some(st) if !st.is_ok() => format!("could not be fetched: {}", st.full_text()),
+        _ => "could not be fetched: the message is no longer on host1".to_string(),
+    };
+    for (p, &idx) in idxs.iter().enumerate() {
+        if !delivered[p] {
+            let _ = tx.send(Err(FetchEnd::Failed(idx, why.clone()))).await;
+        }
+    }
+    match status {
+        Some(_) => Ok(()),
+        None => Err(ConnError::Closed { bye: None }),
+    }
+}
+
+struct InFlightAppend {
+    idxs: Vec<usize>,
+    /// Bodies kept to retry one by one if a MULTIAPPEND is refused.
+    bodies: Option<Vec<Bytes>>,
+    intents: Vec<i64>,
+    lens: Vec<u64>,
+    fut: Pending,
+}
+
+async fn append_loop(
+    c2: &Connection,
+    items: &[CopyItem],
+    mut rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    opts: &CopyOptions,
+    sink: &mut (dyn CopySink + Send),
+) -> Result<(), ConnError> {
+    let multi = opts.multiappend && c2.caps().has("MULTIAPPEND");
+    let mut batch: Vec<(usize, Bytes, Option<OwnedSemaphorePermit>)> = Vec::new();
+    let mut batch_bytes = 0u64;
+    let mut inflight: VecDeque<InFlightAppend> = VecDeque::new();
+    let mut closed = false;
+    let mut st = AppendState {
+        c2,
+        items,
+        opts,
+        sink,
+    };
+    loop {
+        if closed && inflight.is_empty() && batch.is_empty() {
+            return Ok(());
+        }
+        if !closed && inflight.len() < APPENDS_IN_FLIGHT {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    match msg {
+                        Ok(f) => st.accept(f, multi, &mut batch, &mut batch_bytes, &mut inflight),
+                        Err(FetchEnd::Done) => closed = true,
+                        Err(FetchEnd::Failed(idx, why)) => {
+                            st.sink
+                                .outcome(&items[idx], Outcome::FetchFailed { reason: why }, None)
+                        }
+                    }
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    st.flush(&mut batch, &mut batch_bytes, &mut inflight);
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    continue;
+                }
+            }
+        } else if closed {
+            st.flush(&mut batch, &mut batch_bytes, &mut inflight);
+        }
+        let can_take = !closed && inflight.len() < APPENDS_IN_FLIGHT;
+        tokio::select! {
+            biased;
+            r = async { match inflight.front_mut() { Some(f) => (&mut f.fut).await, None => std::future::pending().await } }, if !inflight.is_empty() => {
+                if let Some(f) = inflight.pop_front() {
+                    st.completed(f, r, &mut inflight)?;
+                }
+            }
+            m = rx.recv(), if can_take => match m {
+                Some(Ok(f)) => st.accept(f, multi, &mut batch, &mut batch_bytes, &mut inflight),
+                Some(Err(FetchEnd::Done)) | None => closed = true,
+                Some(Err(FetchEnd::Failed(idx, why))) => st.sink.outcome(&items[idx], Outcome::FetchFailed { reason: why }, None),
+            },
+        }
+    }
+}
+
+struct AppendState<'a> {
+    c2: &'a Connection,
+    items: &'a [CopyItem],
+    opts: &'a CopyOptions,
+    sink: &'a mut (dyn CopySink + Send),
+}
+
+impl AppendState<'_> {
+    fn accept(
+        &mut self,
+        f: Fetched,
+        multi: bool,
+        batch: &mut Vec<(usize, Bytes, Option<OwnedSemaphorePermit>)>,
+        batch_bytes: &mut u64,
+        inflight: &mut VecDeque<InFlightAppend>,
+    ) {
+        let item = &self.items[f.idx];
+        match f.body {
+            Body::Bytes(b) => {
+                let b = match &item.prefix {
+                    Some(p) => {
+                        let mut v = BytesMut::with_capacity(p.len() + b.len());
+                        v.extend_from_slice(p);
+                        v.extend_from_slice(&b);
+                        v.freeze()
+                    }
+                    None => b,
+                };
+                if multi {
+                    if !batch.is_empty()
+                        && (batch.len() >= MULTIAPPEND_COUNT
+                            || *batch_bytes + b.len() as u64 > MULTIAPPEND_BYTES)
+                    {
+                        self.flush(batch, batch_bytes, inflight);
+                    }
+                    *batch_bytes += b.len() as u64;
+                    batch.push((f.idx, b, f.permit));
+                } else {
+                    self.submit(vec![(f.idx, b)], inflight, false);
+                }
+            }
+            Body::Stream(r) => {
+                // Keep order: what is batched goes first.
+                self.flush(batch, batch_bytes, inflight);
+                let idx = f.idx;
+                let it = &self.items[idx];
+                let intents = self.sink.intents(&[it], self.opts.uidnext2);
+                let len = r.len;
+                let c = cmd::append(
+                    self.opts.folder2.as_bytes(),
+                    &[AppendItem {
+                        flags: it.flags.clone(),
+                        internaldate: it.internaldate.clone(),
+                        len,
+                    }],
+                );
+                let fut = self.c2.submit_with(c, vec![Body::Stream(r)]);
+                inflight.push_back(InFlightAppend {
+                    idxs: vec![idx],
+                    bodies: None,
+                    intents,
+                    lens: vec![len],
+                    fut,
+                });
+            }
+        }
+    }
+
+    fn flush(
+        &mut self,
+        batch: &mut Vec<(usize, Bytes, Option<OwnedSemaphorePermit>)>,
+        batch_bytes: &mut u64,
+        inflight: &mut VecDeque<InFlightAppend>,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        *batch_bytes = 0;
+        let taken: Vec<(usize, Bytes)> = batch.drain(..).map(|(i, b, _permit)| (i, b)).collect();
+        let keep = taken.len() > 1;
+        self.submit(taken, inflight, keep);
+    }
+
+    fn submit(
+        &mut self,
+        msgs: Vec<(usize, Bytes)>,
+        inflight: &mut VecDeque<InFlightAppend>,
+        keep: bool,
+    ) {
+        let refs: Vec<&CopyItem> = msgs.iter().map(|(i, _)| &self.items[*i]).collect();
+        let intents = self.sink.intents(&refs, self.opts.uidnext2);
+        let append_items: Vec<AppendItem> = msgs
+            .iter()
+            .map(|(i, b)| AppendItem {
+                flags: self.items[*i].flags.clone(),
+                internaldate: self.items[*i].internaldate.clone(),
+                len: b.len() as u64,
+            })
+            .collect();
+        let c = cmd::append(self.opts.folder2.as_bytes(), &append_items);
+        let bodies: Vec<Body> = msgs.iter().map(|(_, b)| Body::Bytes(b.clone())).collect();
+        let fut = self.c2.submit_with(c, bodies);
+        inflight.push_back(InFlightAppend {
+            idxs: msgs.iter().map(|(i, _)| *i).collect(),
+            lens: msgs.iter().map(|(_, b)| b.len() as u64).collect(),
+            bodies: keep.then(|| msgs.into_iter().map(|(_, b)| b).collect()),
+            intents,
+            fut,
+        });
+    }
+
+    fn completed(
+        &mut self,
+        f: InFlightAppend,
+        r: Result<imapsync_client::Done, ConnError>,
+        inflight: &mut VecDeque<InFlightAppend>,
+    ) -> Result<(), ConnError> {
+        let done = r?;
+        let intent = |k: usize| f.intents.get(k).copied();
+        if done.is_ok() {
+            let uids: Vec<u32> = match &done.status.code {
+                Some(Code::AppendUid { uids, .. }) => uids.expand(100_000).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let uids_ok = uids.len() == f.idxs.len();
+            for (k, &idx) in f.idxs.iter().enumerate() {
+                let uid2 = if uids_ok { uids.get(k).copied() } else { None };
+                let bytes = f.lens.get(k).copied().unwrap_or(0);
+                self.sink
+                    .outcome(&self.items[idx], Outcome::Copied { uid2, bytes }, intent(k));
+            }
+            return Ok(());
+        }
+        if f.idxs.len() > 1 {
+            if let Some(bodies) = f.bodies {
+                // The MULTIAPPEND failed as a whole: nothing was stored. Retry one by one.
+                // Its intents are superseded by the new ones.
+                self.sink.discard(&f.intents);
+                for (idx, b) in f.idxs.into_iter().zip(bodies) {
+                    self.submit(vec![(idx, b)], inflight, false);
+                }
+                return Ok(());
+            }
+        }
+        for (k, &idx) in f.idxs.iter().enumerate() {
+            let bytes = f.lens.get(k).copied().unwrap_or(0);
+            self.sink.outcome(
+                &self.items[idx],
+                Outcome::Refused {
+                    status: done.status.clone(),
+                    bytes,
+                },
+                intent(k),
+            );
+        }
+        Ok(())
+    }
+}

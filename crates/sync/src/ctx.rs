@@ -1,0 +1,87 @@
+//! What every task of a run shares: configuration, output, counters, errors, state store.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use imapsync_plan::errors::ErrorLog;
+use imapsync_state::Store;
+
+use crate::config::Config;
+use crate::output::Out;
+use crate::stats::Stats;
+
+/// Shared run context.
+pub struct Ctx {
+    pub cfg: Arc<Config>,
+    pub out: Out,
+    stats: Mutex<Stats>,
+    errors: Mutex<ErrorLog>,
+    pub store: Option<Store>,
+    abort: AtomicBool,
+    pub started: Instant,
+    /// Wall-clock start (UNIX seconds, fractional).
+    pub started_epoch: f64,
+}
+
+impl Ctx {
+    pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
+        let errorsmax = cfg.errorsmax;
+        let started_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        Ctx {
+            cfg,
+            out,
+            stats: Mutex::new(Stats::default()),
+            errors: Mutex::new(ErrorLog::new(errorsmax)),
+            store,
+            abort: AtomicBool::new(false),
+            started: Instant::now(),
+            started_epoch,
+        }
+    }
+
+    /// The counters (a poisoned lock still gives access: counters are plain data).
+    pub fn stats(&self) -> MutexGuard<'_, Stats> {
+        match self.stats.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn errors(&self) -> MutexGuard<'_, ErrorLog> {
+        match self.errors.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Records an error (printed, counted, classified at the end). Reaching `--errorsmax`
+    /// stops the run.
+    pub fn error(&self, msg: impl Into<String>) {
+        let msg = msg.into();
+        self.out.line(msg.trim_end());
+        let reached = {
+            let mut e = self.errors();
+            e.record(&msg);
+            e.max_reached()
+        };
+        if reached {
+            self.abort.store(true, Ordering::SeqCst);
+        }
+    }
+
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::SeqCst);
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}

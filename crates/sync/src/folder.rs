@@ -1,0 +1,948 @@
+//! Syncing one folder pair.
+//!
+//! 1. **Fast path.** When the state store vouches for the pair (last sync complete, same
+//!    options) and the LIST-STATUS values of both sides (UIDVALIDITY, UIDNEXT, message count,
+//!    HIGHESTMODSEQ) equal those recorded at its end, nothing changed on either side: the
+//!    folder costs no command at all and its counters are replayed from the record.
+//! 2. Otherwise both folders are selected and listed (UID, size, flags, date, identity key),
+//!    the decision is taken by [`imapsync_plan::diff`] (UID map first, then identity), the
+//!    missing messages are copied ([`crate::copy`]) and the flags of the others resynced.
+//! 3. The record is saved with the statuses seen at the end, `complete` only when nothing
+//!    failed.
+//!
+//! A connection failure returns [`FolderError::Conn`]; the caller reconnects and runs the
+//! folder again — the journal and the identity match make the second attempt copy only what
+//! is still missing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use imapsync_client::{ConnError, Connection, Side};
+use imapsync_plan::diff::{self, Msg};
+use imapsync_plan::flags::{self, BuggyFlagsFilter, FlagOptions, FlagRewrite};
+use imapsync_plan::identity;
+use imapsync_proto::command::{StoreMode, cmd};
+use imapsync_proto::response::StatusItems;
+use imapsync_proto::seqset::UidSet;
+use imapsync_state::{MapEntry, NewIntent, SideStatus, Summary};
+
+use crate::copy::{self, CopyItem, CopyOptions, CopySink, Outcome};
+use crate::ctx::Ctx;
+use crate::listing::{self, ListError, ListSpec, Listed, Selected};
+
+/// One folder pair to sync.
+#[derive(Clone, Debug)]
+pub struct FolderJob {
+    pub index: usize,
+    pub total: usize,
+    pub name1: String,
+    pub name2: String,
+    /// Shown names (`[raw] = [utf8]` when not ASCII).
+    pub shown1: String,
+    pub shown2: String,
+    pub exists2: bool,
+    pub status1: Option<StatusItems>,
+    pub status2: Option<StatusItems>,
+}
+
+/// Why a folder did not finish.
+#[derive(Debug)]
+pub enum FolderError {
+    /// A connection failed: reconnect and retry.
+    Conn { side: Side, err: ConnError },
+    /// An error was recorded; do not retry.
+    Recorded,
+}
+
+fn conn_err(side: Side) -> impl Fn(ConnError) -> FolderError {
+    move |err| FolderError::Conn { side, err }
+}
+
+/// The options that decide what a folder record vouches for.
+pub fn fingerprint(ctx: &Ctx) -> String {
+    let c = &ctx.cfg;
+    let m = &c.messages;
+    format!(
+        "v1|s1={:?}|s2={:?}|max={:?}|min={:?}|uh={:?}|nodom={}|skipsize={}|syncdup={}|useuid={}|addheader={}|regexflag={}",
+        c.side1.search,
+        c.side2.search,
+        m.maxsize,
+        m.minsize,
+        m.identity.useheader.names(),
+        m.identity.messageidnodomain,
+        m.identity.skipsize,
+        m.syncduplicates,
+        m.useuid,
+        m.addheader,
+        m.regexflag.len(),
+    )
+}
+
+fn status_matches(
+    st: Option<&StatusItems>,
+    uidvalidity: Option<u32>,
+    side: &SideStatus,
+    need_modseq: bool,
+) -> bool {
+    let Some(st) = st else { return false };
+    let Some(uv) = st.uidvalidity else {
+        return false;
+    };
+    if uidvalidity != Some(uv) {
+        return false;
+    }
+    if st.uidnext.is_none()
+        || st.uidnext != side.uidnext
+        || st.messages.is_none()
+        || st.messages != side.messages
+    {
+        return false;
+    }
+    match (st.highestmodseq, side.modseq) {
+        (Some(a), Some(b)) => a == b,
+        (None, None) => !need_modseq,
+        _ => false,
+    }
+}
+
+/// Syncs one folder pair.
+pub async fn sync_folder(
+    ctx: &Ctx,
+    c1: &Connection,
+    c2: &Connection,
+    job: &FolderJob,
+) -> Result<(), FolderError> {
+    let cfg = &ctx.cfg;
+    let out = &ctx.out;
+    let dry = cfg.modes.dry;
+    let fp = fingerprint(ctx);
+    out.line(format!(
+        "Folder {:>7} {:<35} -> {:<35}",
+        format!("{}/{}", job.index, job.total),
+        format!("[{}]", job.shown1),
+        format!("[{}]", job.shown2)
+    ));
+    let mut rec = match &ctx.store {
+        Some(s) => match s.folder(&job.name1, &job.name2) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                out.line(format!(
+                    "Warning: state store: {e}; syncing {} without it",
+                    job.name1
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    // 1. Fast path.
+    if let Some(r) = &rec {
+        let need_modseq = cfg.messages.resyncflags;
+        let time_dependent = cfg.messages.minage.is_some();
+        if r.complete
+            && r.options.as_deref() == Some(fp.as_str())
+            && !time_dependent
+            && job.exists2
+            && status_matches(job.status1.as_ref(), r.uidvalidity1, &r.side1, need_modseq)
+            && status_matches(job.status2.as_ref(), r.uidvalidity2, &r.side2, need_modseq)
+        {
+            out.line(format!(
+                "Host1: folder [{}] unchanged since the last sync ({} messages), nothing to do",
+                job.shown1, r.summary.n1
+            ));
+            let mut st = ctx.stats();
+            st.folders_synced += 1;
+            st.skipped += r.summary.n1;
+            st.bytes_skipped += r.summary.bytes1;
+            st.dup1 += r.summary.dup1;
+            st.dup2 += r.summary.dup2;
+            st.n1_replayed += r.summary.n1;
+            st.n2_replayed += r.summary.n2;
+            st.missing_replayed += r.summary.missing;
+            st.extra_replayed += r.summary.extra;
+            return Ok(());
+        }
+    }
+    if let (Some(s), Some(r)) = (&ctx.store, &rec) {
+        let _ = s.mark_incomplete(r.id);
+    }
+    // 2. Select both sides.
+    let write1 = cfg.delete.delete1 || cfg.delete.expunge1;
+    let sel1 = match listing::select(c1, &job.name1, write1)
+        .await
+        .map_err(conn_err(Side::Host1))?
+    {
+        Ok(s) => s,
+        Err(status) => {
+            ctx.error(format!(
+                "Host1 folder {}: Could not select: {}",
+                job.shown1,
+                status.full_text()
+            ));
+            return Err(FolderError::Recorded);
+        }
+    };
+    out.line(format!(
+        "Host1: folder [{}] has {} messages in total (mentioned by SELECT)",
+        job.shown1, sel1.exists
+    ));
+    let sel2: Option<Selected> = if !job.exists2 && dry {
+        out.line(format!(
+            "Host2: folder [{}] does not exist yet; its messages are not simulated in --dry mode",
+            job.shown2
+        ));
+        None
+    } else {
+        match listing::select(c2, &job.name2, true)
+            .await
+            .map_err(conn_err(Side::Host2))?
+        {
+            Ok(s) => Some(s),
+            Err(first) => {
+                // imapsync: try to create it, then select again.
+                if !dry {
+                    let _ = c2
+                        .run(cmd::create(job.name2.as_bytes()))
+                        .await
+                        .map_err(conn_err(Side::Host2))?;
+                }
+                match listing::select(c2, &job.name2, true)
+                    .await
+                    .map_err(conn_err(Side::Host2))?
+                {
+                    Ok(s) => Some(s),
+                    Err(status) => {
+                        let _ = first;
+                        ctx.error(format!(
+                            "Host2 folder {}: Could not select: {}",
+                            job.shown2,
+                            status.full_text()
+                        ));
+                        return Err(FolderError::Recorded);
+                    }
+                }
+            }
+        }
+    };
+    if let Some(s2) = &sel2 {
+        out.line(format!(
+            "Host2: folder [{}] has {} messages in total (mentioned by SELECT)",
+            job.shown2, s2.exists
+        ));
+        out.line(format!(
+            "Host2: folder [{}] permanentflags: {}",
+            job.shown2, s2.permanentflags_shown
+        ));
+    }
+    // UIDVALIDITY changes invalidate the UID map.
+    let mut uidvalidity_changed = false;
+    if let (Some(store), Some(r)) = (&ctx.store, &mut rec) {
+        let changed1 = r.uidvalidity1.is_some() && r.uidvalidity1 != sel1.uidvalidity;
+        let changed2 = match &sel2 {
+            Some(s2) => r.uidvalidity2.is_some() && r.uidvalidity2 != s2.uidvalidity,
+            None => false,
+        };
+        if changed1 || changed2 {
+            uidvalidity_changed = true;
+            out.line(format!(
+                "{}: folder [{}] UIDVALIDITY changed since the last sync; UIDs are not trusted, identifying messages by their headers",
+                if changed1 { "Host1" } else { "Host2" },
+                if changed1 { &job.shown1 } else { &job.shown2 }
+            ));
+            let _ = store.reset_folder(r.id);
+            r.uidvalidity1 = None;
+            r.uidvalidity2 = None;
+        }
+    }
+    let map: Vec<MapEntry> = match (&ctx.store, &rec) {
+        (Some(store), Some(r)) if !uidvalidity_changed => store.load_map(r.id).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let open_intents = match (&ctx.store, &rec) {
+        (Some(store), Some(r)) => store.open_intents(r.id).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    // 3. List both sides.
+    let ident = &cfg.messages.identity;
+    let want_keys = !cfg.messages.useuid;
+    let spec1 = ListSpec {
+        search: cfg.side1.search.as_deref(),
+        since_uid: None,
+        want_date: true,
+        want_keys,
+        identity: ident,
+    };
+    let mut list1 = match listing::list(c1, &spec1).await {
+        Ok(l) => l,
+        Err(ListError::Conn(e)) => {
+            return Err(FolderError::Conn {
+                side: Side::Host1,
+                err: e,
+            });
+        }
+        Err(ListError::Refused { command, status }) => {
+            ctx.error(format!(
+                "Host1 folder {}: {command} failed: {}",
+                job.shown1,
+                status.full_text()
+            ));
+            return Err(FolderError::Recorded);
+        }
+    };
+    let list2 = match &sel2 {
+        None => Vec::new(),
+        Some(_) => {
+            let spec2 = ListSpec {
+                search: cfg.side2.search.as_deref(),
+                since_uid: None,
+                want_date: false,
+                want_keys,
+                identity: ident,
+            };
+            match listing::list(c2, &spec2).await {
+                Ok(l) => l,
+                Err(ListError::Conn(e)) => {
+                    return Err(FolderError::Conn {
+                        side: Side::Host2,
+                        err: e,
+                    });
+                }
+                Err(ListError::Refused { command, status }) => {
+                    ctx.error(format!(
+                        "Host2 folder {}: {command} failed: {}",
+                        job.shown2,
+                        status.full_text()
+                    ));
+                    return Err(FolderError::Recorded);
+                }
+            }
+        }
+    };
+    // --addheader: host1 messages without identifying header get imapsync's invented one.
+    if cfg.messages.addheader {
+        for m in list1.iter_mut().filter(|m| m.pairwise) {
+            m.key = Some(identity::addheader_signature(
+                m.uid,
+                Some(m.size),
+                ident.skipsize,
+            ));
+            m.pairwise = false;
+        }
+    }
+    // Client-side age filter when SEARCH is not used for it.
+    let list1 = apply_age_filter(ctx, list1);
+    out.line(format!(
+        "Host1: folder [{}] considering {} messages",
+        job.shown1,
+        list1.len()
+    ));
+    if sel2.is_some() {
+        out.line(format!(
+            "Host2: folder [{}] considering {} messages",
+            job.shown2,
+            list2.len()
+        ));
+    }
+    // 4. Decide.
+    let pairs: Vec<(u32, u32)> = map.iter().map(|e| (e.uid1, e.uid2)).collect();
+    let to_msg = |m: &Listed| Msg {
+        uid: m.uid,
+        size: m.size,
+        key: m.key.clone(),
+    };
+    let msgs1: Vec<Msg> = list1.iter().map(to_msg).collect();
+    let msgs2: Vec<Msg> = list2.iter().map(to_msg).collect();
+    let pairwise_keys: HashSet<&str> = list1
+        .iter()
+        .chain(list2.iter())
+        .filter(|m| m.pairwise)
+        .filter_map(|m| m.key.as_deref())
+        .collect();
+    let d = diff_with_pairwise(
+        &msgs1,
+        &msgs2,
+        &pairs,
+        cfg.messages.syncduplicates,
+        cfg.messages.useuid,
+        &pairwise_keys,
+    );
+    let dup1 = d.dup1.len() as u64;
+    let dup2 = d.dup2.len() as u64;
+    out.line(format!(
+        "Host1: folder [{}] selected {} messages, duplicates {}",
+        job.shown1,
+        list1.len(),
+        dup1
+    ));
+    if sel2.is_some() {
+        out.line(format!(
+            "Host2: folder [{}] selected {} messages, duplicates {}",
+            job.shown2,
+            list2.len(),
+            dup2
+        ));
+    }
+    // Journal bookkeeping: adopted pairs, stale entries, settled intents.
+    if let (Some(store), Some(r)) = (&ctx.store, &rec) {
+        if !dry {
+            let flags1: HashMap<u32, &str> =
+                list1.iter().map(|m| (m.uid, m.flags.as_str())).collect();
+            let adopted: Vec<MapEntry> = d
+                .adopted
+                .iter()
+                .map(|&(u1, u2)| MapEntry {
+                    uid1: u1,
+                    uid2: u2,
+                    flags: flags1.get(&u1).map(|f| f.to_string()),
+                })
+                .collect();
+            let _ = store.insert_map(r.id, &adopted);
+            let stale1: Vec<u32> = d.stale.iter().map(|&(u1, _)| u1).collect();
+            let _ = store.remove_uid1(r.id, &stale1);
+            // Every host2 message has now been matched by identity: open intents are settled.
+            let ids: Vec<i64> = open_intents.iter().map(|i| i.id).collect();
+            let _ = store.drop_intents(&ids);
+        }
+    }
+    if !open_intents.is_empty() {
+        out.line(format!(
+            "Host2: folder [{}] {} copies of an interrupted run were checked by identity ({} found on host2)",
+            job.shown2,
+            open_intents.len(),
+            d.adopted.len()
+        ));
+    }
+    // Counters common to every outcome.
+    {
+        let mut st = ctx.stats();
+        for m in &list1 {
+            if let Some(k) = &m.key {
+                st.keys1.insert(k.clone());
+            }
+        }
+        for m in &list2 {
+            if let Some(k) = &m.key {
+                st.keys2.insert(k.clone());
+            }
+        }
+        st.dup1 += dup1;
+        st.dup2 += dup2;
+        st.noheader1 += list1.iter().filter(|m| m.pairwise).count() as u64;
+        st.noheader2 += d.unidentified2.len() as u64;
+        st.skipped += (d.present.len() + d.dup1.len()) as u64;
+        st.bytes_skipped += d.present.iter().map(|&(i, _)| list1[i].size).sum::<u64>();
+    }
+    let mut folder_ok = true;
+    // 5. Copy.
+    let perm2 = sel2
+        .as_ref()
+        .map(|s| s.permanentflags.clone())
+        .unwrap_or_default();
+    let (host2_flags, updates, new_flags) =
+        decide_flags(ctx, &list1, &list2, &d, &perm2, sel2.is_some());
+    let mut items: Vec<CopyItem> = Vec::new();
+    let mut keys_of: HashMap<u32, Option<String>> = HashMap::new();
+    for &i in &d.copy {
+        let m = &list1[i];
+        if let Some(skip) = imapsync_plan::select::size_filtered(
+            Some(m.size),
+            cfg.messages.maxsize.map(|v| v as i64),
+            cfg.messages.minsize.map(|v| v as i64),
+        ) {
+            out.line(skip.message(&job.name1, m.uid));
+            let mut st = ctx.stats();
+            st.skipped += 1;
+            st.bytes_skipped += m.size;
+            continue;
+        }
+        let prefix = if cfg.messages.addheader
+            && m.key.as_deref().is_some_and(|k| {
+                k == identity::addheader_signature(m.uid, Some(m.size), ident.skipsize)
+            }) {
+            let mut line = identity::add_header_line(m.uid).into_bytes();
+            line.extend_from_slice(b"\r\n");
+            Some(Bytes::from(line))
+        } else {
+            None
+        };
+        keys_of.insert(m.uid, m.key.clone());
+        items.push(CopyItem {
+            uid: m.uid,
+            size: m.size,
+            flags: host2_flags.get(&m.uid).cloned().unwrap_or_default(),
+            internaldate: if cfg.messages.syncinternaldates {
+                m.internaldate.clone()
+            } else {
+                None
+            },
+            prefix,
+        });
+    }
+    let mut copied_pairs: Vec<(u32, u32)> = Vec::new();
+    let mut missing_after = items.len() as u64;
+    if dry {
+        for it in &items {
+            out.line(format!(
+                "msg {}/{:<19} copied to {}/{:<10} (not really since --dry mode)",
+                job.name1,
+                format!("{} {{{}}}", it.uid, it.size),
+                job.name2,
+                "?"
+            ));
+        }
+        let mut st = ctx.stats();
+        st.transferred_dry += items.len() as u64;
+    } else if !items.is_empty() && !cfg.modes.justfolders {
+        let opts = CopyOptions {
+            folder2: job.name2.clone(),
+            multiappend: cfg.messages.multiappend,
+            uidnext2: sel2.as_ref().and_then(|s| s.uidnext),
+        };
+        let mut sink = Sink {
+            ctx,
+            job,
+            folder_id: rec.as_ref().map(|r| r.id),
+            uidvalidity2: sel2.as_ref().and_then(|s| s.uidvalidity),
+            keys_of: &keys_of,
+            copied: &mut copied_pairs,
+            failed: 0,
+            done: 0,
+        };
+        let r = copy::copy(c1, c2, &items, &opts, &mut sink).await;
+        let failed = sink.failed;
+        missing_after = items.len() as u64 - sink.done;
+        if failed > 0 {
+            folder_ok = false;
+        }
+        if let Err(e) = r {
+            // Which side? The copy fails on either; ask the connections.
+            let side = if c1.is_alive() {
+                Side::Host2
+            } else {
+                Side::Host1
+            };
+            return Err(FolderError::Conn { side, err: e });
+        }
+    }
+    // 6. Flag resync for messages already there.
+    if !updates.is_empty() {
+        let mut pending = Vec::new();
+        for (fl, uids) in &updates {
+            let list: Vec<String> = fl.split_whitespace().map(str::to_string).collect();
+            for set in UidSet::chunks_by_len(uids, listing::MAX_SET_LEN) {
+                if dry {
+                    out.line(format!(
+                        "Host2: flags msg {}/{} would be set to [{}] (not really since --dry mode)",
+                        job.name2, set, fl
+                    ));
+                    continue;
+                }
+                pending.push((
+                    set.clone(),
+                    fl.clone(),
+                    c2.submit(cmd::uid_store(&set, StoreMode::Replace, &list, true)),
+                ));
+            }
+        }
+        for (set, fl, p) in pending {
+            let done = p.await.map_err(conn_err(Side::Host2))?;
+            if done.is_ok() {
+                ctx.stats().flags_updated += set.len();
+                if cfg.debug {
+                    out.line(format!(
+                        "Host2: flags msg {}/{} set to [{}]",
+                        job.name2, set, fl
+                    ));
+                }
+            } else {
+                folder_ok = false;
+                ctx.error(format!(
+                    "Host2: flags msg {}/{} could not add flags [{}]: {}",
+                    job.name2,
+                    set,
+                    fl,
+                    done.status.full_text()
+                ));
+            }
+        }
+        if let (Some(store), Some(r)) = (&ctx.store, &rec) {
+            if !dry {
+                let _ = store.update_flags(r.id, &new_flags);
+            }
+        }
+    }
+    // 7. Record where both sides stand now.
+    if let (Some(store), Some(r)) = (&ctx.store, &mut rec) {
+        if !dry && sel2.is_some() {
+            let status2 = c2
+                .run(cmd::status(job.name2.as_bytes(), status_items(c2)))
+                .await
+                .map_err(conn_err(Side::Host2))?;
+            let mut s2 = SideStatus::default();
+            for u in status2.untagged {
+                if let imapsync_proto::response::Untagged::MailboxStatus { items, .. } = u {
+                    s2 = SideStatus {
+                        uidnext: items.uidnext,
+                        modseq: items.highestmodseq,
+                        messages: items.messages,
+                    };
+                }
+            }
+            r.uidvalidity1 = sel1.uidvalidity;
+            r.uidvalidity2 = sel2.as_ref().and_then(|s| s.uidvalidity);
+            r.side1 = SideStatus {
+                uidnext: sel1.uidnext,
+                modseq: sel1.highestmodseq,
+                messages: Some(sel1.exists),
+            };
+            r.side2 = s2;
+            let all_selected = cfg.side1.search.is_none() && cfg.side2.search.is_none();
+            r.complete = folder_ok
+                && missing_after == 0
+                && all_selected
+                && list1.len() as u32 == sel1.exists;
+            r.options = Some(fp.clone());
+            r.summary = Summary {
+                n1: list1.iter().filter(|m| m.key.is_some()).count() as u64,
+                n2: (list2.iter().filter(|m| m.key.is_some()).count() + copied_pairs.len()) as u64,
+                dup1,
+                dup2,
+                missing: missing_after,
+                extra: d.extra2.len() as u64,
+                bytes1: list1.iter().map(|m| m.size).sum(),
+                bytes2: list2.iter().map(|m| m.size).sum(),
+            };
+            let _ = store.save_folder(r);
+        }
+    }
+    // Keys of freshly copied messages now exist on host2 too.
+    {
+        let mut st = ctx.stats();
+        for (u1, _) in &copied_pairs {
+            if let Some(Some(k)) = keys_of.get(u1) {
+                st.keys2.insert(k.clone());
+            }
+        }
+        st.folders_synced += 1;
+    }
+    Ok(())
+}
+
+type FlagUpdates = BTreeMap<String, Vec<u32>>;
+
+/// Flags for host2: those of each message to copy (by host1 UID), and the STOREs that make
+/// the flags of present messages equal to host1's (grouped by flag list), with the new flags
+/// per host1 UID for the state store.
+fn decide_flags(
+    ctx: &Ctx,
+    list1: &[Listed],
+    list2: &[Listed],
+    d: &diff::Diff,
+    perm2: &str,
+    have2: bool,
+) -> (HashMap<u32, Vec<String>>, FlagUpdates, Vec<(u32, String)>) {
+    let cfg = &ctx.cfg;
+    let flag_opts = FlagOptions {
+        flagscase: cfg.messages.flagscase,
+        filterflags: cfg.messages.filterflags,
+    };
+    let closures: Vec<_> = cfg
+        .messages
+        .regexflag
+        .iter()
+        .map(|e| move |s: &str| e.apply(s).map_err(|err| err.to_string()))
+        .collect();
+    let mut rewriters: Vec<&dyn FlagRewrite> = Vec::new();
+    if cfg.messages.filterbuggyflags {
+        rewriters.push(&BuggyFlagsFilter);
+    }
+    for c in &closures {
+        rewriters.push(c);
+    }
+    let mut for_copy = HashMap::new();
+    for &i in &d.copy {
+        let m = &list1[i];
+        let f = flags::flags_for_host2(&m.flags, &flag_opts, perm2, &rewriters);
+        for_copy.insert(
+            m.uid,
+            f.flags.split_whitespace().map(str::to_string).collect(),
+        );
+    }
+    let mut updates: FlagUpdates = BTreeMap::new();
+    let mut new_flags = Vec::new();
+    if cfg.messages.resyncflags && have2 {
+        let flags2: HashMap<u32, &str> = list2.iter().map(|m| (m.uid, m.flags.as_str())).collect();
+        for &(i, u2) in &d.present {
+            let m = &list1[i];
+            let Some(h2) = flags2.get(&u2) else { continue };
+            let r = flags::flags_resync(&m.flags, h2, &flag_opts, perm2, &rewriters);
+            if r.differ {
+                updates.entry(r.h1_sorted.join(" ")).or_default().push(u2);
+                new_flags.push((m.uid, r.h1_sorted.join(" ")));
+            }
+        }
+    }
+    (for_copy, updates, new_flags)
+}
+
+fn status_items(c: &Connection) -> &'static str {
+    if c.caps().condstore() {
+        "MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ"
+    } else {
+        "MESSAGES UIDNEXT UIDVALIDITY"
+    }
+}
+
+fn apply_age_filter(ctx: &Ctx, list: Vec<Listed>) -> Vec<Listed> {
+    let m = &ctx.cfg.messages;
+    if (m.maxage.is_none() && m.minage.is_none()) || ctx.cfg.side1.search.is_some() {
+        return list;
+    }
+    let now = ctx.started_epoch;
+    list.into_iter()
+        .filter(|msg| {
+            let epoch = msg
+                .internaldate
+                .as_deref()
+                .and_then(|d| imapsync_plan::dates::parse_internaldate(d).ok())
+                .map(|d| d.epoch);
+            let newer = m
+                .maxage
+                .map(|a| imapsync_plan::dates::in_maxage_window(epoch, now as i64, a));
+            let older = m
+                .minage
+                .map(|a| imapsync_plan::dates::in_minage_window(epoch, now as i64, a));
+            match (newer, older, m.maxage, m.minage) {
+                (Some(n), Some(o), Some(max), Some(min)) => {
+                    if min <= max {
+                        n && o
+                    } else {
+                        n || o
+                    }
+                }
+                (Some(n), None, ..) => n,
+                (None, Some(o), ..) => o,
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// [`diff::diff`] where fallback-keyed messages pair n-th with n-th (never "duplicates").
+fn diff_with_pairwise(
+    h1: &[Msg],
+    h2: &[Msg],
+    map: &[(u32, u32)],
+    syncdup: bool,
+    useuid: bool,
+    pairwise: &HashSet<&str>,
+) -> diff::Diff {
+    if pairwise.is_empty() || syncdup {
+        return diff::diff(&diff::Input {
+            host1: h1,
+            host2: h2,
+            map,
+            host1_all: None,
+            host2_all: None,
+            syncduplicates: syncdup,
+            useuid,
+        });
+    }
+    // Decide normal keys and fallback keys separately, then merge.
+    let split = |v: &[Msg], pw: bool| -> Vec<Msg> {
+        v.iter()
+            .filter(|m| m.key.as_deref().is_some_and(|k| pairwise.contains(k)) == pw)
+            .cloned()
+            .collect()
+    };
+    let all1: HashSet<u32> = h1.iter().map(|m| m.uid).collect();
+    let all2: HashSet<u32> = h2.iter().map(|m| m.uid).collect();
+    let (n1, n2, p1, p2) = (
+        split(h1, false),
+        split(h2, false),
+        split(h1, true),
+        split(h2, true),
+    );
+    let a = diff::diff(&diff::Input {
+        host1: &n1,
+        host2: &n2,
+        map,
+        host1_all: Some(&all1),
+        host2_all: Some(&all2),
+        syncduplicates: false,
+        useuid,
+    });
+    let b = diff::diff(&diff::Input {
+        host1: &p1,
+        host2: &p2,
+        map,
+        host1_all: Some(&all1),
+        host2_all: Some(&all2),
+        syncduplicates: true,
+        useuid,
+    });
+    // Re-index into h1.
+    let index: HashMap<u32, usize> = h1.iter().enumerate().map(|(i, m)| (m.uid, i)).collect();
+    let re = |list: &[Msg], i: usize| list.get(i).and_then(|m| index.get(&m.uid).copied());
+    let mut out = diff::Diff::default();
+    for i in a
+        .copy
+        .iter()
+        .filter_map(|&i| re(&n1, i))
+        .chain(b.copy.iter().filter_map(|&i| re(&p1, i)))
+    {
+        out.copy.push(i);
+    }
+    out.copy.sort_unstable();
+    out.present = a
+        .present
+        .iter()
+        .filter_map(|&(i, u)| re(&n1, i).map(|j| (j, u)))
+        .chain(
+            b.present
+                .iter()
+                .filter_map(|&(i, u)| re(&p1, i).map(|j| (j, u))),
+        )
+        .collect();
+    // A mapped pair appears in both halves' `present` only through the half holding uid1.
+    out.present.sort_unstable();
+    out.present.dedup();
+    out.adopted = a.adopted.into_iter().chain(b.adopted).collect();
+    out.dup1 = a.dup1.iter().filter_map(|&i| re(&n1, i)).collect();
+    out.dup2 = a.dup2;
+    out.extra2 = a.extra2;
+    // Fallback-keyed host2 leftovers are treated like unidentified ones: never deleted.
+    out.unidentified2 = a
+        .unidentified2
+        .into_iter()
+        .chain(b.extra2)
+        .chain(b.unidentified2)
+        .collect();
+    out.stale = a.stale;
+    out.stale.retain(|s| b.stale.contains(s));
+    out.unidentified1 = a.unidentified1 + b.unidentified1;
+    out
+}
+
+struct Sink<'a> {
+    ctx: &'a Ctx,
+    job: &'a FolderJob,
+    folder_id: Option<i64>,
+    uidvalidity2: Option<u32>,
+    keys_of: &'a HashMap<u32, Option<String>>,
+    copied: &'a mut Vec<(u32, u32)>,
+    failed: u64,
+    done: u64,
+}
+
+impl CopySink for Sink<'_> {
+    fn intents(&mut self, items: &[&CopyItem], uidnext2: Option<u32>) -> Vec<i64> {
+        let (Some(store), Some(id)) = (&self.ctx.store, self.folder_id) else {
+            return Vec::new();
+        };
+        let news: Vec<NewIntent> = items
+            .iter()
+            .map(|it| NewIntent {
+                uid1: it.uid,
+                key: self.keys_of.get(&it.uid).cloned().flatten(),
+                size: it.size,
+                uidvalidity2: self.uidvalidity2,
+                uidnext2,
+            })
+            .collect();
+        store.add_intents(id, &news).unwrap_or_default()
+    }
+
+    fn outcome(&mut self, item: &CopyItem, outcome: Outcome, intent: Option<i64>) {
+        let ctx = self.ctx;
+        match outcome {
+            Outcome::Copied { uid2, bytes } => {
+                self.done += 1;
+                if let (Some(store), Some(id), Some(intent)) = (&ctx.store, self.folder_id, intent)
+                {
+                    match uid2 {
+                        Some(u2) => {
+                            let _ = store.resolve_intents(
+                                id,
+                                &[(
+                                    intent,
+                                    MapEntry {
+                                        uid1: item.uid,
+                                        uid2: u2,
+                                        flags: Some(item.flags.join(" ")),
+                                    },
+                                )],
+                            );
+                        }
+                        // Without UIDPLUS the intent stays: the next run matches by identity.
+                        None => {}
+                    }
+                }
+                if let Some(u2) = uid2 {
+                    self.copied.push((item.uid, u2));
+                } else {
+                    self.copied.push((item.uid, 0));
+                }
+                let (count, total_bytes, elapsed) = {
+                    let mut st = ctx.stats();
+                    st.transferred += 1;
+                    st.bytes_transferred += bytes;
+                    st.biggest_transferred = st.biggest_transferred.max(bytes);
+                    (st.transferred, st.bytes_transferred, ctx.elapsed())
+                };
+                let rate = if elapsed > 0.0 {
+                    count as f64 / elapsed
+                } else {
+                    0.0
+                };
+                let byterate = if elapsed > 0.0 {
+                    total_bytes as f64 / elapsed
+                } else {
+                    0.0
+                };
+                ctx.out.line(format!(
+                    "msg {}/{:<19} copied to {}/{:<10} {:.2} msgs/s  {}/s {} copied",
+                    self.job.name1,
+                    format!("{} {{{}}}", item.uid, bytes),
+                    self.job.name2,
+                    uid2.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
+                    rate,
+                    imapsync_plan::display::bytes_display_string_bin(byterate),
+                    imapsync_plan::display::bytes_display_string_bin(total_bytes as f64),
+                ));
+            }
+            Outcome::Refused { status, bytes } => {
+                self.failed += 1;
+                if let (Some(store), Some(intent)) = (&ctx.store, intent) {
+                    let _ = store.drop_intents(&[intent]);
+                }
+                ctx.error(format!(
+                    "- msg {}/{} {{{}}} could not append ( Subject:[], Date:[{}], Size:[{}], Flags:[{}] ) to folder {}: {}",
+                    self.job.name1,
+                    item.uid,
+                    bytes,
+                    item.internaldate.clone().unwrap_or_default(),
+                    bytes,
+                    item.flags.join(" "),
+                    self.job.name2,
+                    status.full_text()
+                ));
+            }
+            Outcome::FetchFailed { reason } => {
+                self.failed += 1;
+                ctx.error(format!("- msg {}/{} {}", self.job.name1, item.uid, reason));
+            }
+        }
+    }
+
+    fn discard(&mut self, intents: &[i64]) {
+        if let Some(store) = &self.ctx.store {
+            let _ = store.drop_intents(intents);
+        }
+    }
+}
+
+/// Re-export for the run loop.
+pub type SharedJob = Arc<FolderJob>;

@@ -1,0 +1,286 @@
+//! Selecting a folder and listing its messages (UID, size, flags, internal date, identity key).
+
+use imapsync_client::{ConnError, Connection, Item};
+use imapsync_plan::identity::{self, IdentityOptions};
+use imapsync_proto::command::cmd;
+use imapsync_proto::response::{Code, Status, Untagged};
+use imapsync_proto::seqset::{STAR, UidSet};
+
+/// Longest UID set put in one command (imapsync keeps command lines under 1000 characters).
+pub const MAX_SET_LEN: usize = 900;
+
+/// A selected folder.
+#[derive(Clone, Debug, Default)]
+pub struct Selected {
+    pub exists: u32,
+    pub uidvalidity: Option<u32>,
+    pub uidnext: Option<u32>,
+    pub highestmodseq: Option<u64>,
+    /// PERMANENTFLAGS as imapsync uses them: empty = no filtering (absent, empty, or `\*`).
+    pub permanentflags: String,
+    pub permanentflags_shown: String,
+    pub read_only: bool,
+    /// QRESYNC `VANISHED (EARLIER)` UIDs and changed messages, when asked for.
+    pub vanished: Vec<u32>,
+}
+
+/// SELECT (or EXAMINE when `write` is false). `Ok(Err(status))` when the server refuses.
+pub async fn select(
+    conn: &Connection,
+    name: &str,
+    write: bool,
+) -> Result<Result<Selected, Status>, ConnError> {
+    let opts = cmd::SelectOpts {
+        condstore: conn.caps().condstore(),
+        qresync: None,
+    };
+    let c = if write {
+        cmd::select(name.as_bytes(), &opts)
+    } else {
+        cmd::examine(name.as_bytes(), &opts)
+    };
+    let done = conn.run(c).await?;
+    if !done.is_ok() {
+        return Ok(Err(done.status));
+    }
+    let mut s = Selected {
+        read_only: matches!(done.status.code, Some(Code::ReadOnly)),
+        ..Selected::default()
+    };
+    let mut perm: Option<Vec<String>> = None;
+    for u in &done.untagged {
+        match u {
+            Untagged::Exists(n) => s.exists = *n,
+            Untagged::Status(st) => match &st.code {
+                Some(Code::UidValidity(v)) => s.uidvalidity = Some(*v),
+                Some(Code::UidNext(v)) => s.uidnext = Some(*v),
+                Some(Code::HighestModSeq(v)) => s.highestmodseq = Some(*v),
+                Some(Code::PermanentFlags(f)) => perm = Some(f.clone()),
+                _ => {}
+            },
+            Untagged::Vanished { uids, .. } => {
+                if let Some(v) = uids.expand(10_000_000) {
+                    s.vanished.extend(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(p) = perm {
+        s.permanentflags_shown = p.join(" ");
+        if !p.is_empty() && !p.iter().any(|f| f == "\\*") {
+            s.permanentflags = p.join(" ");
+        }
+    }
+    Ok(Ok(s))
+}
+
+/// One listed message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    pub uid: u32,
+    pub size: u64,
+    /// Flags, space separated, as the server sent them.
+    pub flags: String,
+    pub internaldate: Option<String>,
+    pub key: Option<String>,
+    /// The key is our fallback (hash of the whole header and size): pair n-th with n-th.
+    pub pairwise: bool,
+}
+
+/// What to list.
+#[derive(Debug)]
+pub struct ListSpec<'a> {
+    /// SEARCH criteria (`--search`, `--maxage`...), `None` = all messages.
+    pub search: Option<&'a str>,
+    /// Only UIDs from this one on.
+    pub since_uid: Option<u32>,
+    pub want_date: bool,
+    pub want_keys: bool,
+    pub identity: &'a IdentityOptions,
+}
+
+/// Why a listing did not complete.
+#[derive(Debug)]
+pub enum ListError {
+    Conn(ConnError),
+    /// The server refused a SEARCH or FETCH.
+    Refused {
+        command: &'static str,
+        status: Status,
+    },
+}
+
+impl From<ConnError> for ListError {
+    fn from(e: ConnError) -> Self {
+        ListError::Conn(e)
+    }
+}
+
+/// UIDs matching a search.
+pub async fn search(conn: &Connection, criteria: &str) -> Result<Vec<u32>, ListError> {
+    let esearch = conn.caps().has("ESEARCH");
+    let done = conn.run(cmd::uid_search(criteria, esearch)).await?;
+    if !done.is_ok() {
+        return Err(ListError::Refused {
+            command: "UID SEARCH",
+            status: done.status,
+        });
+    }
+    let mut uids = Vec::new();
+    for u in done.untagged {
+        match u {
+            Untagged::Search { ids, .. } => uids.extend(ids),
+            Untagged::ESearch(es) => {
+                if let Some(all) = es.all {
+                    uids.extend(all.expand(100_000_000).unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
+    uids.sort_unstable();
+    uids.dedup();
+    Ok(uids)
+}
+
+fn items(spec: &ListSpec<'_>) -> String {
+    let mut s = String::from("UID FLAGS RFC822.SIZE");
+    if spec.want_date {
+        s.push_str(" INTERNALDATE");
+    }
+    if spec.want_keys {
+        s.push(' ');
+        s.push_str(&spec.identity.useheader.fetch_item());
+    }
+    s
+}
+
+/// Lists messages with their keys.
+pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>, ListError> {
+    let items = items(spec);
+    let mut out = Vec::new();
+    let sets: Vec<UidSet> = match spec.search {
+        Some(criteria) => {
+            let mut uids = search(conn, criteria).await?;
+            if let Some(since) = spec.since_uid {
+                uids.retain(|&u| u >= since);
+            }
+            UidSet::chunks_by_len(&uids, MAX_SET_LEN)
+        }
+        None => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
+    };
+    // Pipeline every chunk, then read them in order.
+    let mut streams = Vec::with_capacity(sets.len());
+    for set in &sets {
+        streams.push(conn.stream(cmd::uid_fetch(set, &items, None, false)));
+    }
+    for mut st in streams {
+        while let Some(item) = st.next().await {
+            match item {
+                Item::Untagged(Untagged::Fetch { items: it, .. }) => {
+                    let Some(uid) = it.uid else { continue };
+                    if spec.since_uid.is_some_and(|s| uid < s) {
+                        // `n:*` also matches the last message when n is beyond it.
+                        continue;
+                    }
+                    let size = it.rfc822_size.unwrap_or(0);
+                    let key = if spec.want_keys {
+                        it.sections
+                            .first()
+                            .and_then(|s| s.data.bytes())
+                            .and_then(|raw| {
+                                identity::header_signature(raw, Some(size), spec.identity)
+                            })
+                    } else {
+                        None
+                    };
+                    out.push(Listed {
+                        uid,
+                        size,
+                        flags: it.flags.map(|f| f.join(" ")).unwrap_or_default(),
+                        internaldate: it.internaldate,
+                        key,
+                        pairwise: false,
+                    });
+                }
+                Item::Done(Ok(status)) => {
+                    if !status.is_ok() {
+                        return Err(ListError::Refused {
+                            command: "UID FETCH",
+                            status,
+                        });
+                    }
+                    break;
+                }
+                Item::Done(Err(e)) => return Err(ListError::Conn(e)),
+                _ => {}
+            }
+        }
+    }
+    out.sort_by_key(|m| m.uid);
+    out.dedup_by_key(|m| m.uid);
+    if spec.want_keys {
+        fill_missing_keys(conn, &mut out, spec.identity).await?;
+    }
+    Ok(out)
+}
+
+/// For messages without a key: fetch the whole header; imapsync's key when the wanted headers
+/// are there after all, else our fallback key (hash of the whole header and the size).
+async fn fill_missing_keys(
+    conn: &Connection,
+    msgs: &mut [Listed],
+    opts: &IdentityOptions,
+) -> Result<(), ListError> {
+    let missing: Vec<u32> = msgs
+        .iter()
+        .filter(|m| m.key.is_none())
+        .map(|m| m.uid)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut headers: std::collections::HashMap<u32, bytes::Bytes> =
+        std::collections::HashMap::new();
+    for set in UidSet::chunks_by_len(&missing, MAX_SET_LEN) {
+        let done = conn
+            .run(cmd::uid_fetch(&set, "UID BODY.PEEK[HEADER]", None, false))
+            .await?;
+        if !done.is_ok() {
+            return Err(ListError::Refused {
+                command: "UID FETCH",
+                status: done.status,
+            });
+        }
+        for u in done.untagged {
+            if let Untagged::Fetch { items, .. } = u {
+                if let (Some(uid), Some(b)) = (
+                    items.uid,
+                    items.sections.first().and_then(|s| s.data.bytes()),
+                ) {
+                    headers.insert(uid, b.clone());
+                }
+            }
+        }
+    }
+    for m in msgs.iter_mut().filter(|m| m.key.is_none()) {
+        let Some(h) = headers.get(&m.uid) else {
+            continue;
+        };
+        if let Some(k) = identity::header_signature_whole(h, Some(m.size), opts) {
+            m.key = Some(k);
+        } else {
+            m.key = Some(fallback_key(h, m.size));
+            m.pairwise = true;
+        }
+    }
+    Ok(())
+}
+
+/// Our key for a message without any identifying header: MD5 of its header block with line
+/// ends reduced to LF (servers differ in CRLF handling), plus its size.
+pub fn fallback_key(header: &[u8], size: u64) -> String {
+    let lf: Vec<u8> = header.iter().copied().filter(|&b| b != b'\r').collect();
+    format!("H:{}:{size}", identity::md5_base64(&lf))
+}

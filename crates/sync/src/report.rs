@@ -1,0 +1,278 @@
+//! imapsync's statistics block (spec §4.1): same labels, same order, same alignment.
+
+use imapsync_plan::display::{bytes_display_string_bin, localtimez_local, stat_line};
+
+use crate::stats::Stats;
+
+/// What the block needs besides the counters.
+#[derive(Clone, Debug, Default)]
+pub struct ReportInput {
+    pub started: f64,
+    pub ended: f64,
+    pub dry: bool,
+    pub justfolders: bool,
+    pub nb_errors: u64,
+    pub cpu_seconds: f64,
+    pub rss_mib: f64,
+    pub start_rss_mib: f64,
+    pub sizes: Option<((i64, i64), (i64, i64))>,
+}
+
+/// The statistics lines.
+pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
+    let mut l = Vec::new();
+    let elapsed = (r.ended - r.started).max(0.0);
+    l.push("++++ Statistics".to_string());
+    l.push(stat_line(
+        "Transfer started on",
+        &localtimez_local(r.started),
+    ));
+    l.push(stat_line("Transfer ended on", &localtimez_local(r.ended)));
+    l.push(stat_line("Transfer time", &format!("{elapsed:.1} sec")));
+    l.push(stat_line(
+        "Folders synced",
+        &format!("{}/{} synced", st.folders_synced, st.folders_wanted),
+    ));
+    l.push(stat_line(
+        "Folders deleted on host2",
+        &format!(
+            "{}{}",
+            st.folders_deleted2,
+            if r.dry {
+                " (not really since --dry mode)"
+            } else {
+                ""
+            }
+        ),
+    ));
+    if st.folders_delete_failed2 > 0 {
+        l.push(stat_line(
+            "Folders failed to be deleted on host2",
+            &st.folders_delete_failed2.to_string(),
+        ));
+    }
+    let transferred = if r.dry {
+        format!(
+            "{} (could be {} without dry mode)",
+            st.transferred, st.transferred_dry
+        )
+    } else {
+        format!("{} ", st.transferred)
+    };
+    l.push(stat_line("Messages transferred", &transferred));
+    l.push(stat_line("Messages skipped", &st.skipped.to_string()));
+    l.push(stat_line(
+        "Messages found duplicate on host1",
+        &st.dup1.to_string(),
+    ));
+    l.push(stat_line(
+        "Messages found duplicate on host2",
+        &st.dup2.to_string(),
+    ));
+    l.push(stat_line(
+        "Messages found crossduplicate on host2",
+        &st.crossdup2.to_string(),
+    ));
+    l.push(stat_line(
+        "Messages void (noheader) on host1",
+        &st.noheader1.to_string(),
+    ));
+    l.push(stat_line(
+        "Messages void (noheader) on host2",
+        &st.noheader2.to_string(),
+    ));
+    let missing = st.missing_on2();
+    let extra = st.extra_on2();
+    l.push(stat_line(
+        "Messages found in host1 not in host2",
+        &format!("{missing} messages"),
+    ));
+    l.push(stat_line(
+        "Messages found in host2 not in host1",
+        &format!("{extra} messages"),
+    ));
+    l.push(stat_line(
+        "Messages deleted on host1",
+        &st.deleted1.to_string(),
+    ));
+    l.push(stat_line(
+        "Messages deleted on host2",
+        &st.deleted2.to_string(),
+    ));
+    l.push(stat_line(
+        "Total bytes transferred",
+        &format!(
+            "{} ({})",
+            st.bytes_transferred,
+            bytes_display_string_bin(st.bytes_transferred as f64)
+        ),
+    ));
+    l.push(stat_line(
+        "Total bytes skipped",
+        &format!(
+            "{} ({})",
+            st.bytes_skipped,
+            bytes_display_string_bin(st.bytes_skipped as f64)
+        ),
+    ));
+    let rate = if elapsed > 0.0 {
+        st.transferred as f64 / elapsed
+    } else {
+        0.0
+    };
+    let bw = if elapsed > 0.0 {
+        st.bytes_transferred as f64 / 1024.0 / elapsed
+    } else {
+        0.0
+    };
+    l.push(stat_line("Message rate", &format!("{rate:.1} messages/s")));
+    l.push(stat_line(
+        "Average bandwidth rate",
+        &format!("{bw:.1} KiB/s"),
+    ));
+    l.push(stat_line(
+        "Reconnections to host1",
+        &st.reconnect1.to_string(),
+    ));
+    l.push(stat_line(
+        "Reconnections to host2",
+        &st.reconnect2.to_string(),
+    ));
+    l.push(stat_line(
+        "Memory consumption at the end",
+        &format!(
+            "{:.1} MiB (started with {:.1} MiB)",
+            r.rss_mib, r.start_rss_mib
+        ),
+    ));
+    l.push(stat_line("Load end is", &load_line()));
+    let pct = if elapsed > 0.0 {
+        100.0 * r.cpu_seconds / elapsed
+    } else {
+        0.0
+    };
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    l.push(stat_line(
+        "CPU time and %cpu",
+        &format!(
+            "{:.2} sec {:.1} %cpu {:.1} %allcpus",
+            r.cpu_seconds,
+            pct,
+            pct / ncpu
+        ),
+    ));
+    l.push(stat_line(
+        "Biggest message transferred",
+        &format!(
+            "{} bytes ({})",
+            st.biggest_transferred,
+            bytes_display_string_bin(st.biggest_transferred as f64)
+        ),
+    ));
+    let ratio = if st.biggest_transferred > 0 {
+        format!(
+            "{:.1}",
+            r.rss_mib * 1024.0 * 1024.0 / st.biggest_transferred as f64
+        )
+    } else {
+        "NA".into()
+    };
+    l.push(stat_line("Memory/biggest message ratio", &ratio));
+    if let Some(((sm, sb), (em, eb))) = r.sizes {
+        l.push(stat_line(
+            "Start difference host2 - host1",
+            &format!("{sm} messages, {sb} bytes ({})", signed_bytes(sb)),
+        ));
+        l.push(stat_line(
+            "Final difference host2 - host1",
+            &format!("{em} messages, {eb} bytes ({})", signed_bytes(eb)),
+        ));
+    }
+    if !r.justfolders {
+        let n1 = st.identified1();
+        if n1 > 0 {
+            if missing == 0 {
+                l.push(format!(
+                    "The sync looks good, all {n1} identified messages in host1 are on host2."
+                ));
+            } else {
+                l.push(format!(
+                    "The sync is not finished, there are {missing} among {n1} identified messages in host1 that are not on host2."
+                ));
+            }
+        }
+        if st.noheader1 == 0 {
+            l.push("There is no unidentified message on host1.".into());
+        } else {
+            l.push(format!(
+                "There are {} unidentified messages on host1 (no Message-Id nor Received header, usually Sent or Draft messages). They were synced anyway, identified by their whole header and tracked in the state store.",
+                st.noheader1
+            ));
+        }
+        let n2 = st.identified2();
+        if extra == 0 {
+            l.push(format!(
+                "The sync is strict, all {n2} identified messages in host2 are on host1."
+            ));
+        } else {
+            l.push(format!(
+                "The sync is not strict, there are {extra} among {n2} identified messages in host2 that are not on host1. Use --delete2 and sync again to delete them and have a strict sync."
+            ));
+        }
+    }
+    l.push(format!("Detected {} errors", r.nb_errors));
+    l.push(String::new());
+    l.push("Check if a new imapsync release is available by adding --releasecheck".into());
+    l.push("Homepage: https://imapsync.lamiral.info/".into());
+    l
+}
+
+fn signed_bytes(b: i64) -> String {
+    if b < 0 {
+        format!("-{}", bytes_display_string_bin(b.unsigned_abs() as f64))
+    } else {
+        bytes_display_string_bin(b as f64)
+    }
+}
+
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = load.split_whitespace().take(3).collect();
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{} on {ncpu} cores", fields.join(" "))
+}
+
+/// Resident memory of this process in MiB (Linux), 0 when unknown.
+pub fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for line in status.lines() {
+        if let Some(v) = line.strip_prefix("VmRSS:") {
+            let kb: f64 = v
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(0.0);
+            return kb / 1024.0;
+        }
+    }
+    0.0
+}
+
+/// CPU time (user + system) of this process in seconds.
+pub fn cpu_seconds() -> f64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a rusage struct into the pointer we pass.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return 0.0;
+    }
+    // SAFETY: getrusage succeeded, so the struct is initialised.
+    let ru = unsafe { ru.assume_init() };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}

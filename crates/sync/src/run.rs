@@ -1,0 +1,639 @@
+//! A whole run: log in on both sides, discover and map folders, create what is missing on
+//! host2, sync the folders with a pool of connection pairs, print the summary.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use imapsync_client::{ConnError, Connection, SessionInfo, SetupError, Side, connect};
+use imapsync_plan::errors::AdviceContext;
+use imapsync_proto::command::cmd;
+use imapsync_proto::response::StatusItems;
+
+use crate::config::{Config, SideConfig};
+use crate::ctx::Ctx;
+use crate::discover::{self, SideFolders};
+use crate::folder::{self, FolderError, FolderJob};
+use crate::mapping;
+use crate::output::Out;
+use crate::report::{self, ReportInput};
+use crate::stats::Stats;
+
+/// The end of a run.
+#[derive(Debug)]
+pub struct RunResult {
+    pub exit_code: i32,
+    pub stats: Stats,
+    pub nb_errors: u64,
+}
+
+/// Runs a sync described by `cfg`, printing through `out`.
+pub async fn run(cfg: Config, out: Out) -> RunResult {
+    let start_rss = report::rss_mib();
+    let store = match &cfg.state_path {
+        Some(p) => match imapsync_state::Store::open(p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                out.line(format!("Warning: {e}; this run goes on without the state store (identity by headers only)"));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(s) = &store {
+        out.line(format!("State store: {}", s.path().display()));
+    }
+    let ctx = Arc::new(Ctx::new(Arc::new(cfg), out.clone(), store));
+    let mut sizes = None;
+    let code = run_inner(&ctx, &mut sizes).await;
+    finish(&ctx, code, start_rss, sizes)
+}
+
+/// The exit code decided early (login failure, just* modes) or `None` to use the error log.
+async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<i32> {
+    let cfg = ctx.cfg.clone();
+    let out = &ctx.out;
+    // Log in on both sides at once.
+    let (r1, r2) = tokio::join!(
+        open_side(ctx, Side::Host1, false),
+        open_side(ctx, Side::Host2, false)
+    );
+    let (c1, c2) = match (r1, r2) {
+        (Some(a), Some(b)) => (a, b),
+        (a, b) => {
+            for c in [a, b].into_iter().flatten() {
+                c.0.logout().await;
+            }
+            return None;
+        }
+    };
+    let (c1, _info1) = c1;
+    let (c2, info2) = c2;
+    if cfg.modes.justlogin {
+        c1.logout().await;
+        c2.logout().await;
+        out.line("Exiting because of --justlogin");
+        return Some(0);
+    }
+    // Quota and APPENDLIMIT of host2.
+    let appendlimit = info2.caps.append_limit();
+    if let Some(limit) = appendlimit {
+        out.line(format!("Host2: found APPENDLIMIT={limit} in CAPABILITY"));
+    }
+    // Discover both sides.
+    let (d1, d2) = tokio::join!(discover::discover(&c1), discover::discover(&c2));
+    let (f1, f2) = match (d1, d2) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) => {
+            ctx.error(format!("Host1: can not list folders: {e}"));
+            return None;
+        }
+        (_, Err(e)) => {
+            ctx.error(format!("Host2: can not list folders: {e}"));
+            return None;
+        }
+    };
+    out.line(format!("Host1: found {} folders.", f1.list.len()));
+    out.line(format!("Host2: found {} folders.", f2.list.len()));
+    for raw in &f1.unusable {
+        ctx.error(format!(
+            "Host1: folder name {:?} is not valid UTF-8/modified UTF-7; it can not be synced",
+            String::from_utf8_lossy(raw)
+        ));
+    }
+    let plan = match mapping::plan(ctx, &f1, &f2) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.error(e.message.clone());
+            return Some(e.exit_code);
+        }
+    };
+    out.lines(&plan.lines);
+    if cfg.modes.justfolderlists || cfg.modes.justautomap {
+        c1.logout().await;
+        c2.logout().await;
+        return Some(0);
+    }
+    ctx.stats().folders_wanted = plan.pairs.len() as u64;
+    // Folder sizes before.
+    let status1 = fill_status(
+        &c1,
+        &f1,
+        plan.pairs.iter().map(|p| p.name1.clone()).collect(),
+    )
+    .await;
+    let mut status2 = fill_status(
+        &c2,
+        &f2,
+        plan.pairs
+            .iter()
+            .filter(|p| f2.contains(&p.name2))
+            .map(|p| p.name2.clone())
+            .collect(),
+    )
+    .await;
+    let mut start_sizes = None;
+    if cfg.modes.foldersizes || cfg.modes.justfoldersizes {
+        let (lines, totals) = sizes_table(ctx, &plan, &status1, &status2, &f2, "before");
+        out.lines(&lines);
+        start_sizes = Some(totals);
+    }
+    if cfg.modes.justfoldersizes {
+        c1.logout().await;
+        c2.logout().await;
+        return Some(0);
+    }
+    // Create missing folders on host2 (parents first) and subscribe.
+    let mut existing2: Vec<String> = f2.names();
+    let mut created_any = false;
+    for p in &plan.pairs {
+        if cfg.folders.skipemptyfolders {
+            let empty = status1.get(&p.name1).and_then(|s| s.messages) == Some(0);
+            if empty && !existing2.contains(&p.name2) {
+                out.line(format!("Host1: skipping empty folder [{}]", p.shown1));
+                continue;
+            }
+        }
+        for name in mapping::to_create(ctx, &p.name2, &existing2) {
+            if cfg.modes.dry {
+                out.line(format!(
+                    "Creating folder [{name}] on host2 (not really since --dry mode)"
+                ));
+                continue;
+            }
+            out.line(format!("Creating folder [{name}] on host2"));
+            match c2.run(cmd::create(name.as_bytes())).await {
+                Ok(d) if d.is_ok() => {
+                    existing2.push(name.clone());
+                    created_any = true;
+                }
+                Ok(d) => {
+                    let text = d.status.full_text();
+                    if text.to_ascii_lowercase().contains("already exists") {
+                        existing2.push(name.clone());
+                    } else {
+                        ctx.error(format!(
+                            "Could not create folder [{name}] from [{}]: {text}",
+                            p.name1
+                        ));
+                    }
+                }
+                Err(e) => {
+                    ctx.error(format!(
+                        "Could not create folder [{name}] from [{}]: {e}",
+                        p.name1
+                    ));
+                }
+            }
+        }
+        let subscribe = cfg.folders.subscribeall
+            || (cfg.folders.subscribe
+                && f1.subscribed.contains(&p.name1)
+                && !f2.subscribed.contains(&p.name2));
+        if subscribe && existing2.contains(&p.name2) && !f2.subscribed.contains(&p.name2) {
+            if cfg.modes.dry {
+                out.line(format!(
+                    "Host2: subscribing to folder [{}] (not really since --dry mode)",
+                    p.name2
+                ));
+            } else {
+                let _ = c2.run(cmd::subscribe(p.name2.as_bytes())).await;
+                out.line(format!("Host2: subscribing to folder [{}]", p.name2));
+            }
+        }
+    }
+    if created_any {
+        // Statuses of freshly created folders.
+        let names: Vec<String> = plan
+            .pairs
+            .iter()
+            .filter(|p| existing2.contains(&p.name2) && !status2.contains_key(&p.name2))
+            .map(|p| p.name2.clone())
+            .collect();
+        if let Ok(more) = discover::statuses(&c2, &names).await {
+            status2.extend(more);
+        }
+    }
+    if cfg.modes.justfolders {
+        ctx.stats().folders_synced = plan.pairs.len() as u64;
+        c1.logout().await;
+        c2.logout().await;
+        return None;
+    }
+    // Folder loop.
+    out.line(format!(
+        "++++ Looping on each one of {} folders to sync",
+        plan.pairs.len()
+    ));
+    let total = plan.pairs.len();
+    let jobs: VecDeque<FolderJob> = plan
+        .pairs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| existing2.contains(&p.name2) || cfg.modes.dry)
+        .map(|(i, p)| FolderJob {
+            index: i + 1,
+            total,
+            name1: p.name1.clone(),
+            name2: p.name2.clone(),
+            shown1: p.shown1.clone(),
+            shown2: p.shown2.clone(),
+            exists2: existing2.contains(&p.name2),
+            status1: status1.get(&p.name1).cloned(),
+            status2: status2.get(&p.name2).cloned(),
+        })
+        .collect();
+    let workers = cfg
+        .side1
+        .connections
+        .min(cfg.side2.connections)
+        .max(1)
+        .min(jobs.len().max(1));
+    let queue = Arc::new(Mutex::new(jobs));
+    let mut handles = Vec::new();
+    let mut first = Some((c1, c2));
+    for w in 0..workers {
+        let ctx = ctx.clone();
+        let queue = queue.clone();
+        let conns = first.take();
+        handles.push(tokio::spawn(
+            async move { worker(ctx, queue, conns, w).await },
+        ));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    out.line("++++ End looping on each folder");
+    // Folder sizes after.
+    if cfg.modes.foldersizesatend && !ctx.aborted() {
+        if let (Some((c1, _)), Some((c2, _))) = (
+            open_side(ctx, Side::Host1, true).await,
+            open_side(ctx, Side::Host2, true).await,
+        ) {
+            let names1 = plan
+                .pairs
+                .iter()
+                .map(|p| p.name1.clone())
+                .collect::<Vec<_>>();
+            let names2 = plan
+                .pairs
+                .iter()
+                .map(|p| p.name2.clone())
+                .collect::<Vec<_>>();
+            let s1 = discover::statuses(&c1, &names1).await.unwrap_or_default();
+            let s2 = discover::statuses(&c2, &names2).await.unwrap_or_default();
+            let mut f2_after = f2.clone();
+            for n in &existing2 {
+                if !f2_after.contains(n) {
+                    f2_after.list.push(discover::Folder {
+                        name: n.clone(),
+                        attrs: vec![],
+                        delimiter: None,
+                    });
+                }
+            }
+            let (lines, totals) = sizes_table(ctx, &plan, &s1, &s2, &f2_after, "after");
+            out.lines(&lines);
+            if let Some(start) = start_sizes {
+                *sizes = Some((start, totals));
+            }
+            c1.logout().await;
+            c2.logout().await;
+        }
+    }
+    None
+}
+
+async fn worker(
+    ctx: Arc<Ctx>,
+    queue: Arc<Mutex<VecDeque<FolderJob>>>,
+    conns: Option<(Connection, Connection)>,
+    _n: usize,
+) {
+    let mut c1: Option<Connection> = conns.as_ref().map(|c| c.0.clone());
+    let mut c2: Option<Connection> = conns.map(|c| c.1);
+    loop {
+        if ctx.aborted() {
+            break;
+        }
+        let job = match queue.lock() {
+            Ok(mut q) => q.pop_front(),
+            Err(_) => None,
+        };
+        let Some(job) = job else { break };
+        let mut attempts = 0u32;
+        loop {
+            if c1.as_ref().is_none_or(|c| !c.is_alive()) {
+                let reconnect = c1.is_some();
+                c1 = reconnect_side(&ctx, Side::Host1, reconnect).await;
+            }
+            if c2.as_ref().is_none_or(|c| !c.is_alive()) {
+                let reconnect = c2.is_some();
+                c2 = reconnect_side(&ctx, Side::Host2, reconnect).await;
+            }
+            let (Some(a), Some(b)) = (&c1, &c2) else {
+                ctx.error(format!(
+                    "Folder [{}]: no connection, giving up this folder",
+                    job.shown1
+                ));
+                break;
+            };
+            match folder::sync_folder(&ctx, a, b, &job).await {
+                Ok(()) => break,
+                Err(FolderError::Recorded) => break,
+                Err(FolderError::Conn { side, err }) => {
+                    attempts += 1;
+                    let retry = match side {
+                        Side::Host1 => ctx.cfg.side1.reconnect_retry,
+                        Side::Host2 => ctx.cfg.side2.reconnect_retry,
+                    };
+                    ctx.out.line(format!(
+                        "{side}: connection lost during folder [{}]: {err}",
+                        job.shown1
+                    ));
+                    // Drop the failed side (the other may still be fine).
+                    if attempts > retry {
+                        ctx.error(format!(
+                            "{side} failure: folder [{}] not synced after {attempts} connection losses: {err}",
+                            job.shown1
+                        ));
+                        break;
+                    }
+                    backoff(attempts).await;
+                    // Reconnect (counted) and retry the folder.
+                    match side {
+                        Side::Host1 => c1 = reconnect_side(&ctx, Side::Host1, true).await,
+                        Side::Host2 => c2 = reconnect_side(&ctx, Side::Host2, true).await,
+                    }
+                }
+            }
+        }
+    }
+    for c in [c1, c2].into_iter().flatten() {
+        c.logout().await;
+    }
+}
+
+/// Exponential back-off with jitter: 0.5 s, 1 s, 2 s, ... capped at 30 s, ±25 %.
+async fn backoff(attempt: u32) {
+    let base = 0.5f64 * 2f64.powi(attempt.saturating_sub(1).min(6) as i32);
+    let base = base.min(30.0);
+    let jitter = 0.75 + rand::random::<f64>() * 0.5;
+    tokio::time::sleep(Duration::from_secs_f64(base * jitter)).await;
+}
+
+async fn reconnect_side(ctx: &Arc<Ctx>, side: Side, counted: bool) -> Option<Connection> {
+    if counted {
+        let mut st = ctx.stats();
+        match side {
+            Side::Host1 => st.reconnect1 += 1,
+            Side::Host2 => st.reconnect2 += 1,
+        }
+    }
+    open_side(ctx, side, true).await.map(|(c, _)| c)
+}
+
+fn side_cfg(ctx: &Ctx, side: Side) -> &SideConfig {
+    match side {
+        Side::Host1 => &ctx.cfg.side1,
+        Side::Host2 => &ctx.cfg.side2,
+    }
+}
+
+/// Connects and logs in one side; failures are recorded with imapsync's wording.
+async fn open_side(ctx: &Arc<Ctx>, side: Side, quiet: bool) -> Option<(Connection, SessionInfo)> {
+    let sc = side_cfg(ctx, side);
+    let o = &sc.connect;
+    let out = &ctx.out;
+    if !quiet {
+        out.line(format!(
+            "{side}: connecting and login on {} [{}] port [{}] with user [{}]",
+            side.to_string().to_lowercase(),
+            o.host,
+            o.port
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "993/143".into()),
+            o.user
+        ));
+    }
+    match connect(o).await {
+        Ok((conn, info)) => {
+            if !quiet {
+                out.line(format!("{side} IP address: {}", info.address));
+                out.line(format!("{side} banner: {}", info.greeting));
+                out.line(format!(
+                    "{side} capability before authentication: {}",
+                    info.caps_before_login.render()
+                ));
+                for n in &info.notes {
+                    out.line(n.clone());
+                }
+                if info.tls {
+                    out.line(format!(
+                        "{side}: {} with certificate {}",
+                        if info.starttls {
+                            "STARTTLS"
+                        } else {
+                            "implicit TLS"
+                        },
+                        if o.tls.verify {
+                            "verified"
+                        } else {
+                            "NOT verified (SSL_verify_mode=0)"
+                        }
+                    ));
+                }
+                if o.no_login {
+                    out.line(format!("{side}: connected (no login requested)"));
+                } else {
+                    out.line(format!(
+                        "{side}: success login on [{}] with user [{}] auth [{}]",
+                        o.host,
+                        o.user,
+                        o.mech.name()
+                    ));
+                    out.line(format!("{side} capability: {}", info.caps.render()));
+                    if info.compressed {
+                        out.line(format!("{side}: COMPRESS=DEFLATE enabled"));
+                    }
+                }
+            }
+            Some((conn, info))
+        }
+        Err(e) => {
+            let n = side.number();
+            let msg = match &e {
+                SetupError::Auth(text) => format!("{side} failure: {text}"),
+                SetupError::Tls(t) | SetupError::NoEncryption(t) => format!(
+                    "{side} failure: Can not go to tls encryption on host{n} [{}]: {t}",
+                    o.host
+                ),
+                other => format!(
+                    "{side} failure: can not open imap connection on host{n} [{}] with user [{}]: {other}",
+                    o.host, o.user
+                ),
+            };
+            ctx.error(msg);
+            None
+        }
+    }
+}
+
+/// Statuses of the given folders: from LIST-STATUS when the server gave them, else STATUS.
+async fn fill_status(
+    conn: &Connection,
+    side: &SideFolders,
+    names: Vec<String>,
+) -> std::collections::HashMap<String, StatusItems> {
+    let mut out = std::collections::HashMap::new();
+    let mut missing = Vec::new();
+    for n in names {
+        match side.status.get(&n) {
+            Some(s) => {
+                out.insert(n, s.clone());
+            }
+            None if side.contains(&n) => missing.push(n),
+            None => {}
+        }
+    }
+    if !missing.is_empty() {
+        if let Ok(more) = discover::statuses(conn, &missing).await {
+            out.extend(more);
+        }
+    }
+    out
+}
+
+type Totals = (i64, i64);
+
+/// The "Folders sizes before/after the synchronization" table; returns host2 - host1
+/// (messages, bytes).
+fn sizes_table(
+    ctx: &Ctx,
+    plan: &mapping::Plan,
+    s1: &std::collections::HashMap<String, StatusItems>,
+    s2: &std::collections::HashMap<String, StatusItems>,
+    f2: &SideFolders,
+    when: &str,
+) -> (Vec<String>, Totals) {
+    let _ = ctx;
+    let mut lines = vec![format!(
+        "++++ Calculating sizes of {} folders on each side ({when} the sync)",
+        plan.pairs.len()
+    )];
+    let (mut m1, mut b1, mut m2, mut b2) = (0i64, 0i64, 0i64, 0i64);
+    let n = plan.pairs.len();
+    for (i, p) in plan.pairs.iter().enumerate() {
+        let a = s1.get(&p.name1);
+        let msgs1 = a.and_then(|s| s.messages).unwrap_or(0) as i64;
+        let size1 = a.and_then(|s| s.size).map(|v| v as i64);
+        m1 += msgs1;
+        b1 += size1.unwrap_or(0);
+        lines.push(format!(
+            "Host1 folder {:>7} {:<35} Size: {:>9} Messages: {:>6}",
+            format!("{}/{n}", i + 1),
+            format!("[{}]", p.shown1),
+            size1.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+            msgs1
+        ));
+        if f2.contains(&p.name2) {
+            let b = s2.get(&p.name2);
+            let msgs2 = b.and_then(|s| s.messages).unwrap_or(0) as i64;
+            let size2 = b.and_then(|s| s.size).map(|v| v as i64);
+            m2 += msgs2;
+            b2 += size2.unwrap_or(0);
+            lines.push(format!(
+                "Host2 folder {:>7} {:<35} Size: {:>9} Messages: {:>6}",
+                format!("{}/{n}", i + 1),
+                format!("[{}]", p.shown2),
+                size2.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+                msgs2
+            ));
+        } else {
+            lines.push(format!(
+                "Host2 folder {:>7} {:<35} does not exist yet",
+                format!("{}/{n}", i + 1),
+                format!("[{}]", p.shown2)
+            ));
+        }
+    }
+    lines.push(format!("Host1 Nb folders:            {n} folders"));
+    lines.push(format!(
+        "Host2 Nb folders:            {} folders",
+        plan.pairs.iter().filter(|p| f2.contains(&p.name2)).count()
+    ));
+    lines.push(format!("Host1 Nb messages:           {m1} messages"));
+    lines.push(format!("Host2 Nb messages:           {m2} messages"));
+    lines.push(format!(
+        "Host1 Total size:            {b1} bytes ({})",
+        imapsync_plan::display::bytes_display_string_bin(b1 as f64)
+    ));
+    lines.push(format!(
+        "Host2 Total size:            {b2} bytes ({})",
+        imapsync_plan::display::bytes_display_string_bin(b2 as f64)
+    ));
+    (lines, (m2 - m1, b2 - b1))
+}
+
+fn finish(
+    ctx: &Arc<Ctx>,
+    early: Option<i32>,
+    start_rss: f64,
+    sizes: Option<(Totals, Totals)>,
+) -> RunResult {
+    let cfg = &ctx.cfg;
+    let out = &ctx.out;
+    let ended = ctx.started_epoch + ctx.elapsed();
+    let stats = ctx.stats().clone();
+    let (nb_errors, code, listing) = {
+        let e = ctx.errors();
+        let nb = e.nb_errors();
+        let code = match early {
+            Some(c) if nb == 0 => c,
+            _ => e.exit_code().code(),
+        };
+        let adv = AdviceContext {
+            user1: cfg.side1.connect.user.clone(),
+            user2: cfg.side2.connect.user.clone(),
+            host1: cfg.side1.connect.host.clone(),
+            port1: cfg.side1.connect.port.unwrap_or(143),
+            host2: cfg.side2.connect.host.clone(),
+            port2: cfg.side2.connect.port.unwrap_or(143),
+            ..AdviceContext::default()
+        };
+        let listing = if nb > 0 {
+            Some(e.listing(true, &adv))
+        } else {
+            None
+        };
+        (nb, code, listing)
+    };
+    let lines = report::statistics(
+        &stats,
+        &ReportInput {
+            started: ctx.started_epoch,
+            ended,
+            dry: cfg.modes.dry,
+            justfolders: cfg.modes.justfolders,
+            nb_errors,
+            cpu_seconds: report::cpu_seconds(),
+            rss_mib: report::rss_mib(),
+            start_rss_mib: start_rss,
+            sizes,
+        },
+    );
+    out.lines(&lines);
+    if let Some(l) = listing {
+        out.line(l.trim_end());
+    }
+    RunResult {
+        exit_code: code,
+        stats,
+        nb_errors,
+    }
+}
+
+/// Connection error text for callers outside this module.
+pub fn describe(e: &ConnError) -> String {
+    e.to_string()
+}
