@@ -1,1 +1,271 @@
-//! throttle
+//! Client-side throttling and the transfer ceiling.
+//!
+//! imapsync limits its own pace with **average** rates measured from the moment the folder
+//! loop starts (not from the first copy): after each successful APPEND it computes how long
+//! it would have to sleep for the average message rate (`--maxmessagespersecond`) and the
+//! average byte rate (`--maxbytespersecond`, counting only bytes beyond `--maxbytesafter`) to
+//! come back under the limits, takes the larger of the two, caps it with `--maxsleep`
+//! (default 2 s, 0 disables throttling) and rounds it to hundredths of a second
+//! ([`sleep_if_needed`]). Nothing is computed at all unless one of the two rates is set
+//! (any non-zero value, even negative, counts as set; a non-positive rate then yields no
+//! sleep).
+//!
+//! SIGUSR1 flips `--maxsleep` between 0 and 2 ([`toggle_sleep`]).
+//!
+//! `--exitwhenover N` ends the sync, recording an error, as soon as the transferred bytes
+//! reach N ([`total_bytes_max_reached`]).
+
+/// Default `--maxsleep`, seconds.
+pub const DEFAULT_MAXSLEEP: f64 = 2.0;
+
+/// Throttling options.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThrottleLimits {
+    /// `--maxmessagespersecond` (0 or absent: off).
+    pub maxmessagespersecond: Option<f64>,
+    /// `--maxbytespersecond` (0 or absent: off).
+    pub maxbytespersecond: Option<f64>,
+    /// `--maxbytesafter`: bytes exempt from the byte-rate limit.
+    pub maxbytesafter: Option<i64>,
+    /// `--maxsleep` (absent: [`DEFAULT_MAXSLEEP`]; negative is taken as 0).
+    pub maxsleep: Option<f64>,
+}
+
+/// Counters the decision depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TransferProgress {
+    /// Messages appended so far.
+    pub nb_msg_transferred: u64,
+    /// Bytes appended so far.
+    pub total_bytes_transferred: u64,
+    /// Seconds since the transfer (folder loop) began.
+    pub time_spent: f64,
+}
+
+/// Sleep needed so that `nb_msg_transferred / (time_spent + sleep) ≤ limit`; 0 when the
+/// limit is absent or not positive, or when already under it.
+pub fn sleep_max_messages(nb_msg_transferred: u64, time_spent: f64, limit: Option<f64>) -> f64 {
+    match limit {
+        Some(l) if l > 0.0 => {
+            #[allow(clippy::cast_precision_loss)]
+            let n = nb_msg_transferred as f64;
+            (n / l - time_spent).max(0.0)
+        }
+        _ => 0.0,
+    }
+}
+
+/// Same for bytes (`bytes_to_consider` may be negative when under `--maxbytesafter`).
+pub fn sleep_max_bytes(bytes_to_consider: f64, time_spent: f64, limit: Option<f64>) -> f64 {
+    match limit {
+        Some(l) if l > 0.0 => (bytes_to_consider / l - time_spent).max(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Round like `sprintf("%.2f")`.
+fn round_hundredths(x: f64) -> f64 {
+    format!("{x:.2}").parse().unwrap_or(0.0)
+}
+
+/// The effective `--maxsleep`.
+pub fn effective_maxsleep(maxsleep: Option<f64>) -> f64 {
+    maxsleep.unwrap_or(DEFAULT_MAXSLEEP).max(0.0)
+}
+
+/// The pause imapsync takes after a copy, in seconds (hundredths).
+///
+/// `None` when neither rate limit is set (no computation happens); otherwise `Some(0.0)` for
+/// no sleep or `Some(s)` with `s = round2(min(maxsleep, max(sleep_messages, sleep_bytes)))`.
+pub fn sleep_if_needed(limits: &ThrottleLimits, progress: &TransferProgress) -> Option<f64> {
+    let set = |v: Option<f64>| v.is_some_and(|x| x != 0.0);
+    if !(set(limits.maxmessagespersecond) || set(limits.maxbytespersecond)) {
+        return None;
+    }
+    let maxsleep = effective_maxsleep(limits.maxsleep);
+    let by_msgs = sleep_max_messages(
+        progress.nb_msg_transferred,
+        progress.time_spent,
+        limits.maxmessagespersecond,
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let to_consider =
+        progress.total_bytes_transferred as f64 - limits.maxbytesafter.unwrap_or(0) as f64;
+    let by_bytes = sleep_max_bytes(to_consider, progress.time_spent, limits.maxbytespersecond);
+    let s = round_hundredths(maxsleep.min(by_msgs.max(by_bytes)));
+    Some(if s > 0.0 { s } else { 0.0 })
+}
+
+/// The line printed before sleeping, e.g. `sleeping 0.20 s`.
+pub fn sleep_message(seconds: f64) -> String {
+    format!("sleeping {seconds:.2} s")
+}
+
+/// SIGUSR1: `maxsleep ← max(0, 2 − maxsleep)` (so 0 ↔ 2). `None` stays `None` (imapsync
+/// ignores the signal when `--maxsleep` was never resolved).
+pub fn toggle_sleep(maxsleep: Option<f64>) -> Option<f64> {
+    maxsleep.map(|m| (DEFAULT_MAXSLEEP - m).max(0.0))
+}
+
+/// The line printed by [`toggle_sleep`]'s caller, e.g. `Resetting maxsleep to 2s`.
+pub fn toggle_sleep_message(maxsleep: f64) -> String {
+    format!("Resetting maxsleep to {maxsleep}s")
+}
+
+/// `--exitwhenover`: the error message to record (then stop) once `total ≥ limit`; `None`
+/// while under the limit, when the limit is absent or 0, or when nothing was transferred.
+/// The message classifies as `ERR_TRANSFER_EXCEEDED`.
+pub fn total_bytes_max_reached(
+    exitwhenover: Option<u64>,
+    total_bytes_transferred: u64,
+) -> Option<String> {
+    let limit = exitwhenover.filter(|&l| l != 0)?;
+    if total_bytes_transferred == 0 || total_bytes_transferred < limit {
+        return None;
+    }
+    Some(format!(
+        "Maximum bytes transferred reached, {total_bytes_transferred} >= {limit}, ending sync\n"
+    ))
+}
+
+/// Seconds elapsed since `start` (imapsync's `timesince`; note it can be 0, callers dividing
+/// by it must guard).
+pub fn timesince(start: f64, now: f64) -> f64 {
+    now - start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_max_messages_vectors() {
+        assert_eq!(sleep_max_messages(4, 2.0, None), 0.0);
+        assert_eq!(sleep_max_messages(4, 2.0, Some(0.0)), 0.0);
+        assert_eq!(sleep_max_messages(4, 2.0, Some(-1.0)), 0.0);
+        assert_eq!(sleep_max_messages(4, 2.0, Some(2.0)), 0.0);
+        assert_eq!(sleep_max_messages(8, 2.0, Some(2.0)), 2.0);
+        assert_eq!(sleep_max_messages(2, 2.0, Some(2.0)), 0.0);
+    }
+
+    #[test]
+    fn sleep_max_bytes_vectors() {
+        assert_eq!(sleep_max_bytes(4000.0, 2.0, None), 0.0);
+        assert_eq!(sleep_max_bytes(4000.0, 2.0, Some(0.0)), 0.0);
+        assert_eq!(sleep_max_bytes(4000.0, 2.0, Some(-1.0)), 0.0);
+        assert_eq!(sleep_max_bytes(4000.0, 2.0, Some(2000.0)), 0.0);
+        assert_eq!(sleep_max_bytes(8000.0, 2.0, Some(2000.0)), 2.0);
+        assert_eq!(sleep_max_bytes(-8000.0, 2.0, Some(2000.0)), 0.0);
+        assert_eq!(sleep_max_bytes(2000.0, 2.0, Some(2000.0)), 0.0);
+        assert_eq!(sleep_max_bytes(-2000.0, 2.0, Some(1000.0)), 0.0);
+    }
+
+    // imapsync's sleep_if_needed unit vectors, with the elapsed time made explicit.
+    #[test]
+    fn sleep_if_needed_vectors() {
+        assert_eq!(
+            sleep_if_needed(&ThrottleLimits::default(), &TransferProgress::default()),
+            None
+        );
+        let mut l = ThrottleLimits {
+            maxbytespersecond: Some(1000.0),
+            ..ThrottleLimits::default()
+        };
+        let mut p = TransferProgress {
+            time_spent: 2.0,
+            ..TransferProgress::default()
+        };
+        assert_eq!(sleep_if_needed(&l, &p), Some(0.0));
+        p.total_bytes_transferred = 2200;
+        assert_eq!(sleep_if_needed(&l, &p), Some(0.2));
+        assert_eq!(sleep_message(0.2), "sleeping 0.20 s");
+        p.time_spent = 4.0;
+        assert_eq!(sleep_if_needed(&l, &p), Some(0.0));
+        l.maxsleep = Some(0.1);
+        p.time_spent = 2.0;
+        assert_eq!(sleep_if_needed(&l, &p), Some(0.1));
+        l.maxbytesafter = Some(2200);
+        assert_eq!(sleep_if_needed(&l, &p), Some(0.0));
+    }
+
+    #[test]
+    fn sleep_if_needed_combined() {
+        let l = ThrottleLimits {
+            maxmessagespersecond: Some(2.0),
+            maxbytespersecond: Some(2000.0),
+            maxbytesafter: None,
+            maxsleep: Some(10.0),
+        };
+        let p = TransferProgress {
+            nb_msg_transferred: 8,
+            total_bytes_transferred: 9000,
+            time_spent: 2.0,
+        };
+        // max(2, 2.5) = 2.5
+        assert_eq!(sleep_if_needed(&l, &p), Some(2.5));
+        // default maxsleep 2 caps it.
+        let l2 = ThrottleLimits {
+            maxsleep: None,
+            ..l
+        };
+        assert_eq!(sleep_if_needed(&l2, &p), Some(2.0));
+        // maxsleep 0 disables.
+        let l3 = ThrottleLimits {
+            maxsleep: Some(0.0),
+            ..l
+        };
+        assert_eq!(sleep_if_needed(&l3, &p), Some(0.0));
+        // negative maxsleep is 0.
+        let l4 = ThrottleLimits {
+            maxsleep: Some(-3.0),
+            ..l
+        };
+        assert_eq!(sleep_if_needed(&l4, &p), Some(0.0));
+        // Rounding to hundredths, below 0.005 is no sleep.
+        let p2 = TransferProgress {
+            nb_msg_transferred: 1,
+            total_bytes_transferred: 0,
+            time_spent: 0.4961,
+        };
+        let l5 = ThrottleLimits {
+            maxmessagespersecond: Some(2.0),
+            ..ThrottleLimits::default()
+        };
+        assert_eq!(sleep_if_needed(&l5, &p2), Some(0.0));
+        let p3 = TransferProgress {
+            time_spent: 0.4849,
+            ..p2
+        };
+        assert_eq!(sleep_if_needed(&l5, &p3), Some(0.02));
+        // A negative limit counts as "set" but gives no sleep.
+        let l6 = ThrottleLimits {
+            maxmessagespersecond: Some(-1.0),
+            ..ThrottleLimits::default()
+        };
+        assert_eq!(sleep_if_needed(&l6, &p), Some(0.0));
+    }
+
+    #[test]
+    fn toggle() {
+        assert_eq!(toggle_sleep(None), None);
+        assert_eq!(toggle_sleep(Some(3.0)), Some(0.0));
+        assert_eq!(toggle_sleep(Some(0.0)), Some(2.0));
+        assert_eq!(toggle_sleep(Some(2.0)), Some(0.0));
+        assert_eq!(toggle_sleep(Some(0.5)), Some(1.5));
+        assert_eq!(toggle_sleep_message(2.0), "Resetting maxsleep to 2s");
+        assert_eq!(toggle_sleep_message(1.5), "Resetting maxsleep to 1.5s");
+    }
+
+    #[test]
+    fn exitwhenover() {
+        assert_eq!(total_bytes_max_reached(None, 400), None);
+        assert_eq!(total_bytes_max_reached(Some(0), 400), None);
+        assert_eq!(total_bytes_max_reached(Some(300), 0), None);
+        assert_eq!(total_bytes_max_reached(Some(300), 200), None);
+        assert_eq!(
+            total_bytes_max_reached(Some(300), 400).as_deref(),
+            Some("Maximum bytes transferred reached, 400 >= 300, ending sync\n")
+        );
+        assert!(total_bytes_max_reached(Some(300), 300).is_some());
+    }
+}
