@@ -22,6 +22,8 @@ pub struct Ctx {
     pub started: Instant,
     /// Wall-clock start (UNIX seconds, fractional).
     pub started_epoch: f64,
+    /// Host2's APPENDLIMIT, learnt after login.
+    pub appendlimit: std::sync::OnceLock<u64>,
 }
 
 impl Ctx {
@@ -40,6 +42,15 @@ impl Ctx {
             abort: AtomicBool::new(false),
             started: Instant::now(),
             started_epoch,
+            appendlimit: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `--maxsize`, lowered to host2's APPENDLIMIT when it announces one.
+    pub fn maxsize(&self) -> Option<u64> {
+        match (self.cfg.messages.maxsize, self.appendlimit.get().copied()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

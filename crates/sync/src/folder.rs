@@ -448,7 +448,7 @@ pub async fn sync_folder(
         let m = &list1[i];
         if let Some(skip) = imapsync_plan::select::size_filtered(
             Some(m.size),
-            cfg.messages.maxsize.map(|v| v as i64),
+            ctx.maxsize().map(|v| v as i64),
             cfg.messages.minsize.map(|v| v as i64),
         ) {
             out.line(skip.message(&job.name1, m.uid));
@@ -479,6 +479,9 @@ pub async fn sync_folder(
             },
             prefix,
         });
+    }
+    if cfg.messages.idatefromheader && !items.is_empty() && !dry {
+        dates_from_headers(c1, &mut items).await.map_err(conn_err(Side::Host1))?;
     }
     let mut copied_pairs: Vec<(u32, u32)> = Vec::new();
     let mut missing_after = items.len() as u64;
@@ -631,6 +634,38 @@ pub async fn sync_folder(
 }
 
 type FlagUpdates = BTreeMap<String, Vec<u32>>;
+
+/// `--idatefromheader`: the internal date of each copy comes from its `Date:` header (when
+/// imapsync's date normaliser recognises it; otherwise host1's internal date stays).
+async fn dates_from_headers(c1: &Connection, items: &mut [CopyItem]) -> Result<(), ConnError> {
+    let uids: Vec<u32> = items.iter().map(|i| i.uid).collect();
+    let mut dates: HashMap<u32, String> = HashMap::new();
+    for set in UidSet::chunks_by_len(&uids, listing::MAX_SET_LEN) {
+        let done = c1
+            .run(cmd::uid_fetch(&set, "UID BODY.PEEK[HEADER.FIELDS (DATE)]", None, false))
+            .await?;
+        for u in done.untagged {
+            let imapsync_proto::response::Untagged::Fetch { items, .. } = u else { continue };
+            let (Some(uid), Some(raw)) = (items.uid, items.sections.first().and_then(|s| s.data.bytes())) else {
+                continue;
+            };
+            let fields = identity::parse_header_fields(raw);
+            let Some(date) = fields.iter().find(|f| f.name.eq_ignore_ascii_case(b"date")) else {
+                continue;
+            };
+            let good = imapsync_plan::dates::good_date(&date.value);
+            if good.starts_with('"') {
+                dates.insert(uid, good.trim_matches('"').to_string());
+            }
+        }
+    }
+    for it in items.iter_mut() {
+        if let Some(d) = dates.remove(&it.uid) {
+            it.internaldate = Some(d);
+        }
+    }
+    Ok(())
+}
 
 /// Flags for host2: those of each message to copy (by host1 UID), and the STOREs that make
 /// the flags of present messages equal to host1's (grouped by flag list), with the new flags

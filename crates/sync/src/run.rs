@@ -76,9 +76,12 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         return Some(0);
     }
     // Quota and APPENDLIMIT of host2.
-    let appendlimit = info2.caps.append_limit();
-    if let Some(limit) = appendlimit {
-        out.line(format!("Host2: found APPENDLIMIT={limit} in CAPABILITY"));
+    if let Some(limit) = info2.caps.append_limit() {
+        out.line(format!("Host2: found APPENDLIMIT={limit} in CAPABILITY, messages bigger are skipped"));
+        let _ = ctx.appendlimit.set(limit);
+    }
+    if info2.caps.has("QUOTA") {
+        check_quota(ctx, &c2).await;
     }
     // Discover both sides.
     let (d1, d2) = tokio::join!(discover::discover(&c1), discover::discover(&c2));
@@ -371,6 +374,32 @@ async fn worker(
     }
     for c in [c1, c2].into_iter().flatten() {
         c.logout().await;
+    }
+}
+
+/// imapsync's start-up quota check on host2: more than 90 % used is an error (exit 113).
+async fn check_quota(ctx: &Ctx, c2: &Connection) {
+    let Ok(done) = c2.run(cmd::getquotaroot(b"INBOX")).await else {
+        return;
+    };
+    for u in done.untagged {
+        if let imapsync_proto::response::Untagged::Quota { resources, .. } = u {
+            for (name, usage, limit) in resources {
+                if name == "STORAGE" && limit > 0 {
+                    let pct = 100.0 * usage as f64 / limit as f64;
+                    ctx.out.line(format!(
+                        "Host2: Quota current storage is {} bytes. Limit is {} bytes. So {pct:.2} % full",
+                        usage * 1024,
+                        limit * 1024
+                    ));
+                    if pct > 90.0 {
+                        ctx.error(format!(
+                            "Host2: Quota is {pct:.2} % full: it is time to find a bigger place"
+                        ));
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -384,7 +384,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("filterbuggyflags", Bool, FlagsDates, "off", "Drop known bogus pseudo-system flags"),
     Flag::one("flagscase", Bool, FlagsDates, "on", "Normalise the case of the standard system flags"),
     Flag::one("syncinternaldates", Bool, FlagsDates, "on", "Keep the host1 internal date on host2"),
-    Flag::one("idatefromheader", Bool, FlagsDates, "off", "Take the internal date from the Date: header").not_yet(),
+    Flag::one("idatefromheader", Bool, FlagsDates, "off", "Take the internal date from the Date: header"),
     Flag::one("synclabels", Bool, FlagsDates, "off", "Copy Gmail labels of new messages").not_yet(),
     Flag::one("resynclabels", Bool, FlagsDates, "off", "Make Gmail labels equal for known messages").not_yet(),
     Flag::one("debuglabels", Bool, FlagsDates, "off", "Trace Gmail label handling").not_yet(),

@@ -886,6 +886,7 @@ fn every_prefix_resolves_to_itself_or_is_ambiguous() {
 
 /// The option names of imapsync 2.229's command line.
 const NAMES_2229: &[&str] = &[
+    "idatefromheader",
     "debug",
     "debuglist",
     "debugcontent",
@@ -979,7 +980,7 @@ const NAMES_2229: &[&str] = &[
     "delete2foldersonly",
     "delete2foldersbutnot",
     "syncinternaldates",
-    "idatefromheader",
+   
     "syncacls",
     "maxsize",
     "appendlimit",
@@ -1236,7 +1237,7 @@ fn not_yet_statuses_are_exactly_the_listed_ones() {
         "debugsleep",
         "skipcrossduplicates",
         "debugcrossduplicates",
-        "idatefromheader",
+       
         "justautomap",
         "automap",
         "subfolder1",
