@@ -40,7 +40,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
-use imapsync_proto::command::{Command, Part};
+use imapsync_proto::command::{Command, Part, Target};
 use imapsync_proto::framer::{Event, Framer, Limits};
 use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
 
@@ -171,6 +171,7 @@ struct Job {
 struct InFlight {
     tag: String,
     name: &'static str,
+    target: Target,
     sink: Sink,
     collected: Vec<Untagged>,
     _permit: OwnedSemaphorePermit,
@@ -479,6 +480,7 @@ impl Writer {
         let inflight = InFlight {
             tag: tag.clone(),
             name: cmd.name,
+            target: cmd.target.clone(),
             sink,
             collected: Vec::new(),
             _permit: permit,
@@ -668,8 +670,8 @@ struct Reader {
     dead_tx: Arc<watch::Sender<Option<ConnError>>>,
     dead_rx: watch::Receiver<Option<ConnError>>,
     shared: Arc<Shared>,
-    /// True while a literal is being streamed to the front command.
-    streaming_to: Option<()>,
+    /// The command receiving the literal being streamed.
+    streaming_to: Option<String>,
 }
 
 impl Reader {
@@ -702,9 +704,14 @@ impl Reader {
             loop {
                 self.drain_registrations();
                 // Collecting commands keep their literals whole; streaming ones get chunks.
-                let threshold = match self.inflight.front().map(|f| &f.sink) {
-                    Some(Sink::Stream(_)) => self.config.stream_threshold,
-                    _ => self.framer.limits().max_response as u64,
+                let streams = self
+                    .inflight
+                    .iter()
+                    .any(|f| matches!(f.sink, Sink::Stream(_)));
+                let threshold = if streams {
+                    self.config.stream_threshold
+                } else {
+                    self.framer.limits().max_response as u64
                 };
                 self.framer.set_stream_threshold(threshold);
                 let ev = self
@@ -769,9 +776,20 @@ impl Reader {
 
     async fn handle(&mut self, ev: Event) -> Result<(), ConnError> {
         match ev {
-            Event::LiteralStart { len } => {
-                self.trace(&format!("S: <literal of {len} bytes streamed>"));
-                self.streaming_to = Some(());
+            Event::LiteralStart { len, head } => {
+                self.trace(&format!(
+                    "S: {}<literal of {len} bytes streamed>",
+                    String::from_utf8_lossy(&head)
+                ));
+                let uid = uid_in_head(&head);
+                let idx = self
+                    .inflight
+                    .iter()
+                    .position(|f| fetch_target(f, uid))
+                    .or_else(|| (!self.inflight.is_empty()).then_some(0));
+                self.streaming_to = idx
+                    .and_then(|i| self.inflight.get(i))
+                    .map(|f| f.tag.clone());
                 self.send_stream_item(Item::LiteralStart(len)).await;
                 Ok(())
             }
@@ -780,8 +798,8 @@ impl Reader {
                 Ok(())
             }
             Event::LiteralEnd => {
-                self.streaming_to = None;
                 self.send_stream_item(Item::LiteralEnd).await;
+                self.streaming_to = None;
                 Ok(())
             }
             Event::Response(frame) => {
@@ -805,8 +823,11 @@ impl Reader {
     }
 
     async fn send_stream_item(&mut self, item: Item) {
-        if let Some(front) = self.inflight.front_mut() {
-            if let Sink::Stream(tx) = &front.sink {
+        let Some(tag) = &self.streaming_to else {
+            return;
+        };
+        if let Some(f) = self.inflight.iter().find(|f| &f.tag == tag) {
+            if let Sink::Stream(tx) = &f.sink {
                 // A consumer that went away just stops receiving.
                 let _ = tx.send(item).await;
             }
@@ -871,17 +892,90 @@ impl Reader {
                         }
                     }
                 }
-                match self.inflight.front_mut() {
-                    Some(front) => match &front.sink {
-                        Sink::Collect(_) => front.collected.push(u),
+                let idx = self
+                    .inflight
+                    .iter()
+                    .position(|f| accepts(f, &u))
+                    .or_else(|| (!self.inflight.is_empty()).then_some(0));
+                if let Some(f) = idx.and_then(|i| self.inflight.get_mut(i)) {
+                    match &f.sink {
+                        Sink::Collect(_) => f.collected.push(u),
                         Sink::Stream(tx) => {
                             let _ = tx.send(Item::Untagged(u)).await;
                         }
-                    },
-                    None => {} // unsolicited
+                    }
                 }
                 Ok(())
             }
         }
+    }
+}
+
+/// The UID of a FETCH response from its beginning (`* 3 FETCH (UID 17 BODY[] {N}`).
+fn uid_in_head(head: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(head).ok()?;
+    let upper = text.to_ascii_uppercase();
+    let start = upper.find("FETCH (")? + 7;
+    let mut words = upper[start..].split([' ', '(', ')']);
+    while let Some(w) = words.next() {
+        if w == "UID" {
+            return words.next().and_then(|n| n.parse().ok());
+        }
+    }
+    None
+}
+
+fn is_fetch_like(name: &str) -> bool {
+    matches!(name, "UID FETCH" | "FETCH" | "UID STORE" | "STORE")
+}
+
+/// Does this command want a FETCH response about `uid`?
+fn fetch_target(f: &InFlight, uid: Option<u32>) -> bool {
+    if !is_fetch_like(f.name) {
+        return false;
+    }
+    match (&f.target, uid) {
+        (Target::Uids(set), Some(u)) => set.contains(u),
+        _ => true,
+    }
+}
+
+/// Which in-flight command an untagged response belongs to. Servers may run pipelined
+/// commands in parallel and interleave their answers (Dovecot does for FETCH and SEARCH), so
+/// answers are matched by kind and, where they say it, by UID or mailbox.
+fn accepts(f: &InFlight, u: &Untagged) -> bool {
+    let n = f.name;
+    match u {
+        Untagged::Fetch { items, .. } => fetch_target(f, items.uid),
+        Untagged::Search { .. } => matches!(n, "UID SEARCH" | "SEARCH" | "UID SORT" | "SORT"),
+        Untagged::ESearch(es) => match &es.tag {
+            Some(t) => *t == f.tag,
+            None => matches!(n, "UID SEARCH" | "SEARCH"),
+        },
+        Untagged::List(_) => n == "LIST",
+        Untagged::Lsub(_) => n == "LSUB",
+        Untagged::MailboxStatus { mailbox, .. } => match (&f.target, n) {
+            (Target::Mailbox(m), "STATUS") => {
+                m == mailbox
+                    || (m.eq_ignore_ascii_case(b"INBOX") && mailbox.eq_ignore_ascii_case(b"INBOX"))
+            }
+            (_, "LIST") => true,
+            _ => false,
+        },
+        Untagged::Namespace { .. } => n == "NAMESPACE",
+        Untagged::Capability(_) => matches!(n, "CAPABILITY" | "LOGIN" | "AUTHENTICATE"),
+        Untagged::Id(_) => n == "ID",
+        Untagged::Enabled(_) => n == "ENABLE",
+        Untagged::Quota { .. } | Untagged::QuotaRoot { .. } => {
+            matches!(n, "GETQUOTAROOT" | "GETQUOTA")
+        }
+        Untagged::Flags(_)
+        | Untagged::Exists(_)
+        | Untagged::Recent(_)
+        | Untagged::Vanished { .. } => {
+            matches!(n, "SELECT" | "EXAMINE")
+        }
+        Untagged::Status(s) => s.code.is_some() && matches!(n, "SELECT" | "EXAMINE"),
+        Untagged::Expunge(_) | Untagged::Other(_) => false,
     }
 }

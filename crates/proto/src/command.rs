@@ -55,6 +55,20 @@ pub struct Command {
     pub name: &'static str,
     pub parts: Vec<Part>,
     pub redact: Redact,
+    /// What the command is about, so that untagged answers of commands a server runs in
+    /// parallel (Dovecot does) reach the right command.
+    pub target: Target,
+}
+
+/// The object of a command, for routing its untagged answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    #[default]
+    None,
+    /// The UIDs a `UID FETCH`/`UID STORE` is about.
+    Uids(UidSet),
+    /// The mailbox a `STATUS`/`SELECT` is about.
+    Mailbox(Vec<u8>),
 }
 
 impl Command {
@@ -127,6 +141,7 @@ pub struct Builder {
     parts: Vec<Part>,
     cur: Vec<u8>,
     redact: Redact,
+    target: Target,
 }
 
 impl Builder {
@@ -137,7 +152,13 @@ impl Builder {
             parts: Vec::new(),
             cur: name.as_bytes().to_vec(),
             redact: Redact::None,
+            target: Target::None,
         }
+    }
+
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
     }
 
     pub fn redact(mut self) -> Self {
@@ -242,6 +263,7 @@ impl Builder {
             name: self.name,
             parts: self.parts,
             redact: self.redact,
+            target: self.target,
         }
     }
 }
@@ -394,7 +416,10 @@ pub mod cmd {
     }
 
     fn select_like(name: &'static str, mailbox: &[u8], opts: &SelectOpts) -> Command {
-        let mut b = Builder::new(name).sp().mailbox(mailbox);
+        let mut b = Builder::new(name)
+            .target(Target::Mailbox(mailbox.to_vec()))
+            .sp()
+            .mailbox(mailbox);
         if let Some((uv, modseq, known)) = &opts.qresync {
             let mut s = format!(" (QRESYNC ({uv} {modseq}");
             if let Some(k) = known {
@@ -440,6 +465,7 @@ pub mod cmd {
 
     pub fn status(mailbox: &[u8], items: &str) -> Command {
         Builder::new("STATUS")
+            .target(Target::Mailbox(mailbox.to_vec()))
             .sp()
             .mailbox(mailbox)
             .raw(format!(" ({items})"))
@@ -487,7 +513,10 @@ pub mod cmd {
                 if vanished { " VANISHED" } else { "" }
             );
         }
-        Builder::new("UID FETCH").raw(s).build()
+        Builder::new("UID FETCH")
+            .target(Target::Uids(set.clone()))
+            .raw(s)
+            .build()
     }
 
     /// `UID STORE set [+-]FLAGS.SILENT (flags)`.
@@ -498,6 +527,7 @@ pub mod cmd {
             StoreMode::Remove => "-",
         };
         Builder::new("UID STORE")
+            .target(Target::Uids(set.clone()))
             .raw(format!(
                 " {set} {op}FLAGS{} ",
                 if silent { ".SILENT" } else { "" }

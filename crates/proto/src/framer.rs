@@ -73,8 +73,9 @@ pub struct Frame {
 pub enum Event {
     /// A complete response.
     Response(Frame),
-    /// A large literal starts; `len` bytes follow as chunks.
-    LiteralStart { len: u64 },
+    /// A large literal starts; `len` bytes follow as chunks. `head` is the response up to
+    /// the literal (e.g. `* 3 FETCH (UID 17 BODY[] {N}`), to tell whose literal it is.
+    LiteralStart { len: u64, head: Bytes },
     /// Part of the literal being streamed.
     LiteralChunk(Bytes),
     /// The streamed literal is complete; the enclosing response continues.
@@ -209,10 +210,11 @@ impl Framer {
                         let partial = self.partial.get_or_insert_with(BytesMut::new);
                         partial.extend_from_slice(&head);
                         self.streamed.push(partial.len());
+                        let head = Bytes::copy_from_slice(&partial[..]);
                         self.scan = 0;
                         self.literal_left = len;
                         self.streaming = true;
-                        return Ok(Some(Event::LiteralStart { len }));
+                        return Ok(Some(Event::LiteralStart { len, head }));
                     }
                     let needed = line_end as u64 + len;
                     if (self.input.len() as u64) < needed {
@@ -357,7 +359,10 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                Event::LiteralStart { len: 7 },
+                Event::LiteralStart {
+                    len: 7,
+                    head: Bytes::from_static(b"* 1 FETCH (BODY[] {7}\r\n")
+                },
                 Event::LiteralChunk(Bytes::from_static(b"abc")),
                 Event::LiteralChunk(Bytes::from_static(b"def")),
                 Event::LiteralChunk(Bytes::from_static(b"g")),

@@ -158,10 +158,10 @@ pub async fn sync_folder(
             st.bytes_skipped += r.summary.bytes1;
             st.dup1 += r.summary.dup1;
             st.dup2 += r.summary.dup2;
-            st.n1_replayed += r.summary.n1;
-            st.n2_replayed += r.summary.n2;
-            st.missing_replayed += r.summary.missing;
-            st.extra_replayed += r.summary.extra;
+            st.identified1 += r.summary.n1;
+            st.identified2 += r.summary.n2;
+            st.missing += r.summary.missing;
+            st.extra += r.summary.extra;
             return Ok(());
         }
     }
@@ -264,60 +264,43 @@ pub async fn sync_folder(
         (Some(store), Some(r)) => store.open_intents(r.id).unwrap_or_default(),
         _ => Vec::new(),
     };
-    // 3. List both sides.
-    let ident = &cfg.messages.identity;
-    let want_keys = !cfg.messages.useuid;
-    let spec1 = ListSpec {
-        search: cfg.side1.search.as_deref(),
-        since_uid: None,
-        want_date: true,
-        want_keys,
-        identity: ident,
-    };
-    let mut list1 = match listing::list(c1, &spec1).await {
-        Ok(l) => l,
-        Err(ListError::Conn(e)) => {
-            return Err(FolderError::Conn {
-                side: Side::Host1,
-                err: e,
-            });
+    // 3. List both sides: everything, or only what changed since the recorded sync.
+    let incremental = match (&rec, &sel2) {
+        (Some(r), Some(s2)) => {
+            r.complete
+                && !uidvalidity_changed
+                && open_intents.is_empty()
+                && r.options.as_deref() == Some(fp.as_str())
+                && r.uidvalidity1.is_some()
+                && r.uidvalidity1 == sel1.uidvalidity
+                && r.uidvalidity2 == s2.uidvalidity
+                && cfg.side1.search.is_none()
+                && cfg.side2.search.is_none()
         }
-        Err(ListError::Refused { command, status }) => {
+        _ => false,
+    };
+    let listed = if incremental {
+        let (Some(r), Some(s2)) = (&rec, &sel2) else {
+            return Err(FolderError::Recorded);
+        };
+        list_changes(ctx, c1, c2, r, &sel1, s2, &map).await
+    } else {
+        list_all(ctx, c1, c2, sel2.is_some()).await
+    };
+    let (mut list1, list2) = match listed {
+        Ok(l) => l,
+        Err((side, ListError::Conn(e))) => return Err(FolderError::Conn { side, err: e }),
+        Err((side, ListError::Refused { command, status })) => {
             ctx.error(format!(
-                "Host1 folder {}: {command} failed: {}",
-                job.shown1,
+                "{side} folder {}: {command} failed: {}",
+                if side == Side::Host1 {
+                    &job.shown1
+                } else {
+                    &job.shown2
+                },
                 status.full_text()
             ));
             return Err(FolderError::Recorded);
-        }
-    };
-    let list2 = match &sel2 {
-        None => Vec::new(),
-        Some(_) => {
-            let spec2 = ListSpec {
-                search: cfg.side2.search.as_deref(),
-                since_uid: None,
-                want_date: false,
-                want_keys,
-                identity: ident,
-            };
-            match listing::list(c2, &spec2).await {
-                Ok(l) => l,
-                Err(ListError::Conn(e)) => {
-                    return Err(FolderError::Conn {
-                        side: Side::Host2,
-                        err: e,
-                    });
-                }
-                Err(ListError::Refused { command, status }) => {
-                    ctx.error(format!(
-                        "Host2 folder {}: {command} failed: {}",
-                        job.shown2,
-                        status.full_text()
-                    ));
-                    return Err(FolderError::Recorded);
-                }
-            }
         }
     };
     // --addheader: host1 messages without identifying header get imapsync's invented one.
@@ -326,7 +309,7 @@ pub async fn sync_folder(
             m.key = Some(identity::addheader_signature(
                 m.uid,
                 Some(m.size),
-                ident.skipsize,
+                cfg.messages.identity.skipsize,
             ));
             m.pairwise = false;
         }
@@ -417,16 +400,6 @@ pub async fn sync_folder(
     // Counters common to every outcome.
     {
         let mut st = ctx.stats();
-        for m in &list1 {
-            if let Some(k) = &m.key {
-                st.keys1.insert(k.clone());
-            }
-        }
-        for m in &list2 {
-            if let Some(k) = &m.key {
-                st.keys2.insert(k.clone());
-            }
-        }
         st.dup1 += dup1;
         st.dup2 += dup2;
         st.noheader1 += list1.iter().filter(|m| m.pairwise).count() as u64;
@@ -459,7 +432,11 @@ pub async fn sync_folder(
         }
         let prefix = if cfg.messages.addheader
             && m.key.as_deref().is_some_and(|k| {
-                k == identity::addheader_signature(m.uid, Some(m.size), ident.skipsize)
+                k == identity::addheader_signature(
+                    m.uid,
+                    Some(m.size),
+                    cfg.messages.identity.skipsize,
+                )
             }) {
             let mut line = identity::add_header_line(m.uid).into_bytes();
             line.extend_from_slice(b"\r\n");
@@ -481,9 +458,12 @@ pub async fn sync_folder(
         });
     }
     if cfg.messages.idatefromheader && !items.is_empty() && !dry {
-        dates_from_headers(c1, &mut items).await.map_err(conn_err(Side::Host1))?;
+        dates_from_headers(c1, &mut items)
+            .await
+            .map_err(conn_err(Side::Host1))?;
     }
     let mut copied_pairs: Vec<(u32, u32)> = Vec::new();
+    let size_skipped = (d.copy.len() - items.len()) as u64;
     let mut missing_after = items.len() as u64;
     if dry {
         for it in &items {
@@ -576,6 +556,17 @@ pub async fn sync_folder(
             }
         }
     }
+    let present1: HashSet<u32> = d.present.iter().map(|&(i, _)| list1[i].uid).collect();
+    let present2: HashSet<u32> = d.present.iter().map(|&(_, u)| u).collect();
+    let identified1 = list1
+        .iter()
+        .filter(|m| m.key.is_some() || present1.contains(&m.uid))
+        .count() as u64;
+    let identified2 = list2
+        .iter()
+        .filter(|m| m.key.is_some() || present2.contains(&m.uid))
+        .count() as u64
+        + copied_pairs.len() as u64;
     // 7. Record where both sides stand now.
     if let (Some(store), Some(r)) = (&ctx.store, &mut rec) {
         if !dry && sel2.is_some() {
@@ -608,11 +599,11 @@ pub async fn sync_folder(
                 && list1.len() as u32 == sel1.exists;
             r.options = Some(fp.clone());
             r.summary = Summary {
-                n1: list1.iter().filter(|m| m.key.is_some()).count() as u64,
-                n2: (list2.iter().filter(|m| m.key.is_some()).count() + copied_pairs.len()) as u64,
+                n1: identified1,
+                n2: identified2,
                 dup1,
                 dup2,
-                missing: missing_after,
+                missing: missing_after + size_skipped,
                 extra: d.extra2.len() as u64,
                 bytes1: list1.iter().map(|m| m.size).sum(),
                 bytes2: list2.iter().map(|m| m.size).sum(),
@@ -620,20 +611,181 @@ pub async fn sync_folder(
             let _ = store.save_folder(r);
         }
     }
-    // Keys of freshly copied messages now exist on host2 too.
     {
         let mut st = ctx.stats();
-        for (u1, _) in &copied_pairs {
-            if let Some(Some(k)) = keys_of.get(u1) {
-                st.keys2.insert(k.clone());
-            }
-        }
+        st.identified1 += identified1;
+        st.identified2 += identified2;
+        st.missing += missing_after + size_skipped;
+        st.extra += d.extra2.len() as u64;
         st.folders_synced += 1;
     }
     Ok(())
 }
 
 type FlagUpdates = BTreeMap<String, Vec<u32>>;
+
+type Listings = (Vec<Listed>, Vec<Listed>);
+type ListFail = (Side, ListError);
+
+/// Both sides in full: every message with its size, flags, date (host1) and key.
+async fn list_all(
+    ctx: &Ctx,
+    c1: &Connection,
+    c2: &Connection,
+    have2: bool,
+) -> Result<Listings, ListFail> {
+    let cfg = &ctx.cfg;
+    let ident = &cfg.messages.identity;
+    let want_keys = !cfg.messages.useuid;
+    let spec1 = ListSpec {
+        search: cfg.side1.search.as_deref(),
+        since_uid: None,
+        uids: None,
+        want_date: true,
+        want_keys,
+        identity: ident,
+    };
+    let spec2 = ListSpec {
+        search: cfg.side2.search.as_deref(),
+        since_uid: None,
+        uids: None,
+        want_date: false,
+        want_keys,
+        identity: ident,
+    };
+    let (l1, l2) = tokio::join!(listing::list(c1, &spec1), async {
+        if have2 {
+            listing::list(c2, &spec2).await
+        } else {
+            Ok(Vec::new())
+        }
+    });
+    let l1 = l1.map_err(|e| (Side::Host1, e))?;
+    let l2 = l2.map_err(|e| (Side::Host2, e))?;
+    Ok((l1, l2))
+}
+
+/// Both sides relative to the recorded sync (same UIDVALIDITYs, complete, same options):
+/// UIDs present (one SEARCH per side), flags changed since the recorded HIGHESTMODSEQ
+/// (CONDSTORE) or all flags, and full details only for messages not in the UID map.
+/// Host2 flags are fetched only where host1 flags changed when host2 itself did not change.
+#[allow(clippy::too_many_arguments)]
+async fn list_changes(
+    ctx: &Ctx,
+    c1: &Connection,
+    c2: &Connection,
+    rec: &imapsync_state::FolderRecord,
+    sel1: &Selected,
+    sel2: &Selected,
+    map: &[MapEntry],
+) -> Result<Listings, ListFail> {
+    let cfg = &ctx.cfg;
+    let ident = &cfg.messages.identity;
+    let want_keys = !cfg.messages.useuid;
+    let host2_unchanged = sel2.highestmodseq.is_some()
+        && sel2.highestmodseq == rec.side2.modseq
+        && sel2.uidnext == rec.side2.uidnext
+        && Some(sel2.exists) == rec.side2.messages;
+    let since1 = if host2_unchanged && sel1.highestmodseq.is_some() {
+        rec.side1.modseq
+    } else {
+        None
+    };
+    let h1 = async {
+        let all = listing::search(c1, "ALL");
+        let flags = listing::flags(c1, None, since1);
+        let (all, flags) = tokio::join!(all, flags);
+        Ok::<_, ListError>((all?, flags?))
+    };
+    let h2 = async {
+        if host2_unchanged {
+            Ok::<_, ListError>((listing::search(c2, "ALL").await?, None))
+        } else {
+            let f = listing::flags(c2, None, None).await?;
+            let mut all: Vec<u32> = f.keys().copied().collect();
+            all.sort_unstable();
+            Ok((all, Some(f)))
+        }
+    };
+    let (r1, r2) = tokio::join!(h1, h2);
+    let (all1, flags1) = r1.map_err(|e| (Side::Host1, e))?;
+    let (all2, flags2_all) = r2.map_err(|e| (Side::Host2, e))?;
+    let set1: HashSet<u32> = all1.iter().copied().collect();
+    let set2: HashSet<u32> = all2.iter().copied().collect();
+    // Pairs whose both ends still exist.
+    let pairs: HashMap<u32, u32> = map
+        .iter()
+        .filter(|e| set1.contains(&e.uid1) && set2.contains(&e.uid2))
+        .map(|e| (e.uid1, e.uid2))
+        .collect();
+    let paired2: HashSet<u32> = pairs.values().copied().collect();
+    let unpaired1: Vec<u32> = all1
+        .iter()
+        .copied()
+        .filter(|u| !pairs.contains_key(u))
+        .collect();
+    let unpaired2: Vec<u32> = all2
+        .iter()
+        .copied()
+        .filter(|u| !paired2.contains(u))
+        .collect();
+    // Host2 flags needed: where host1 flags changed (when host2 flags were not all fetched).
+    let need2: Vec<u32> = if flags2_all.is_none() {
+        flags1
+            .keys()
+            .filter_map(|u1| pairs.get(u1).copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let spec1 = ListSpec {
+        search: None,
+        since_uid: None,
+        uids: Some(&unpaired1),
+        want_date: true,
+        want_keys,
+        identity: ident,
+    };
+    let spec2 = ListSpec {
+        search: None,
+        since_uid: None,
+        uids: Some(&unpaired2),
+        want_date: false,
+        want_keys,
+        identity: ident,
+    };
+    let (full1, full2, f2) = tokio::join!(
+        listing::list(c1, &spec1),
+        listing::list(c2, &spec2),
+        listing::flags(c2, Some(&need2), None)
+    );
+    let full1 = full1.map_err(|e| (Side::Host1, e))?;
+    let full2 = full2.map_err(|e| (Side::Host2, e))?;
+    let some_flags2 = f2.map_err(|e| (Side::Host2, e))?;
+    let flags2 = flags2_all.unwrap_or(some_flags2);
+    let stub = |uid: u32, flags: Option<&String>| Listed {
+        uid,
+        size: 0,
+        flags: flags.cloned().unwrap_or_default(),
+        internaldate: None,
+        key: None,
+        pairwise: false,
+        flags_known: flags.is_some(),
+    };
+    let mut list1: Vec<Listed> = full1;
+    list1.extend(pairs.keys().map(|&u| stub(u, flags1.get(&u))));
+    list1.sort_by_key(|m| m.uid);
+    let mut list2: Vec<Listed> = full2;
+    list2.extend(paired2.iter().map(|&u| stub(u, flags2.get(&u))));
+    list2.sort_by_key(|m| m.uid);
+    ctx.out.line(format!(
+        "Host1: {} messages unchanged since the last sync are paired through the state store; {} listed in full, {} flag changes",
+        pairs.len(),
+        unpaired1.len(),
+        flags1.len()
+    ));
+    Ok((list1, list2))
+}
 
 /// `--idatefromheader`: the internal date of each copy comes from its `Date:` header (when
 /// imapsync's date normaliser recognises it; otherwise host1's internal date stays).
@@ -642,11 +794,21 @@ async fn dates_from_headers(c1: &Connection, items: &mut [CopyItem]) -> Result<(
     let mut dates: HashMap<u32, String> = HashMap::new();
     for set in UidSet::chunks_by_len(&uids, listing::MAX_SET_LEN) {
         let done = c1
-            .run(cmd::uid_fetch(&set, "UID BODY.PEEK[HEADER.FIELDS (DATE)]", None, false))
+            .run(cmd::uid_fetch(
+                &set,
+                "UID BODY.PEEK[HEADER.FIELDS (DATE)]",
+                None,
+                false,
+            ))
             .await?;
         for u in done.untagged {
-            let imapsync_proto::response::Untagged::Fetch { items, .. } = u else { continue };
-            let (Some(uid), Some(raw)) = (items.uid, items.sections.first().and_then(|s| s.data.bytes())) else {
+            let imapsync_proto::response::Untagged::Fetch { items, .. } = u else {
+                continue;
+            };
+            let (Some(uid), Some(raw)) = (
+                items.uid,
+                items.sections.first().and_then(|s| s.data.bytes()),
+            ) else {
                 continue;
             };
             let fields = identity::parse_header_fields(raw);
@@ -708,9 +870,16 @@ fn decide_flags(
     let mut updates: FlagUpdates = BTreeMap::new();
     let mut new_flags = Vec::new();
     if cfg.messages.resyncflags && have2 {
-        let flags2: HashMap<u32, &str> = list2.iter().map(|m| (m.uid, m.flags.as_str())).collect();
+        let flags2: HashMap<u32, &str> = list2
+            .iter()
+            .filter(|m| m.flags_known)
+            .map(|m| (m.uid, m.flags.as_str()))
+            .collect();
         for &(i, u2) in &d.present {
             let m = &list1[i];
+            if !m.flags_known {
+                continue;
+            }
             let Some(h2) = flags2.get(&u2) else { continue };
             let r = flags::flags_resync(&m.flags, h2, &flag_opts, perm2, &rewriters);
             if r.differ {

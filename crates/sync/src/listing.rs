@@ -86,6 +86,9 @@ pub struct Listed {
     pub key: Option<String>,
     /// The key is our fallback (hash of the whole header and size): pair n-th with n-th.
     pub pairwise: bool,
+    /// `flags` is current (false for a paired message whose flags were not fetched because
+    /// nothing changed).
+    pub flags_known: bool,
 }
 
 /// What to list.
@@ -95,6 +98,8 @@ pub struct ListSpec<'a> {
     pub search: Option<&'a str>,
     /// Only UIDs from this one on.
     pub since_uid: Option<u32>,
+    /// Only these UIDs (overrides `search`).
+    pub uids: Option<&'a [u32]>,
     pub want_date: bool,
     pub want_keys: bool,
     pub identity: &'a IdentityOptions,
@@ -160,15 +165,21 @@ fn items(spec: &ListSpec<'_>) -> String {
 pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>, ListError> {
     let items = items(spec);
     let mut out = Vec::new();
-    let sets: Vec<UidSet> = match spec.search {
-        Some(criteria) => {
+    let sets: Vec<UidSet> = match (spec.uids, spec.search) {
+        (Some(uids), _) => {
+            if uids.is_empty() {
+                return Ok(Vec::new());
+            }
+            UidSet::chunks_by_len(uids, MAX_SET_LEN)
+        }
+        (None, Some(criteria)) => {
             let mut uids = search(conn, criteria).await?;
             if let Some(since) = spec.since_uid {
                 uids.retain(|&u| u >= since);
             }
             UidSet::chunks_by_len(&uids, MAX_SET_LEN)
         }
-        None => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
+        (None, None) => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
     };
     // Pipeline every chunk, then read them in order.
     let mut streams = Vec::with_capacity(sets.len());
@@ -202,6 +213,7 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
                         internaldate: it.internaldate,
                         key,
                         pairwise: false,
+                        flags_known: true,
                     });
                 }
                 Item::Done(Ok(status)) => {
@@ -283,4 +295,40 @@ async fn fill_missing_keys(
 pub fn fallback_key(header: &[u8], size: u64) -> String {
     let lf: Vec<u8> = header.iter().copied().filter(|&b| b != b'\r').collect();
     format!("H:{}:{size}", identity::md5_base64(&lf))
+}
+
+/// Flags by UID: of every message (`set` = `1:*`) or of a set, optionally only those changed
+/// since a modseq (CONDSTORE).
+pub async fn flags(
+    conn: &Connection,
+    uids: Option<&[u32]>,
+    changedsince: Option<u64>,
+) -> Result<std::collections::HashMap<u32, String>, ListError> {
+    let sets = match uids {
+        Some(u) if u.is_empty() => return Ok(Default::default()),
+        Some(u) => UidSet::chunks_by_len(u, MAX_SET_LEN),
+        None => vec![UidSet::range(1, STAR)],
+    };
+    let pending: Vec<_> = sets
+        .iter()
+        .map(|s| conn.submit(cmd::uid_fetch(s, "UID FLAGS", changedsince, false)))
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for p in pending {
+        let done = p.await?;
+        if !done.is_ok() {
+            return Err(ListError::Refused {
+                command: "UID FETCH",
+                status: done.status,
+            });
+        }
+        for u in done.untagged {
+            if let Untagged::Fetch { items, .. } = u {
+                if let (Some(uid), Some(f)) = (items.uid, items.flags) {
+                    out.insert(uid, f.join(" "));
+                }
+            }
+        }
+    }
+    Ok(out)
 }

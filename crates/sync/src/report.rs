@@ -81,8 +81,8 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
         "Messages void (noheader) on host2",
         &st.noheader2.to_string(),
     ));
-    let missing = st.missing_on2();
-    let extra = st.extra_on2();
+    let missing = st.missing;
+    let extra = st.extra;
     l.push(stat_line(
         "Messages found in host1 not in host2",
         &format!("{missing} messages"),
@@ -191,7 +191,7 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
         ));
     }
     if !r.justfolders {
-        let n1 = st.identified1();
+        let n1 = st.identified1;
         if n1 > 0 {
             if missing == 0 {
                 l.push(format!(
@@ -211,7 +211,7 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
                 st.noheader1
             ));
         }
-        let n2 = st.identified2();
+        let n2 = st.identified2;
         if extra == 0 {
             l.push(format!(
                 "The sync is strict, all {n2} identified messages in host2 are on host1."

@@ -77,7 +77,9 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     }
     // Quota and APPENDLIMIT of host2.
     if let Some(limit) = info2.caps.append_limit() {
-        out.line(format!("Host2: found APPENDLIMIT={limit} in CAPABILITY, messages bigger are skipped"));
+        out.line(format!(
+            "Host2: found APPENDLIMIT={limit} in CAPABILITY, messages bigger are skipped"
+        ));
         let _ = ctx.appendlimit.set(limit);
     }
     if info2.caps.has("QUOTA") {

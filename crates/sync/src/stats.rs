@@ -1,7 +1,5 @@
 //! The counters behind imapsync's statistics block.
 
-use std::collections::HashSet;
-
 /// Counters of a run (see spec §4.1 for their meaning).
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -25,36 +23,12 @@ pub struct Stats {
     pub biggest_transferred: u64,
     pub reconnect1: u64,
     pub reconnect2: u64,
-    /// Identity keys seen on host1 / host2 across all folders, and those missing on the
-    /// other side, for the "found in host1 not in host2" lines.
-    pub keys1: HashSet<String>,
-    pub keys2: HashSet<String>,
-    /// Counts replayed from the state store for folders that were not listed.
-    pub n1_replayed: u64,
-    pub n2_replayed: u64,
-    pub missing_replayed: u64,
-    pub extra_replayed: u64,
+    /// Identified messages on host1 / host2 at the end of each folder's sync.
+    pub identified1: u64,
+    pub identified2: u64,
+    /// Host1 messages still missing on host2, host2 messages with no host1 counterpart
+    /// (counted per folder pair).
+    pub missing: u64,
+    pub extra: u64,
     pub flags_updated: u64,
-    pub unidentified_copied: u64,
-}
-
-impl Stats {
-    /// Identified messages on host1 (listed or replayed).
-    pub fn identified1(&self) -> u64 {
-        self.keys1.len() as u64 + self.n1_replayed
-    }
-
-    pub fn identified2(&self) -> u64 {
-        self.keys2.len() as u64 + self.n2_replayed
-    }
-
-    /// Host1 keys not found on host2 (over all folders).
-    pub fn missing_on2(&self) -> u64 {
-        self.keys1.difference(&self.keys2).count() as u64 + self.missing_replayed
-    }
-
-    /// Host2 keys not found on host1.
-    pub fn extra_on2(&self) -> u64 {
-        self.keys2.difference(&self.keys1).count() as u64 + self.extra_replayed
-    }
 }
