@@ -129,7 +129,12 @@ fn command_line(p: &Parsed) -> String {
     format!("imapsync {}", p.masked_command_line())
 }
 
-fn run_configured(parsed: &Parsed, mut cfg: Config, extras: hiargs::Extras, notes: Vec<String>) -> i32 {
+fn run_configured(
+    parsed: &Parsed,
+    mut cfg: Config,
+    extras: hiargs::Extras,
+    notes: Vec<String>,
+) -> i32 {
     let started = now_epoch();
     // Log file.
     let log_enabled = parsed.bool("log").unwrap_or(true);
@@ -171,7 +176,9 @@ fn run_configured(parsed: &Parsed, mut cfg: Config, extras: hiargs::Extras, note
     for (side, n) in [(&mut cfg.side1, 1), (&mut cfg.side2, 2)] {
         if debug_all || parsed.bool(&format!("debugimap{n}")).unwrap_or(false) {
             let o = out.clone();
-            side.connect.tracer = Some(Arc::new(move |s, line: &str| o.line(format!("{s}: {line}"))));
+            side.connect.tracer = Some(Arc::new(move |s, line: &str| {
+                o.line(format!("{s}: {line}"))
+            }));
         }
     }
     out.line(banner());

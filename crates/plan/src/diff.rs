@@ -97,7 +97,11 @@ pub fn diff(input: &Input<'_>) -> Diff {
     }
     let mut next2: HashMap<&str, usize> = HashMap::new();
     let mut seen1: HashSet<&str> = HashSet::new();
-    let keys1: HashSet<&str> = input.host1.iter().filter_map(|m| m.key.as_deref()).collect();
+    let keys1: HashSet<&str> = input
+        .host1
+        .iter()
+        .filter_map(|m| m.key.as_deref())
+        .collect();
     for (i, m) in input.host1.iter().enumerate() {
         if m.key.is_none() {
             out.unidentified1 += 1;

@@ -43,18 +43,27 @@
 //! imapsync (which works on bytes) only changes ASCII letters; use the `*_bytes` methods for
 //! byte-exact behaviour. `ucfirst` uses upper case rather than title case.
 //!
-//! Matching is bounded: every regex is built with a backtracking limit
-//! ([`DEFAULT_BACKTRACK_LIMIT`]) and hitting it is reported as
-//! [`PerlExprError::BacktrackLimit`] instead of hanging.
+//! Matching is bounded: every search runs with a backtracking budget of
+//! [`DEFAULT_BACKTRACK_LIMIT`] steps, or [`BACKTRACK_STEPS_PER_BYTE`] per input byte when that is
+//! larger (an unanchored search spends a step per start position, so messages need a budget
+//! that grows with their size); exhausting it is reported as [`PerlExprError::BacktrackLimit`]
+//! instead of hanging. The plain [`Regex`] values returned by [`perl_regex`] and friends carry
+//! the fixed base budget.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use fancy_regex::Regex;
 use fancy_regex::{BytesMode, RegexBuilder, RegexInput};
 
-/// Backtracking steps allowed per match attempt before giving up.
-pub const DEFAULT_BACKTRACK_LIMIT: usize = 10_000_000;
+/// Backtracking steps allowed per search on small inputs before giving up.
+pub const DEFAULT_BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// On large inputs the budget grows to this many steps per input byte (an unanchored search
+/// spends at least one step per start position), so ordinary patterns still work on a 50 MB
+/// message while an exponential pattern fails after a time proportional to the input.
+pub const BACKTRACK_STEPS_PER_BYTE: usize = 64;
 
 /// Everything that can go wrong parsing or running an expression.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,6 +206,16 @@ impl RegexFlags {
     };
 }
 
+/// A piece of a replacement built by code rather than parsed from Perl syntax (used for rules
+/// imapsync generates, such as `--subfolder2`'s, where option values are inserted literally).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplacementPart {
+    /// Literal text.
+    Text(String),
+    /// The text of a capture group (0 is the whole match).
+    Group(usize),
+}
+
 /// Which operator an expression is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExprKind {
@@ -242,6 +261,37 @@ impl PerlExpr {
         limit: usize,
     ) -> Result<PerlExpr, PerlExprError> {
         parse_expr(source, limit)
+    }
+
+    /// Build a substitution from parts: `pattern` is a plain Perl pattern (as interpolated from
+    /// a variable: no `$var` interpolation), `replacement` is inserted without any escape
+    /// processing. `display` is what error messages and [`PerlExpr::source`] show.
+    pub fn substitution(
+        display: &str,
+        pattern: &str,
+        flags: RegexFlags,
+        global: bool,
+        replacement: &[ReplacementPart],
+    ) -> Result<PerlExpr, PerlExprError> {
+        let pattern = Pattern::new(display, pattern, flags, false, DEFAULT_BACKTRACK_LIMIT)?;
+        let mut nodes = Vec::new();
+        for part in replacement {
+            match part {
+                ReplacementPart::Text(t) => {
+                    nodes.extend(t.chars().map(|c| RNode::Lit(Lit::Char(c))));
+                }
+                ReplacementPart::Group(g) => nodes.push(RNode::Group(*g)),
+            }
+        }
+        Ok(PerlExpr {
+            source: display.to_string(),
+            body: Body::Subst(Box::new(Subst {
+                pattern,
+                replacement: nodes,
+                global,
+                copy: false,
+            })),
+        })
     }
 
     /// The expression as given.
@@ -400,20 +450,20 @@ pub fn perl_regex(pattern: &str) -> Result<Regex, PerlExprError> {
 
 /// [`perl_regex`] with flags, e.g. [`RegexFlags::SKIPHEADER`] for `--skipheader`.
 pub fn perl_regex_with_flags(pattern: &str, flags: RegexFlags) -> Result<Regex, PerlExprError> {
-    let p = Pattern::new(
-        pattern,
-        pattern,
-        flags,
-        false,
-        DEFAULT_BACKTRACK_LIMIT,
-    )?;
+    let p = Pattern::new(pattern, pattern, flags, false, DEFAULT_BACKTRACK_LIMIT)?;
     Ok(p.unicode)
 }
 
 /// [`perl_regex_with_flags`] compiled for byte haystacks (`&[u8]`) with Perl's byte semantics.
 pub fn perl_regex_bytes(pattern: &str, flags: RegexFlags) -> Result<Regex, PerlExprError> {
     let (translated, _, _) = translate(pattern, pattern, flags, false, Mode::Bytes, None)?;
-    build_regex(pattern, &translated, Mode::Bytes, false, DEFAULT_BACKTRACK_LIMIT)
+    build_regex(
+        pattern,
+        &translated,
+        Mode::Bytes,
+        false,
+        DEFAULT_BACKTRACK_LIMIT,
+    )
 }
 
 /// The fancy-regex syntax a plain Perl pattern translates to (text mode).
@@ -424,15 +474,15 @@ pub fn translate_perl_pattern(pattern: &str, flags: RegexFlags) -> Result<String
 // ---------------------------------------------------------------------------------------------
 // Compiled patterns
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Mode {
     Unicode,
     Bytes,
 }
 
-type Compiled = OnceLock<Result<Regex, PerlExprError>>;
-/// The "non-empty match" variant; `None` when the pattern can only match the empty string.
-type CompiledNotEmpty = OnceLock<Option<Regex>>;
+/// Compiled variants keyed by (mode, non-empty variant, backtracking limit). `None` records a
+/// non-empty variant that cannot match anything.
+type VariantCache = Arc<Mutex<HashMap<(Mode, bool, usize), Option<Regex>>>>;
 
 #[derive(Debug, Clone)]
 struct Pattern {
@@ -440,13 +490,73 @@ struct Pattern {
     perl: String,
     flags: RegexFlags,
     interpolating: bool,
+    /// Base backtracking limit (the effective one grows with the input, see `limit_for`).
     limit: usize,
     translated: String,
     names: Vec<(String, usize)>,
+    /// Text mode, base limit: compiled at parse time so that errors show up early.
     unicode: Regex,
-    unicode_not_empty: CompiledNotEmpty,
-    bytes: Compiled,
-    bytes_not_empty: CompiledNotEmpty,
+    /// Byte-mode translation (or its error), computed on first use.
+    bytes_translated: OnceLock<Result<String, PerlExprError>>,
+    variants: VariantCache,
+    counted_run: Option<CountedRun>,
+}
+
+/// `.{N}` or `(.{N})`: the line-wrapping idiom (`s,(.{10239}),$1\r\n,g`). The regex engines
+/// handle it in time proportional to length × N (the unanchored search keeps N threads alive),
+/// which is minutes on a large message, so it gets a linear scan of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CountedRun {
+    n: usize,
+    dot_all: bool,
+    captured: bool,
+}
+
+impl CountedRun {
+    fn detect(perl: &str, flags: RegexFlags) -> Option<CountedRun> {
+        let (inner, captured) = match perl.strip_prefix('(').and_then(|p| p.strip_suffix(')')) {
+            Some(inner) => (inner, !flags.no_capture),
+            None => (perl, false),
+        };
+        let digits = inner.strip_prefix(".{")?.strip_suffix('}')?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: usize = digits.parse().ok()?;
+        (n > 0).then_some(CountedRun {
+            n,
+            dot_all: flags.dot_all,
+            captured,
+        })
+    }
+
+    /// Leftmost run of `n` characters (bytes in byte mode) without a newline, at or after `pos`.
+    fn find(&self, mode: Mode, hay: &[u8], pos: usize, anchored: bool) -> Option<(usize, usize)> {
+        let mut run_start = pos;
+        let mut count = 0usize;
+        let mut i = pos;
+        while i < hay.len() {
+            let b = hay[i];
+            let next = match mode {
+                Mode::Bytes => i + 1,
+                Mode::Unicode => next_boundary(mode, hay, i),
+            };
+            if b == b'\n' && !self.dot_all {
+                if anchored {
+                    return None;
+                }
+                run_start = next;
+                count = 0;
+            } else {
+                count += 1;
+                if count == self.n {
+                    return Some((run_start, next));
+                }
+            }
+            i = next;
+        }
+        None
+    }
 }
 
 impl Pattern {
@@ -457,7 +567,8 @@ impl Pattern {
         interpolating: bool,
         limit: usize,
     ) -> Result<Pattern, PerlExprError> {
-        let (translated, names, _) = translate(expr, perl, flags, interpolating, Mode::Unicode, None)?;
+        let (translated, names, _) =
+            translate(expr, perl, flags, interpolating, Mode::Unicode, None)?;
         let unicode = build_regex(expr, &translated, Mode::Unicode, false, limit)?;
         Ok(Pattern {
             expr: expr.to_string(),
@@ -468,66 +579,92 @@ impl Pattern {
             translated,
             names,
             unicode,
-            unicode_not_empty: OnceLock::new(),
-            bytes: OnceLock::new(),
-            bytes_not_empty: OnceLock::new(),
+            bytes_translated: OnceLock::new(),
+            variants: Arc::new(Mutex::new(HashMap::new())),
+            counted_run: CountedRun::detect(perl, flags),
         })
     }
 
-    fn translated_for(&self, mode: Mode) -> Result<String, PerlExprError> {
+    fn translated_for(&self, mode: Mode) -> Result<&str, PerlExprError> {
         match mode {
-            Mode::Unicode => Ok(self.translated.clone()),
-            Mode::Bytes => Ok(translate(
-                &self.expr,
-                &self.perl,
-                self.flags,
-                self.interpolating,
-                Mode::Bytes,
-                None,
-            )?
-            .0),
-        }
-    }
-
-    fn regex(&self, mode: Mode) -> Result<&Regex, PerlExprError> {
-        match mode {
-            Mode::Unicode => Ok(&self.unicode),
+            Mode::Unicode => Ok(&self.translated),
             Mode::Bytes => self
-                .bytes
+                .bytes_translated
                 .get_or_init(|| {
-                    let t = self.translated_for(Mode::Bytes)?;
-                    build_regex(&self.expr, &t, Mode::Bytes, false, self.limit)
+                    translate(
+                        &self.expr,
+                        &self.perl,
+                        self.flags,
+                        self.interpolating,
+                        Mode::Bytes,
+                        None,
+                    )
+                    .map(|t| t.0)
                 })
-                .as_ref()
+                .as_deref()
                 .map_err(Clone::clone),
         }
     }
 
-    /// The variant used right after an empty match, or None if it cannot match anything.
-    fn regex_not_empty(&self, mode: Mode) -> Result<Option<&Regex>, PerlExprError> {
-        // Make sure the normal regex compiles first so that its error is the one reported.
-        self.regex(mode)?;
-        let cell = match mode {
-            Mode::Unicode => &self.unicode_not_empty,
-            Mode::Bytes => &self.bytes_not_empty,
-        };
-        Ok(cell
-            .get_or_init(|| {
-                // A pattern that only matches empty strings is refused by the builder in this
-                // mode: that simply means no non-empty match exists.
-                self.translated_for(mode)
-                    .ok()
-                    .and_then(|t| build_regex(&self.expr, &t, mode, true, self.limit).ok())
-            })
-            .as_ref())
+    /// The backtracking budget for a haystack of `len` bytes: the base limit, or
+    /// [`BACKTRACK_STEPS_PER_BYTE`] per byte (rounded up to a power of two so that few variants
+    /// get compiled) when that is larger. An unanchored search counts at least one step per
+    /// start position, so a fixed budget would fail on large messages for ordinary patterns.
+    fn limit_for(&self, len: usize) -> usize {
+        let scaled = len.saturating_mul(BACKTRACK_STEPS_PER_BYTE);
+        if scaled <= self.limit {
+            self.limit
+        } else {
+            scaled.checked_next_power_of_two().unwrap_or(usize::MAX)
+        }
     }
 
-    fn runtime_error(&self, e: fancy_regex::Error) -> PerlExprError {
+    /// The regex for `mode` and a haystack of `len` bytes; `not_empty` selects the variant used
+    /// right after an empty match (`Ok(None)`: it cannot match anything).
+    fn regex(
+        &self,
+        mode: Mode,
+        not_empty: bool,
+        len: usize,
+    ) -> Result<Option<Regex>, PerlExprError> {
+        let limit = self.limit_for(len);
+        if mode == Mode::Unicode && !not_empty && limit == self.limit {
+            return Ok(Some(self.unicode.clone()));
+        }
+        let translated = self.translated_for(mode)?;
+        if not_empty {
+            // Make sure the normal variant compiles, so that its error is the one reported.
+            self.regex(mode, false, len)?;
+        }
+        let key = (mode, not_empty, limit);
+        if let Some(hit) = self
+            .variants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(hit.clone());
+        }
+        let built = match build_regex(&self.expr, translated, mode, not_empty, limit) {
+            Ok(r) => Some(r),
+            // The builder refuses a non-empty variant of a pattern that only matches empty
+            // strings: that simply means no non-empty match exists.
+            Err(_) if not_empty => None,
+            Err(e) => return Err(e),
+        };
+        self.variants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, built.clone());
+        Ok(built)
+    }
+
+    fn runtime_error(&self, e: fancy_regex::Error, len: usize) -> PerlExprError {
         match e {
             fancy_regex::Error::RuntimeError(fancy_regex::RuntimeError::BacktrackLimitExceeded) => {
                 PerlExprError::BacktrackLimit {
                     expr: self.expr.clone(),
-                    limit: self.limit,
+                    limit: self.limit_for(len),
                 }
             }
             other => PerlExprError::Runtime {
@@ -538,12 +675,18 @@ impl Pattern {
     }
 
     fn is_match(&self, mode: Mode, hay: &[u8]) -> Result<bool, PerlExprError> {
-        let re = self.regex(mode)?;
+        if let Some(run) = self.counted_run {
+            self.translated_for(mode)?;
+            return Ok(run.find(mode, hay, 0, false).is_some());
+        }
+        let Some(re) = self.regex(mode, false, hay.len())? else {
+            return Ok(false);
+        };
         let res = match mode {
             Mode::Unicode => re.is_match(bytes_as_str(hay)),
             Mode::Bytes => re.is_match(hay),
         };
-        res.map_err(|e| self.runtime_error(e))
+        res.map_err(|e| self.runtime_error(e, hay.len()))
     }
 
     /// Capture spans of the first match at or after `pos` (anchored at `pos` and non-empty
@@ -556,13 +699,19 @@ impl Pattern {
         pos: usize,
         not_empty: bool,
     ) -> Result<Option<Vec<Option<(usize, usize)>>>, PerlExprError> {
-        let re = if not_empty {
-            match self.regex_not_empty(mode)? {
-                Some(r) => r,
-                None => return Ok(None),
-            }
-        } else {
-            self.regex(mode)?
+        if let Some(run) = self.counted_run {
+            // translate anyway so that byte-mode errors surface the same way
+            self.translated_for(mode)?;
+            return Ok(run.find(mode, hay, pos, not_empty).map(|span| {
+                if run.captured {
+                    vec![Some(span), Some(span)]
+                } else {
+                    vec![Some(span)]
+                }
+            }));
+        }
+        let Some(re) = self.regex(mode, not_empty, hay.len())? else {
+            return Ok(None);
         };
         macro_rules! spans {
             ($h:expr) => {{
@@ -574,7 +723,7 @@ impl Pattern {
                             .collect(),
                     )),
                     Ok(None) => Ok(None),
-                    Err(e) => Err(self.runtime_error(e)),
+                    Err(e) => Err(self.runtime_error(e, hay.len())),
                 }
             }};
         }
@@ -909,7 +1058,8 @@ fn is_pattern_blank(c: char) -> bool {
     )
 }
 
-const H_UNICODE: &str = r"\x{09}\x{20}\x{A0}\x{1680}\x{180E}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}";
+const H_UNICODE: &str =
+    r"\x{09}\x{20}\x{A0}\x{1680}\x{180E}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}";
 const H_BYTES: &str = r"\x{09}\x{20}\x{A0}";
 const V_UNICODE: &str = r"\x{0A}-\x{0D}\x{85}\x{2028}\x{2029}";
 const V_BYTES: &str = r"\x{0A}-\x{0D}\x{85}";
@@ -931,6 +1081,9 @@ struct Translator<'a> {
     names: Vec<(String, usize)>,
 }
 
+/// A translated pattern: fancy-regex source, named groups (name, index), number of groups.
+type Translated = (String, Vec<(String, usize)>, usize);
+
 /// Translate a Perl pattern. Returns (fancy pattern, named groups, number of groups).
 /// `total_groups` is the group count from a first pass (None: run the first pass).
 fn translate(
@@ -940,7 +1093,7 @@ fn translate(
     interpolating: bool,
     mode: Mode,
     total_groups: Option<usize>,
-) -> Result<(String, Vec<(String, usize)>, usize), PerlExprError> {
+) -> Result<Translated, PerlExprError> {
     let total = match total_groups {
         Some(t) => t,
         None => translate(expr, pattern, flags, interpolating, mode, Some(usize::MAX))?.2,
@@ -1187,7 +1340,9 @@ impl Translator<'_> {
         match self.mode {
             Mode::Unicode => {
                 if char::from_u32(code).is_none() {
-                    return Err(self.unsupported(format!("code point {code:#x} (not a Unicode scalar value)")));
+                    return Err(self.unsupported(format!(
+                        "code point {code:#x} (not a Unicode scalar value)"
+                    )));
                 }
             }
             Mode::Bytes => {
@@ -1247,7 +1402,9 @@ impl Translator<'_> {
             'x' => {
                 if self.peek() == Some('{') {
                     let body = self.read_braced("\\x{...}")?;
-                    parse_radix(body.trim(), 16).ok_or_else(|| self.syntax(format!("invalid hexadecimal escape \\x{{{body}}}")))?
+                    parse_radix(body.trim(), 16).ok_or_else(|| {
+                        self.syntax(format!("invalid hexadecimal escape \\x{{{body}}}"))
+                    })?
                 } else {
                     let h = self.read_while(|c| c.is_ascii_hexdigit(), 2);
                     parse_radix(&h, 16).unwrap_or(0)
@@ -1255,7 +1412,8 @@ impl Translator<'_> {
             }
             'o' if self.peek() == Some('{') => {
                 let body = self.read_braced("\\o{...}")?;
-                parse_radix(body.trim(), 8).ok_or_else(|| self.syntax(format!("invalid octal escape \\o{{{body}}}")))?
+                parse_radix(body.trim(), 8)
+                    .ok_or_else(|| self.syntax(format!("invalid octal escape \\o{{{body}}}")))?
             }
             '0' => {
                 let o = self.read_while(|c| ('0'..='7').contains(&c), 2);
@@ -1288,8 +1446,16 @@ impl Translator<'_> {
         if let Some(code) = self.numeric_escape(c)? {
             return self.code(code);
         }
-        let h = if self.mode == Mode::Unicode { H_UNICODE } else { H_BYTES };
-        let v = if self.mode == Mode::Unicode { V_UNICODE } else { V_BYTES };
+        let h = if self.mode == Mode::Unicode {
+            H_UNICODE
+        } else {
+            H_BYTES
+        };
+        let v = if self.mode == Mode::Unicode {
+            V_UNICODE
+        } else {
+            V_BYTES
+        };
         match c {
             'A' => self.out.push_str(r"\A"),
             'z' => self.out.push_str(r"\z"),
@@ -1344,7 +1510,9 @@ impl Translator<'_> {
                     self.pos -= digits.len();
                     let o = self.read_while(|c| ('0'..='7').contains(&c), 3);
                     if o.is_empty() {
-                        return Err(self.syntax(format!("reference to nonexistent group \\{digits}")));
+                        return Err(
+                            self.syntax(format!("reference to nonexistent group \\{digits}"))
+                        );
                     }
                     self.code(parse_radix(&o, 8).unwrap_or(0))?;
                 }
@@ -1355,7 +1523,9 @@ impl Translator<'_> {
                     Some('<') => self.delimited_name('<', '>')?,
                     Some('\'') => self.delimited_name('\'', '\'')?,
                     Some('{') => self.delimited_name('{', '}')?,
-                    _ => return Err(self.syntax("\\k must be followed by <name>, 'name' or {name}")),
+                    _ => {
+                        return Err(self.syntax("\\k must be followed by <name>, 'name' or {name}"));
+                    }
                 };
                 let _ = write!(self.out, r"\k<{name}>");
             }
@@ -1402,7 +1572,9 @@ impl Translator<'_> {
             let abs = if n < 0 {
                 let back = usize::try_from(-n).unwrap_or(usize::MAX);
                 if back > self.opened {
-                    return Err(self.syntax(format!("relative reference \\g{{{body}}} to a group before the start")));
+                    return Err(self.syntax(format!(
+                        "relative reference \\g{{{body}}} to a group before the start"
+                    )));
                 }
                 self.opened + 1 - back
             } else if n == 0 {
@@ -1484,7 +1656,9 @@ impl Translator<'_> {
                         what: "(??{...})".into(),
                     }),
                     '(' => self.conditional(cur),
-                    'R' | '&' | '+' | '0'..='9' => Err(self.unsupported("regex recursion (?R), (?N), (?&name)")),
+                    'R' | '&' | '+' | '0'..='9' => {
+                        Err(self.unsupported("regex recursion (?R), (?N), (?&name)"))
+                    }
                     '-' if self.peek().is_some_and(|d| d.is_ascii_digit()) => {
                         Err(self.unsupported("regex recursion (?-N)"))
                     }
@@ -1600,7 +1774,9 @@ impl Translator<'_> {
                 'n' => new.no_capture = on,
                 'x' => xs += 1,
                 'a' | 'd' | 'l' | 'u' | 'p' | 'o' if on => {}
-                other => return Err(self.syntax(format!("unknown inline flag {other:?} in (?...)"))),
+                other => {
+                    return Err(self.syntax(format!("unknown inline flag {other:?} in (?...)")));
+                }
             }
         }
     }
@@ -1733,8 +1909,16 @@ impl Translator<'_> {
                 if let Some(code) = self.numeric_escape(e)? {
                     return Ok(ClassItem::Char(code, false));
                 }
-                let h = if self.mode == Mode::Unicode { H_UNICODE } else { H_BYTES };
-                let v = if self.mode == Mode::Unicode { V_UNICODE } else { V_BYTES };
+                let h = if self.mode == Mode::Unicode {
+                    H_UNICODE
+                } else {
+                    H_BYTES
+                };
+                let v = if self.mode == Mode::Unicode {
+                    V_UNICODE
+                } else {
+                    V_BYTES
+                };
                 Ok(match e {
                     'd' | 'D' | 'w' | 'W' | 's' | 'S' => ClassItem::Raw(format!("\\{e}")),
                     'h' => ClassItem::Raw(h.to_string()),
@@ -1804,9 +1988,15 @@ fn expand_quotemeta(src: &str) -> String {
                 Some('Q') => quoting += 1,
                 Some('E') => quoting = quoting.saturating_sub(1),
                 Some(&n) => {
-                    let numeric = matches!(n, 'n' | 't' | 'r' | 'f' | 'e' | 'a' | 'x' | 'o' | 'c' | 'N')
-                        || n.is_ascii_digit();
-                    if quoting == 0 || numeric || !n.is_ascii() || n.is_ascii_alphanumeric() || n == '_' {
+                    let numeric =
+                        matches!(n, 'n' | 't' | 'r' | 'f' | 'e' | 'a' | 'x' | 'o' | 'c' | 'N')
+                            || n.is_ascii_digit();
+                    if quoting == 0
+                        || numeric
+                        || !n.is_ascii()
+                        || n.is_ascii_alphanumeric()
+                        || n == '_'
+                    {
                         if quoting > 0 && !numeric {
                             out.push(n);
                         } else {
@@ -1988,7 +2178,10 @@ fn parse_replacement(expr: &str, src: &str) -> Result<Vec<RNode>, PerlExprError>
                 };
                 match n {
                     '0'..='9' => {
-                        let d: String = chars[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+                        let d: String = chars[i..]
+                            .iter()
+                            .take_while(|c| c.is_ascii_digit())
+                            .collect();
                         i += d.len();
                         if d == "0" {
                             return Err(var_err("$0".into()));
@@ -1996,7 +2189,8 @@ fn parse_replacement(expr: &str, src: &str) -> Result<Vec<RNode>, PerlExprError>
                         toks.push(RTok::Node(RNode::Group(d.parse().unwrap_or(usize::MAX))));
                     }
                     '{' => {
-                        let body: String = chars[i + 1..].iter().take_while(|c| **c != '}').collect();
+                        let body: String =
+                            chars[i + 1..].iter().take_while(|c| **c != '}').collect();
                         if chars.get(i + 1 + body.chars().count()) != Some(&'}') {
                             return Err(syntax("missing '}' after ${".into()));
                         }
@@ -2023,7 +2217,8 @@ fn parse_replacement(expr: &str, src: &str) -> Result<Vec<RNode>, PerlExprError>
                     '+' => {
                         i += 1;
                         if chars.get(i) == Some(&'{') {
-                            let body: String = chars[i + 1..].iter().take_while(|c| **c != '}').collect();
+                            let body: String =
+                                chars[i + 1..].iter().take_while(|c| **c != '}').collect();
                             if chars.get(i + 1 + body.chars().count()) != Some(&'}') {
                                 return Err(syntax("missing '}' after $+{".into()));
                             }
@@ -2083,10 +2278,10 @@ fn build_case_tree(toks: Vec<RTok>) -> Vec<RNode> {
         if stack.len() <= 1 {
             return;
         }
-        if let Some(f) = stack.pop() {
-            if let (Some(op), Some(top)) = (f.op, stack.last_mut()) {
-                top.nodes.push(RNode::Case(op, f.nodes));
-            }
+        if let Some(f) = stack.pop()
+            && let (Some(op), Some(top)) = (f.op, stack.last_mut())
+        {
+            top.nodes.push(RNode::Case(op, f.nodes));
         }
     }
     let mut stack = vec![Frame {
@@ -2149,7 +2344,10 @@ fn string_escape(chars: &[char], i: usize, e: char) -> Result<(Lit, usize), Stri
         if chars.get(from) != Some(&'{') {
             return None;
         }
-        let body: String = chars[from + 1..].iter().take_while(|c| **c != '}').collect();
+        let body: String = chars[from + 1..]
+            .iter()
+            .take_while(|c| **c != '}')
+            .collect();
         if chars.get(from + 1 + body.chars().count()) == Some(&'}') {
             Some(body)
         } else {
@@ -2189,7 +2387,9 @@ fn string_escape(chars: &[char], i: usize, e: char) -> Result<(Lit, usize), Stri
         }
         'N' => {
             let body = braced(i).ok_or("\\N must be followed by {U+...}")?;
-            let hex = body.strip_prefix("U+").ok_or(format!("named character \\N{{{body}}} is not supported"))?;
+            let hex = body
+                .strip_prefix("U+")
+                .ok_or(format!("named character \\N{{{body}}} is not supported"))?;
             let v = parse_radix(hex, 16).ok_or(format!("invalid \\N{{{body}}}"))?;
             (Lit::Code(v), body.chars().count() + 2)
         }
@@ -2394,7 +2594,8 @@ fn parse_tr_list(expr: &str, src: &str) -> Result<Vec<TrRange>, PerlExprError> {
     while k < els.len() {
         match els[k] {
             El::C(lo, lit_lo) => {
-                if let (Some(El::Dash), Some(El::C(hi, lit_hi))) = (els.get(k + 1), els.get(k + 2)) {
+                if let (Some(El::Dash), Some(El::C(hi, lit_hi))) = (els.get(k + 1), els.get(k + 2))
+                {
                     if *hi < lo {
                         return Err(syntax(format!(
                             "invalid range {:?}-{:?} in transliteration",
@@ -2449,7 +2650,8 @@ impl UnitList {
                         if r.lo != r.hi {
                             return Err(PerlExprError::Unsupported {
                                 expr: expr.to_string(),
-                                feature: "a non-ASCII character range in tr/// applied to bytes".into(),
+                                feature: "a non-ASCII character range in tr/// applied to bytes"
+                                    .into(),
                             });
                         }
                         let ch = char::from_u32(r.lo).unwrap_or('\u{FFFD}');
@@ -2620,272 +2822,450 @@ mod tests {
     /// `use strict`). Generated by a throwaway Perl script while developing; the outputs were
     /// pasted here verbatim.
     const PERL_TABLE: &[(&str, &str, Exp)] = &[
-    (r#"s,\[Gmail\].,,"#, "[Gmail]/Sent Mail", Out("Sent Mail")),
-    (r#"s,\[Gmail\].,,"#, "[Gmail].Trash", Out("Trash")),
-    (r#"s,\[Gmail\].,,"#, "INBOX", Out("INBOX")),
-    (r#"s,^ +| +$,,g"#, "  a b  ", Out("a b")),
-    (r#"s,^ +| +$,,g"#, "x", Out("x")),
-    (r#"s,/ +| +/,/,g"#, "a / b/ c /d", Out("a/ b/c/d")),
-    (r#"s/['\\^"]/_/g"#, "a'b\\c^d\"e", Out("a_b_c_d_e")),
-    (r#"s/['\^"]/_/g"#, "a'b\\c^d\"e", Out("a_b\\c_d_e")),
-    (r#"s,(.*),\U$1,"#, "blabla", Out("BLABLA")),
-    (r#"s,(.*),\L$1,"#, "TEST/TEST/Test", Out("test/test/test")),
-    (r#"s,^Inbox\\(.*),$1,i"#, "Inbox\\Sub", Out("Sub")),
-    (r#"s,^Inbox\\(.*),$1,i"#, "INBOX\\Sub\\x", Out("Sub\\x")),
-    (r#"s,^Inbox\\(.*),$1,i"#, "Other", Out("Other")),
-    (r#"s/\$MDNSent//g"#, "\\Seen $MDNSent NonJunk", Out("\\Seen  NonJunk")),
-    (r#"tr/./_/"#, "a.b.c", Out("a_b_c")),
-    (r#"y/ /_/"#, "a b c", Out("a_b_c")),
-    (r#"s/^INBOX$/Inbox/x"#, "INBOX", Out("Inbox")),
-    (r#"s/^INBOX$/Inbox/x"#, "INBOX.x", Out("INBOX.x")),
-    (r#"s/^Inbox$/INBOX/x"#, "Inbox", Out("INBOX")),
-    (r#"s,/,X,g"#, "spam.spam/x", Out("spam.spamXx")),
-    (r#"s, ,_,g"#, "bla bla", Out("bla_bla")),
-    (r#"s{Sent|Sent Messages|Gesendet}{Sent}"#, "Sent Messages", Out("Sent Messages")),
-    (r#"s{^Sent$|^Sent Messages$|^Gesendet$}{Sent}"#, "Sent Messages", Out("Sent")),
-    (r#"s{^Sent$|^Sent Messages$|^Gesendet$}{Sent}"#, "Gesendet", Out("Sent")),
-    (r#"s,^mail/Sent Items$,Sent,"#, "mail/Sent Items", Out("Sent")),
-    (r#"s,^mail/,INBOX/,"#, "mail/Foo", Out("INBOX/Foo")),
-    (r#"s,^INBOX(.*),INBOX.FOO$1,"#, "INBOX.Bar", Out("INBOX.FOO.Bar")),
-    (r#"s,(.*),FOO/$1,"#, "Bar/Baz", Out("FOO/Bar/Baz")),
-    (r#"s,([^/]+),\L$1\E,g"#, "ABC/DeF/gh", Out("abc/def/gh")),
-    (r#"s,([^/]+),\U$1\E,g"#, "abc/DeF/gh", Out("ABC/DEF/GH")),
-    (r#"s,([^/]+),\u\L$1\E,g"#, "hELLO wORLD/fOO", Out("Hello world/Foo")),
-    (r#"s,([^.]+),\u\L$1\E,g"#, "hELLO.wORLD.fOO", Out("Hello.World.Foo")),
-    (r#"s{(.*)}{Archive_$1_2018}"#, "Sent", Out("Archive_Sent_2018")),
-    (r#"s/^mail/INBOX/"#, "mail.x", Out("INBOX.x")),
-    (r#"s/.*/INBOX/"#, "any/thing", Out("INBOX")),
-    (r#"s,.*,WHOLE,"#, "a/b", Out("WHOLE")),
-    (r#"s,\.,_,g"#, "a.b.c", Out("a_b_c")),
-    (r#"s,\",_,g"#, "a\"b\"c", Out("a_b_c")),
-    (r#"tr,*%.#,_,"#, "a*b%c.d#e", Out("a_b_c_d_e")),
-    (r#"s#^INBOX/Sent$#^Sent#"#, "INBOX/Sent", Out("^Sent")),
-    (r#"s/^trash$/Trash/"#, "trash", Out("Trash")),
-    (r#"s,(/|^) +,$1,g"#, " a/  b/c", Out("a/b/c")),
-    (r#"s, +(/|$),$1,g"#, "a  /b /c  ", Out("a/b/c")),
-    (r#"s/[\^]/_/g"#, "a^b^", Out("a_b_")),
-    (r#"s/['"\\]/_/g"#, "a'b\"c\\d", Out("a_b_c_d")),
-    (r#"s,&AC8-,-,g"#, "a&AC8-b", Out("a-b")),
-    (r#"s,&APg-,oe,g"#, "S&APg-ren", Out("Soeren")),
-    (r#"s/^INBOX\.(.+)/$1/"#, "INBOX.Sub.Sub2", Out("Sub.Sub2")),
-    (r#"s{^INBOX$}{Inbox_Migrated}"#, "INBOX", Out("Inbox_Migrated")),
-    (r#"s/\\Flagged//g"#, "\\Seen \\Flagged \\Answered", Out("\\Seen  \\Answered")),
-    (r#"s/NonJunk//g"#, "\\Seen NonJunk $Spam", Out("\\Seen  $Spam")),
-    (r#"s/\$Spam//g"#, "\\Seen NonJunk $Spam", Out("\\Seen NonJunk ")),
-    (r#"s/\\Seen//g"#, "\\Seen NonJunk $Spam", Out(" NonJunk $Spam")),
-    (r#"s/(\s|^)[^\\]\w+//g"#, "\\Seen NonJunk \\Middle $Spam \\End", Out("\\Seen \\Middle \\End")),
-    (r#"s/(\s|^)[^\\]\w+//g"#, "Begin \\Seen NonJunk \\Middle $Spam \\End1 End", Out(" \\Seen \\Middle \\End1")),
-    (r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#, "ReA Keep1 REM Keep2 ReB", Out("Keep1 Keep2  ReB")),
-    (r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#, "REM REM Keep1 Keep2", Out("Keep1 Keep2 ")),
-    (r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#, "REM Keep1 REM REM  Keep2", Out("Keep1 Keep2 ")),
-    (r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#, "REM Keep1", Out("Keep1 ")),
-    (r#"s/(Keep1|Keep2|Keep3) (?!(Keep1|Keep2|Keep3)).*/$1 /g"#, "Keep1 Keep2 ReB", Out("Keep1 Keep2 ")),
-    (r#"s/(Keep1|Keep2|Keep3) (?!(Keep1|Keep2|Keep3)).*/$1 /g"#, "Keep2 REM REM  REM", Out("Keep2 ")),
-    (r#"s/(.*)/$1 jrdH8u/"#, "REM  REM  REM REM REM", Out("REM  REM  REM REM REM jrdH8u")),
-    (r#"s/jrdH8u *//"#, "REM  REM  REM REM REM jrdH8u", Out("REM  REM  REM REM REM ")),
-    (r#"s/\\FORWARDED//gi"#, "\\Seen \\Forwarded", Out("\\Seen ")),
-    (r#"s/\\FORWARDED|\\Indexed|\\ATTACHED|\\RECEIPTCHECKED//gi"#, "\\Seen \\Indexed \\attached \\Draft", Out("\\Seen   \\Draft")),
-    (r#"s/\$label1/\\label1/g"#, "$label1 x", Out("\\label1 x")),
-    (r#"s,\\Seen,,"#, "\\Seen \\Answered", Out(" \\Answered")),
-    (r#"s,,\\Seen ,"#, "\\Answered", Out("\\Seen \\Answered")),
-    (r#"s/IMPORTANT/CANWAIT/g"#, "IMPORTANT x IMPORTANT", Out("CANWAIT x CANWAIT")),
-    (r#"s/\\Flagged//g"#, "\\Deleted \\Flagged \\Answered \\Draft", Out("\\Deleted  \\Answered \\Draft")),
-    (r#"s{\A(.*?(?! ^$))^Date:(.*?)$}{$1Date:$2\nX-Date:$2}gxms"#, "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n", Out("From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX-Date: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n")),
-    (r#"s/\A/X-migrated-from-foo: 20100617\n/"#, "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n", Out("X-migrated-from-foo: 20100617\nFrom: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n")),
-    (r#"s/\AFrom /From: /"#, "From foo@bar Mon\nX: y\n", Out("From: foo@bar Mon\nX: y\n")),
-    (r#"s{\AFrom\ [^\n]*(\n)?}{}gxms"#, "From foo@bar Mon\nX: y\n", Out("X: y\n")),
-    (r#"s{X-Spam-Report:.*?\n(^[a-zA-Z0-9\-]+:|^\r?\n)}{$1}xms"#, "A: b\nX-Spam-Report: 1\n  more\n  lines\nC: d\n\nbody", Out("A: b\nC: d\n\nbody")),
-    (r#"s{\A(.*?(?! ^$))^Disposition-Notification-To:(.*?)$}{$1X-Disposition-Notification-To:$2}igxms"#, "A: b\ndisposition-notification-to: x@y\n\nb", Out("A: b\nX-Disposition-Notification-To: x@y\n\nb")),
-    (r#"s/(\x00)+\Z//g"#, "abc\u{0}\u{0}\u{0}", Out("abc")),
-    (r#"s/(\x00)+\Z//g"#, "abc\u{0}\u{0}\n", Out("abc\n")),
-    (r#"m/(\x00)+\Z/"#, "abc\u{0}", Match(true)),
-    (r#"m/(\x00)+\Z/"#, "abc", Match(false)),
-    (r#"s{\A(.*?(?!^$))^Date:(.*?)$}{$1Date:$2\nReceived: From; $2}gxms"#, "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n", Out("From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nReceived: From;  Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n")),
-    (r#"/^Junk$|^INBOX.Junk$/"#, "INBOX.Junk", Match(true)),
-    (r#"/^Junk$|^INBOX.Junk$/"#, "Junk2", Match(false)),
-    (r#"/Tasks$|Contacts$|Foo$/"#, "INBOX/Contacts", Match(true)),
-    (r#"m{^a}i"#, "Abc", Match(true)),
-    (r#"m#b$#"#, "ab\n", Match(true)),
-    (r#"s/^(\w+)\.(\w+)/\U$1/"#, "abc.DEF ghi", Out("ABC ghi")),
-    (r#"s/^(\w+)\.(\w+)/\u\L$1/"#, "aBC.DEF", Out("Abc")),
-    (r#"s/^(\w+)\.(\w+)/\L\u$1/"#, "aBC.DEF", Out("Abc")),
-    (r#"s/^(\w+)\.(\w+)/\U\l$1/"#, "abc.DEF", Out("aBC")),
-    (r#"s/^(\w+)\.(\w+)/\l\U$1/"#, "abc.DEF", Out("aBC")),
-    (r#"s/^(\w+)\.(\w+)/\U$1\E-$2/"#, "abc.DEF", Out("ABC-DEF")),
-    (r#"s/^(\w+)\.(\w+)/\Ua\Lb\Ec/"#, "abc.DEF", Out("Abc")),
-    (r#"s/^(\w+)\.(\w+)/\Qa.\Ub.\Lc.\Ed.\Ee./"#, "abc.DEF", Out("a\\.B\\.c\\.d\\.e.")),
-    (r#"s/^(\w+)\.(\w+)/\Ua.\Qb.\Lc.\Ed.\Ee./"#, "abc.DEF", Out("A.B\\.c.d.e.")),
-    (r#"s/^(\w+)\.(\w+)/\Ua\Ub\Ec/"#, "x.y", Out("ABc")),
-    (r#"s/^(\w+)\.(\w+)/\u\u$1/"#, "abc.d", Out("Abc")),
-    (r#"s/^(\w+)\.(\w+)/\ux\Ly/"#, "a.b", Out("Xy")),
-    (r#"s/^(\w+)\.(\w+)/\Ex\E/"#, "a.b", Out("x")),
-    (r#"s/^(\w+)\.(\w+)/\ua\Eb/"#, "a.b", Out("Ab")),
-    (r#"s/^(\w+)\.(\w+)/\u\Ea/"#, "a.b", Out("a")),
-    (r#"s/^(\w+)\.(\w+)/\u$2$1/"#, "abc.dEF", Out("DEFabc")),
-    (r#"s/^(\w+)\.(\w+)/x\uy\Uz\Lw/"#, "a.b", Out("xYZw")),
-    (r#"s/^(\w+)\.(\w+)/\L\Q$1\E.$2/"#, "ABC.DEF", Out("abc.def")),
-    (r#"s/^(\w+)\.(\w+)/\Q$1\E/"#, "a-b.c", Out("a-b.c")),
-    (r#"s/^(\w+)\.(\w+)/$&/"#, "abc.DEF x", Out("abc.DEF x")),
-    (r#"s/^(\w+)\.(\w+)/${1}x/"#, "abc.DEF", Out("abcx")),
-    (r#"s/^(\w+)\.(\w+)/\1\2/"#, "abc.DEF", Out("abcDEF")),
-    (r#"s/^(\w+)\.(\w+)/\U${1}\E$2/"#, "abc.DEF", Out("ABCDEF")),
-    (r#"s/^(\w+)\.(\w+)/$1$2$3/"#, "abc.DEF", Out("abcDEF")),
-    (r#"s/^(\w+)\.(\w+)/\n\t\\x/"#, "a.b", Out("\n\t\\x")),
-    (r#"s/^(\w+)\.(\w+)/a\$b/"#, "a.b", Out("a$b")),
-    (r#"s/^(\w+)\.(\w+)/\x41\101\0\e\a\cA/"#, "a.b", Out("AA\u{0}\u{1b}\u{7}\u{1}")),
-    (r#"s/^(\w+)\.(\w+)/\u\LHELLO wORLD/"#, "a.b", Out("Hello world")),
-    (r#"s/^(\w+)\.(\w+)/\LHello \uworld/"#, "a.b", Out("hello world")),
-    (r#"s/^(\w+)\.(\w+)/\F$1/"#, "ABC.d", Out("abc")),
-    (r#"s/^(\w+)\.(\w+)/$+/"#, "abc.DEF", Out("DEF")),
-    (r#"s/^(\w+)\.(\w+)/\\$1/"#, "abc.d", Out("\\abc")),
-    (r#"s/^(\w+)\.(\w+)/\$1/"#, "abc.d", Out("$1")),
-    (r#"s/b/[$`|$']/"#, "abc", Out("a[a|c]c")),
-    (r#"s/(?<n>b)/[$+{n}]/"#, "abc", Out("a[b]c")),
-    (r#"s/(a)|(b)/[$+]/g"#, "ab", Out("[a][b]")),
-    (r#"s/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)/$11$10\11/"#, "abcdefghijk", Out("kj\t")),
-    (r#"s/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10/X/"#, "abcdefghijjk", Out("Xk")),
-    (r#"tr/a-y/b-z/"#, "hello world", Out("ifmmp xpsme")),
-    (r#"tr/a-z//"#, "hello world", Out("hello world")),
-    (r#"tr/a-z/A-C/"#, "hello world", Out("CCCCC CCCCC")),
-    (r#"tr/a-z/A-C/d"#, "hello world", Out(" ")),
-    (r#"tr/a-z//c"#, "hello world", Out("hello world")),
-    (r#"tr/a-z/_/c"#, "hello world", Out("hello_world")),
-    (r#"tr/a-z/_/cd"#, "hello world", Out("helloworld")),
-    (r#"tr/a-z/_/cs"#, "hello,  world", Out("hello_world")),
-    (r#"tr/a-z//s"#, "hello  world", Out("helo  world")),
-    (r#"tr/a-z/A-Z/s"#, "hello  world", Out("HELO  WORLD")),
-    (r#"tr/lo/x/s"#, "hello  world", Out("hex  wxrxd")),
-    (r#"tr/a-z//cd"#, "hello world", Out("helloworld")),
-    (r#"tr/a-z/AB/cd"#, "hello world", Out("helloworld")),
-    (r#"tr/a\-b/x/"#, "a-b_c", Out("xxx_c")),
-    (r#"tr/-ab/xyz/"#, "a-b_c", Out("yxz_c")),
-    (r#"tr/ab-/xyz/"#, "a-b_c", Out("xzy_c")),
-    (r#"tr/\//_/"#, "a/b", Out("a_b")),
-    (r#"tr [a-c] [X]"#, "abcd", Out("XXXd")),
-    (r#"tr/\n/N/"#, "abc\n", Out("abcN")),
-    (r#"tr/a/b/d"#, "aaa", Out("bbb")),
-    (r#"tr/a-d/AB/d"#, "abcd", Out("AB")),
-    (r#"tr/a-d/AB/"#, "abcd", Out("ABBB")),
-    (r#"tr/^a/X/"#, "a^b", Out("XXb")),
-    (r#"tr/ab/x/ds"#, "aba", Out("x")),
-    (r#"tr/a/y/s"#, "aaxaa", Out("yxy")),
-    (r#"tr/a-zA-Z//cd"#, "a1b2-C_d", Out("abCd")),
-    (r#"tr/a-zA-Z/ /cs"#, "a1,b2--C_d", Out("a b C d")),
-    (r#"y/a-z/A-Z/"#, "MiXeD", Out("MIXED")),
-    (r#"tr/\x41-\x43/x/"#, "ABCD", Out("xxxD")),
-    (r#"tr/a-c/A-C/r"#, "abc", Out("abc")),
-    (r#"tr{abc}{xyz}"#, "cab", Out("zxy")),
-    (r#"tr(a)(b)"#, "aa", Out("bb")),
-    (r#"s {b} {X}"#, "abc", Out("aXc")),
-    (r#"s{b}/X/"#, "abc", Out("aXc")),
-    (r#"s{b}
- {X}"#, "abc", Out("aXc")),
-    (r#"s.\..X."#, "a.b", Out("X.b")),
-    (r#"s(\()(X)"#, "a(b", Out("aXb")),
-    (r#"s((b))(<$1>)"#, "a(b)c", Out("a(<b>)c")),
-    (r#"s<b><\>>"#, "abc", Out("a>c")),
-    (r#"s'b'$1'"#, "abc", Out("a$1c")),
-    (r#"s'(b)'\$1\\\\'"#, "abc", Out("a\\$1\\\\c")),
-    (r#"s#b#X#"#, "abc", Out("aXc")),
-    (r#"s/b/X/;"#, "ab", Out("aX")),
-    (r#"s/b/X/ ; "#, "ab", Out("aX")),
-    (r#"s|a\|b|X|"#, "a|b", Out("X|b")),
-    (r#"s|a\|b|X|"#, "a", Out("X")),
-    (r#"s{a\{b}{X}"#, "a{b", Out("X")),
-    (r#"s[a][b]"#, "aa", Out("ba")),
-    (r#"s!a!b!g"#, "aa", Out("bb")),
-    (r#"s:a:b:g"#, "aa", Out("bb")),
-    (r#"s%a%b%g"#, "aa", Out("bb")),
-    (r#"s,a\,b,X,"#, "a,b", Out("X")),
-    (r#"s/a\/b/X/"#, "a/b", Out("X")),
-    (r#"s/a*?/-/g"#, "aaa", Out("-------")),
-    (r#"s/x*/-/g"#, "abc", Out("-a-b-c-")),
-    (r#"s/\b/|/g"#, "abc def", Out("|abc| |def|")),
-    (r#"s/(?=l)|l/-/g"#, "hello", Out("he----o")),
-    (r#"s/a|/-/g"#, "aaa", Out("----")),
-    (r#"s/a*/-/g"#, "baaa", Out("-b--")),
-    // `s//-/g` is left out: an empty pattern makes Perl reuse the last successful pattern of
-    // the calling scope (here one of the generator's own), which we do not emulate.
-    (r#"s/^/> /mg"#, "a\nb\n", Out("> a\n> b\n")),
-    (r#"s/$/</mg"#, "a\nb\n", Out("a<\nb<\n<")),
-    (r#"s/$/</g"#, "a\nb\n", Out("a\nb<\n<")),
-    (r#"s/^/> /g"#, "a\nb\n", Out("> a\nb\n")),
-    (r#"s/\Z/</g"#, "a\nb\n", Out("a\nb<\n<")),
-    (r#"s/\z/</g"#, "a\nb\n", Out("a\nb\n<")),
-    (r#"s/x$/Y/"#, "x\n", Out("Y\n")),
-    (r#"s/x\Z/Y/"#, "x\n", Out("Y\n")),
-    (r#"s/x\Z/Y/"#, "x\n\n", Out("x\n\n")),
-    (r#"s/^b/B/m"#, "a\nb", Out("a\nB")),
-    (r#"s/a.b/X/"#, "a\nb", Out("a\nb")),
-    (r#"s/a.b/X/s"#, "a\nb", Out("X")),
-    (r#"s/a(?s).b/X/"#, "a\nb", Out("X")),
-    (r#"s/(?^s:a.b)/X/"#, "a\nb", Out("X")),
-    (r#"s/a{ 1 , 2 }/X/"#, "aaa", Out("Xa")),
-    (r#"s/a{,2}/X/"#, "aaa", Out("Xa")),
-    (r#"s/a{,}/X/"#, "a{,}", Out("X")),
-    (r#"s/a{/X/"#, "a{", Out("X")),
-    (r#"s/}/X/"#, "a}", Out("aX")),
-    (r#"s/]/X/"#, "a]", Out("aX")),
-    (r#"s/a b/X/x"#, "ab", Out("X")),
-    (r#"s/a\ b/X/x"#, "a b", Out("X")),
-    (r#"s/a[ ]b/X/x"#, "a b", Out("X")),
-    (r#"s/a[#]b/X/x"#, "a#b", Out("X")),
-    (r#"s/a#comment
-b/X/x"#, "ab", Out("X")),
-    (r#"s/(?x) a b/X/"#, "ab", Out("X")),
-    (r#"s/(?x: a ) b/X/"#, "a b", Out("X")),
-    (r#"s/(?#hi)ab/X/"#, "ab", Out("X")),
-    (r#"s/(?i:a)B/X/"#, "AB", Out("X")),
-    (r#"s/(?i:a)B/X/"#, "Ab", Out("Ab")),
-    (r#"s/(?n)(a)(b)/[$1]/"#, "ab", Out("[]")),
-    (r#"s/(?<x>ab)\k<x>/X/"#, "abab", Out("X")),
-    (r#"s/(?'x'ab)\k'x'/X/"#, "abab", Out("X")),
-    (r#"s/(?P<x>ab)(?P=x)/X/"#, "abab", Out("X")),
-    (r#"s/(ab)\g{1}/X/"#, "abab", Out("X")),
-    (r#"s/(ab)\g-1/X/"#, "abab", Out("X")),
-    (r#"s/(b)\g{-1}/X/"#, "abb", Out("aX")),
-    (r#"s/\Q.\E/X/"#, "a.b", Out("aXb")),
-    (r#"s/[\Q.\E]/X/"#, "a.b", Out("aXb")),
-    (r#"s/[a-\d]/X/g"#, "a-5b", Out("XXXb")),
-    (r#"s/[[:alpha:]]+/X/"#, "12abc3", Out("12X3")),
-    (r#"s/[[:^alpha:]]+/X/"#, "ab12c", Out("abXc")),
-    (r#"s/[:alpha:]+/X/"#, "xx:alp", Out("xxX")),
-    (r#"s/\h+/_/g"#, "a \t b", Out("a_b")),
-    (r#"s/\v/|/g"#, "a\nb\u{b}c", Out("a|b|c")),
-    (r#"s/\R/|/g"#, "a\r\nb\nc\rd", Out("a|b|c|d")),
-    (r#"s/\N+/X/"#, "ab\ncd", Out("X\ncd")),
-    (r#"s/[\b]/X/"#, "a\u{8}b", Out("aXb")),
-    (r#"s/\x{41}\x42\101\o{102}\cA/X/"#, "ABAB\u{1}", Out("X")),
-    (r#"s/\N{U+41}/X/"#, "BAB", Out("BXB")),
-    (r#"s/a++b/X/"#, "aaab", Out("X")),
-    (r#"s/(?>a+)b/X/"#, "aab", Out("X")),
-    (r#"s/a[&&b]/X/"#, "a&", Out("X")),
-    (r#"s/[a[b]/X/g"#, "a[b", Out("XXX")),
-    (r#"s/[~]/X/"#, "a~", Out("aX")),
-    (r#"s/\</X/"#, "a<b", Out("aXb")),
-    (r#"s/a(?=b)/X/"#, "ab", Out("Xb")),
-    (r#"s/(?<=a)b/X/"#, "ab", Out("aX")),
-    (r#"s/(?<!a)b/X/"#, "cb", Out("cX")),
-    (r#"s/(a)?(?(1)b|c)/X/"#, "c", Out("X")),
-    (r#"s/x\Ky/Z/"#, "xy", Out("xZ")),
-    (r#"s/(*FAIL)|b/X/"#, "ab", Out("aX")),
-    (r#"s/\d+/N/g"#, "a1b22", Out("aNbN")),
-    (r#"s/\w+/W/g"#, "ab-cd", Out("W-W")),
-    (r#"s/\s+/_/g"#, "a \t\nb", Out("a_b")),
-    (r#"s/\S+/X/g"#, "ab cd", Out("X X")),
-    (r#"s/\W/_/g"#, "a-b.c", Out("a_b_c")),
-    (r#"s/\D/_/g"#, "a1", Out("_1")),
-    (r#"s/A/x/gi"#, "aAa", Out("xxx")),
-    (r#"s/(?i)test/ok/"#, "TEST", Out("ok")),
-    (r#"s/a$ b/X/"#, "a b", Out("a b")),
-    (r#"s/[@-]/X/g"#, "a@-b", Out("aXXb")),
-    (r#"s/[\w@-]+/X/g"#, "a@b c", Out("X X")),
-    (r#"s/@+/X/g"#, "a@@b", Out("aXb")),
-    (r#"s/\//_/g"#, "a/b", Out("a_b")),
-    (r#"s/\./\//g"#, "a.b.c", Out("a/b/c")),
-    (r#"s,/,\,,g"#, "a/b", Out("a,b")),
-    (r#"s/\y/Y/"#, "xy", Out("xY")),
-    (r#"s/\_/X/"#, "a_b", Out("aXb")),
+        (r#"s,\[Gmail\].,,"#, "[Gmail]/Sent Mail", Out("Sent Mail")),
+        (r#"s,\[Gmail\].,,"#, "[Gmail].Trash", Out("Trash")),
+        (r#"s,\[Gmail\].,,"#, "INBOX", Out("INBOX")),
+        (r#"s,^ +| +$,,g"#, "  a b  ", Out("a b")),
+        (r#"s,^ +| +$,,g"#, "x", Out("x")),
+        (r#"s,/ +| +/,/,g"#, "a / b/ c /d", Out("a/ b/c/d")),
+        (r#"s/['\\^"]/_/g"#, "a'b\\c^d\"e", Out("a_b_c_d_e")),
+        (r#"s/['\^"]/_/g"#, "a'b\\c^d\"e", Out("a_b\\c_d_e")),
+        (r#"s,(.*),\U$1,"#, "blabla", Out("BLABLA")),
+        (r#"s,(.*),\L$1,"#, "TEST/TEST/Test", Out("test/test/test")),
+        (r#"s,^Inbox\\(.*),$1,i"#, "Inbox\\Sub", Out("Sub")),
+        (r#"s,^Inbox\\(.*),$1,i"#, "INBOX\\Sub\\x", Out("Sub\\x")),
+        (r#"s,^Inbox\\(.*),$1,i"#, "Other", Out("Other")),
+        (
+            r#"s/\$MDNSent//g"#,
+            "\\Seen $MDNSent NonJunk",
+            Out("\\Seen  NonJunk"),
+        ),
+        (r#"tr/./_/"#, "a.b.c", Out("a_b_c")),
+        (r#"y/ /_/"#, "a b c", Out("a_b_c")),
+        (r#"s/^INBOX$/Inbox/x"#, "INBOX", Out("Inbox")),
+        (r#"s/^INBOX$/Inbox/x"#, "INBOX.x", Out("INBOX.x")),
+        (r#"s/^Inbox$/INBOX/x"#, "Inbox", Out("INBOX")),
+        (r#"s,/,X,g"#, "spam.spam/x", Out("spam.spamXx")),
+        (r#"s, ,_,g"#, "bla bla", Out("bla_bla")),
+        (
+            r#"s{Sent|Sent Messages|Gesendet}{Sent}"#,
+            "Sent Messages",
+            Out("Sent Messages"),
+        ),
+        (
+            r#"s{^Sent$|^Sent Messages$|^Gesendet$}{Sent}"#,
+            "Sent Messages",
+            Out("Sent"),
+        ),
+        (
+            r#"s{^Sent$|^Sent Messages$|^Gesendet$}{Sent}"#,
+            "Gesendet",
+            Out("Sent"),
+        ),
+        (
+            r#"s,^mail/Sent Items$,Sent,"#,
+            "mail/Sent Items",
+            Out("Sent"),
+        ),
+        (r#"s,^mail/,INBOX/,"#, "mail/Foo", Out("INBOX/Foo")),
+        (
+            r#"s,^INBOX(.*),INBOX.FOO$1,"#,
+            "INBOX.Bar",
+            Out("INBOX.FOO.Bar"),
+        ),
+        (r#"s,(.*),FOO/$1,"#, "Bar/Baz", Out("FOO/Bar/Baz")),
+        (r#"s,([^/]+),\L$1\E,g"#, "ABC/DeF/gh", Out("abc/def/gh")),
+        (r#"s,([^/]+),\U$1\E,g"#, "abc/DeF/gh", Out("ABC/DEF/GH")),
+        (
+            r#"s,([^/]+),\u\L$1\E,g"#,
+            "hELLO wORLD/fOO",
+            Out("Hello world/Foo"),
+        ),
+        (
+            r#"s,([^.]+),\u\L$1\E,g"#,
+            "hELLO.wORLD.fOO",
+            Out("Hello.World.Foo"),
+        ),
+        (
+            r#"s{(.*)}{Archive_$1_2018}"#,
+            "Sent",
+            Out("Archive_Sent_2018"),
+        ),
+        (r#"s/^mail/INBOX/"#, "mail.x", Out("INBOX.x")),
+        (r#"s/.*/INBOX/"#, "any/thing", Out("INBOX")),
+        (r#"s,.*,WHOLE,"#, "a/b", Out("WHOLE")),
+        (r#"s,\.,_,g"#, "a.b.c", Out("a_b_c")),
+        (r#"s,\",_,g"#, "a\"b\"c", Out("a_b_c")),
+        (r#"tr,*%.#,_,"#, "a*b%c.d#e", Out("a_b_c_d_e")),
+        (r#"s#^INBOX/Sent$#^Sent#"#, "INBOX/Sent", Out("^Sent")),
+        (r#"s/^trash$/Trash/"#, "trash", Out("Trash")),
+        (r#"s,(/|^) +,$1,g"#, " a/  b/c", Out("a/b/c")),
+        (r#"s, +(/|$),$1,g"#, "a  /b /c  ", Out("a/b/c")),
+        (r#"s/[\^]/_/g"#, "a^b^", Out("a_b_")),
+        (r#"s/['"\\]/_/g"#, "a'b\"c\\d", Out("a_b_c_d")),
+        (r#"s,&AC8-,-,g"#, "a&AC8-b", Out("a-b")),
+        (r#"s,&APg-,oe,g"#, "S&APg-ren", Out("Soeren")),
+        (r#"s/^INBOX\.(.+)/$1/"#, "INBOX.Sub.Sub2", Out("Sub.Sub2")),
+        (
+            r#"s{^INBOX$}{Inbox_Migrated}"#,
+            "INBOX",
+            Out("Inbox_Migrated"),
+        ),
+        (
+            r#"s/\\Flagged//g"#,
+            "\\Seen \\Flagged \\Answered",
+            Out("\\Seen  \\Answered"),
+        ),
+        (
+            r#"s/NonJunk//g"#,
+            "\\Seen NonJunk $Spam",
+            Out("\\Seen  $Spam"),
+        ),
+        (
+            r#"s/\$Spam//g"#,
+            "\\Seen NonJunk $Spam",
+            Out("\\Seen NonJunk "),
+        ),
+        (
+            r#"s/\\Seen//g"#,
+            "\\Seen NonJunk $Spam",
+            Out(" NonJunk $Spam"),
+        ),
+        (
+            r#"s/(\s|^)[^\\]\w+//g"#,
+            "\\Seen NonJunk \\Middle $Spam \\End",
+            Out("\\Seen \\Middle \\End"),
+        ),
+        (
+            r#"s/(\s|^)[^\\]\w+//g"#,
+            "Begin \\Seen NonJunk \\Middle $Spam \\End1 End",
+            Out(" \\Seen \\Middle \\End1"),
+        ),
+        (
+            r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#,
+            "ReA Keep1 REM Keep2 ReB",
+            Out("Keep1 Keep2  ReB"),
+        ),
+        (
+            r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#,
+            "REM REM Keep1 Keep2",
+            Out("Keep1 Keep2 "),
+        ),
+        (
+            r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#,
+            "REM Keep1 REM REM  Keep2",
+            Out("Keep1 Keep2 "),
+        ),
+        (
+            r#"s/.*?(Keep1|Keep2|Keep3)/$1 /g"#,
+            "REM Keep1",
+            Out("Keep1 "),
+        ),
+        (
+            r#"s/(Keep1|Keep2|Keep3) (?!(Keep1|Keep2|Keep3)).*/$1 /g"#,
+            "Keep1 Keep2 ReB",
+            Out("Keep1 Keep2 "),
+        ),
+        (
+            r#"s/(Keep1|Keep2|Keep3) (?!(Keep1|Keep2|Keep3)).*/$1 /g"#,
+            "Keep2 REM REM  REM",
+            Out("Keep2 "),
+        ),
+        (
+            r#"s/(.*)/$1 jrdH8u/"#,
+            "REM  REM  REM REM REM",
+            Out("REM  REM  REM REM REM jrdH8u"),
+        ),
+        (
+            r#"s/jrdH8u *//"#,
+            "REM  REM  REM REM REM jrdH8u",
+            Out("REM  REM  REM REM REM "),
+        ),
+        (r#"s/\\FORWARDED//gi"#, "\\Seen \\Forwarded", Out("\\Seen ")),
+        (
+            r#"s/\\FORWARDED|\\Indexed|\\ATTACHED|\\RECEIPTCHECKED//gi"#,
+            "\\Seen \\Indexed \\attached \\Draft",
+            Out("\\Seen   \\Draft"),
+        ),
+        (r#"s/\$label1/\\label1/g"#, "$label1 x", Out("\\label1 x")),
+        (r#"s,\\Seen,,"#, "\\Seen \\Answered", Out(" \\Answered")),
+        (r#"s,,\\Seen ,"#, "\\Answered", Out("\\Seen \\Answered")),
+        (
+            r#"s/IMPORTANT/CANWAIT/g"#,
+            "IMPORTANT x IMPORTANT",
+            Out("CANWAIT x CANWAIT"),
+        ),
+        (
+            r#"s/\\Flagged//g"#,
+            "\\Deleted \\Flagged \\Answered \\Draft",
+            Out("\\Deleted  \\Answered \\Draft"),
+        ),
+        (
+            r#"s{\A(.*?(?! ^$))^Date:(.*?)$}{$1Date:$2\nX-Date:$2}gxms"#,
+            "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            Out(
+                "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX-Date: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            ),
+        ),
+        (
+            r#"s/\A/X-migrated-from-foo: 20100617\n/"#,
+            "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            Out(
+                "X-migrated-from-foo: 20100617\nFrom: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            ),
+        ),
+        (
+            r#"s/\AFrom /From: /"#,
+            "From foo@bar Mon\nX: y\n",
+            Out("From: foo@bar Mon\nX: y\n"),
+        ),
+        (
+            r#"s{\AFrom\ [^\n]*(\n)?}{}gxms"#,
+            "From foo@bar Mon\nX: y\n",
+            Out("X: y\n"),
+        ),
+        (
+            r#"s{X-Spam-Report:.*?\n(^[a-zA-Z0-9\-]+:|^\r?\n)}{$1}xms"#,
+            "A: b\nX-Spam-Report: 1\n  more\n  lines\nC: d\n\nbody",
+            Out("A: b\nC: d\n\nbody"),
+        ),
+        (
+            r#"s{\A(.*?(?! ^$))^Disposition-Notification-To:(.*?)$}{$1X-Disposition-Notification-To:$2}igxms"#,
+            "A: b\ndisposition-notification-to: x@y\n\nb",
+            Out("A: b\nX-Disposition-Notification-To: x@y\n\nb"),
+        ),
+        (r#"s/(\x00)+\Z//g"#, "abc\u{0}\u{0}\u{0}", Out("abc")),
+        (r#"s/(\x00)+\Z//g"#, "abc\u{0}\u{0}\n", Out("abc\n")),
+        (r#"m/(\x00)+\Z/"#, "abc\u{0}", Match(true)),
+        (r#"m/(\x00)+\Z/"#, "abc", Match(false)),
+        (
+            r#"s{\A(.*?(?!^$))^Date:(.*?)$}{$1Date:$2\nReceived: From; $2}gxms"#,
+            "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            Out(
+                "From: a@b\nSubject: hi\nDate: Mon, 1 Jan 2001\nReceived: From;  Mon, 1 Jan 2001\nX: y\n\nbody\nDate: not a header\n",
+            ),
+        ),
+        (r#"/^Junk$|^INBOX.Junk$/"#, "INBOX.Junk", Match(true)),
+        (r#"/^Junk$|^INBOX.Junk$/"#, "Junk2", Match(false)),
+        (r#"/Tasks$|Contacts$|Foo$/"#, "INBOX/Contacts", Match(true)),
+        (r#"m{^a}i"#, "Abc", Match(true)),
+        (r#"m#b$#"#, "ab\n", Match(true)),
+        (r#"s/^(\w+)\.(\w+)/\U$1/"#, "abc.DEF ghi", Out("ABC ghi")),
+        (r#"s/^(\w+)\.(\w+)/\u\L$1/"#, "aBC.DEF", Out("Abc")),
+        (r#"s/^(\w+)\.(\w+)/\L\u$1/"#, "aBC.DEF", Out("Abc")),
+        (r#"s/^(\w+)\.(\w+)/\U\l$1/"#, "abc.DEF", Out("aBC")),
+        (r#"s/^(\w+)\.(\w+)/\l\U$1/"#, "abc.DEF", Out("aBC")),
+        (r#"s/^(\w+)\.(\w+)/\U$1\E-$2/"#, "abc.DEF", Out("ABC-DEF")),
+        (r#"s/^(\w+)\.(\w+)/\Ua\Lb\Ec/"#, "abc.DEF", Out("Abc")),
+        (
+            r#"s/^(\w+)\.(\w+)/\Qa.\Ub.\Lc.\Ed.\Ee./"#,
+            "abc.DEF",
+            Out("a\\.B\\.c\\.d\\.e."),
+        ),
+        (
+            r#"s/^(\w+)\.(\w+)/\Ua.\Qb.\Lc.\Ed.\Ee./"#,
+            "abc.DEF",
+            Out("A.B\\.c.d.e."),
+        ),
+        (r#"s/^(\w+)\.(\w+)/\Ua\Ub\Ec/"#, "x.y", Out("ABc")),
+        (r#"s/^(\w+)\.(\w+)/\u\u$1/"#, "abc.d", Out("Abc")),
+        (r#"s/^(\w+)\.(\w+)/\ux\Ly/"#, "a.b", Out("Xy")),
+        (r#"s/^(\w+)\.(\w+)/\Ex\E/"#, "a.b", Out("x")),
+        (r#"s/^(\w+)\.(\w+)/\ua\Eb/"#, "a.b", Out("Ab")),
+        (r#"s/^(\w+)\.(\w+)/\u\Ea/"#, "a.b", Out("a")),
+        (r#"s/^(\w+)\.(\w+)/\u$2$1/"#, "abc.dEF", Out("DEFabc")),
+        (r#"s/^(\w+)\.(\w+)/x\uy\Uz\Lw/"#, "a.b", Out("xYZw")),
+        (r#"s/^(\w+)\.(\w+)/\L\Q$1\E.$2/"#, "ABC.DEF", Out("abc.def")),
+        (r#"s/^(\w+)\.(\w+)/\Q$1\E/"#, "a-b.c", Out("a-b.c")),
+        (r#"s/^(\w+)\.(\w+)/$&/"#, "abc.DEF x", Out("abc.DEF x")),
+        (r#"s/^(\w+)\.(\w+)/${1}x/"#, "abc.DEF", Out("abcx")),
+        (r#"s/^(\w+)\.(\w+)/\1\2/"#, "abc.DEF", Out("abcDEF")),
+        (r#"s/^(\w+)\.(\w+)/\U${1}\E$2/"#, "abc.DEF", Out("ABCDEF")),
+        (r#"s/^(\w+)\.(\w+)/$1$2$3/"#, "abc.DEF", Out("abcDEF")),
+        (r#"s/^(\w+)\.(\w+)/\n\t\\x/"#, "a.b", Out("\n\t\\x")),
+        (r#"s/^(\w+)\.(\w+)/a\$b/"#, "a.b", Out("a$b")),
+        (
+            r#"s/^(\w+)\.(\w+)/\x41\101\0\e\a\cA/"#,
+            "a.b",
+            Out("AA\u{0}\u{1b}\u{7}\u{1}"),
+        ),
+        (
+            r#"s/^(\w+)\.(\w+)/\u\LHELLO wORLD/"#,
+            "a.b",
+            Out("Hello world"),
+        ),
+        (
+            r#"s/^(\w+)\.(\w+)/\LHello \uworld/"#,
+            "a.b",
+            Out("hello world"),
+        ),
+        (r#"s/^(\w+)\.(\w+)/\F$1/"#, "ABC.d", Out("abc")),
+        (r#"s/^(\w+)\.(\w+)/$+/"#, "abc.DEF", Out("DEF")),
+        (r#"s/^(\w+)\.(\w+)/\\$1/"#, "abc.d", Out("\\abc")),
+        (r#"s/^(\w+)\.(\w+)/\$1/"#, "abc.d", Out("$1")),
+        (r#"s/b/[$`|$']/"#, "abc", Out("a[a|c]c")),
+        (r#"s/(?<n>b)/[$+{n}]/"#, "abc", Out("a[b]c")),
+        (r#"s/(a)|(b)/[$+]/g"#, "ab", Out("[a][b]")),
+        (
+            r#"s/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)/$11$10\11/"#,
+            "abcdefghijk",
+            Out("kj\t"),
+        ),
+        (
+            r#"s/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)\10/X/"#,
+            "abcdefghijjk",
+            Out("Xk"),
+        ),
+        (r#"tr/a-y/b-z/"#, "hello world", Out("ifmmp xpsme")),
+        (r#"tr/a-z//"#, "hello world", Out("hello world")),
+        (r#"tr/a-z/A-C/"#, "hello world", Out("CCCCC CCCCC")),
+        (r#"tr/a-z/A-C/d"#, "hello world", Out(" ")),
+        (r#"tr/a-z//c"#, "hello world", Out("hello world")),
+        (r#"tr/a-z/_/c"#, "hello world", Out("hello_world")),
+        (r#"tr/a-z/_/cd"#, "hello world", Out("helloworld")),
+        (r#"tr/a-z/_/cs"#, "hello,  world", Out("hello_world")),
+        (r#"tr/a-z//s"#, "hello  world", Out("helo  world")),
+        (r#"tr/a-z/A-Z/s"#, "hello  world", Out("HELO  WORLD")),
+        (r#"tr/lo/x/s"#, "hello  world", Out("hex  wxrxd")),
+        (r#"tr/a-z//cd"#, "hello world", Out("helloworld")),
+        (r#"tr/a-z/AB/cd"#, "hello world", Out("helloworld")),
+        (r#"tr/a\-b/x/"#, "a-b_c", Out("xxx_c")),
+        (r#"tr/-ab/xyz/"#, "a-b_c", Out("yxz_c")),
+        (r#"tr/ab-/xyz/"#, "a-b_c", Out("xzy_c")),
+        (r#"tr/\//_/"#, "a/b", Out("a_b")),
+        (r#"tr [a-c] [X]"#, "abcd", Out("XXXd")),
+        (r#"tr/\n/N/"#, "abc\n", Out("abcN")),
+        (r#"tr/a/b/d"#, "aaa", Out("bbb")),
+        (r#"tr/a-d/AB/d"#, "abcd", Out("AB")),
+        (r#"tr/a-d/AB/"#, "abcd", Out("ABBB")),
+        (r#"tr/^a/X/"#, "a^b", Out("XXb")),
+        (r#"tr/ab/x/ds"#, "aba", Out("x")),
+        (r#"tr/a/y/s"#, "aaxaa", Out("yxy")),
+        (r#"tr/a-zA-Z//cd"#, "a1b2-C_d", Out("abCd")),
+        (r#"tr/a-zA-Z/ /cs"#, "a1,b2--C_d", Out("a b C d")),
+        (r#"y/a-z/A-Z/"#, "MiXeD", Out("MIXED")),
+        (r#"tr/\x41-\x43/x/"#, "ABCD", Out("xxxD")),
+        (r#"tr/a-c/A-C/r"#, "abc", Out("abc")),
+        (r#"tr{abc}{xyz}"#, "cab", Out("zxy")),
+        (r#"tr(a)(b)"#, "aa", Out("bb")),
+        (r#"s {b} {X}"#, "abc", Out("aXc")),
+        (r#"s{b}/X/"#, "abc", Out("aXc")),
+        (
+            r#"s{b}
+ {X}"#,
+            "abc",
+            Out("aXc"),
+        ),
+        (r#"s.\..X."#, "a.b", Out("X.b")),
+        (r#"s(\()(X)"#, "a(b", Out("aXb")),
+        (r#"s((b))(<$1>)"#, "a(b)c", Out("a(<b>)c")),
+        (r#"s<b><\>>"#, "abc", Out("a>c")),
+        (r#"s'b'$1'"#, "abc", Out("a$1c")),
+        (r#"s'(b)'\$1\\\\'"#, "abc", Out("a\\$1\\\\c")),
+        (r#"s#b#X#"#, "abc", Out("aXc")),
+        (r#"s/b/X/;"#, "ab", Out("aX")),
+        (r#"s/b/X/ ; "#, "ab", Out("aX")),
+        (r#"s|a\|b|X|"#, "a|b", Out("X|b")),
+        (r#"s|a\|b|X|"#, "a", Out("X")),
+        (r#"s{a\{b}{X}"#, "a{b", Out("X")),
+        (r#"s[a][b]"#, "aa", Out("ba")),
+        (r#"s!a!b!g"#, "aa", Out("bb")),
+        (r#"s:a:b:g"#, "aa", Out("bb")),
+        (r#"s%a%b%g"#, "aa", Out("bb")),
+        (r#"s,a\,b,X,"#, "a,b", Out("X")),
+        (r#"s/a\/b/X/"#, "a/b", Out("X")),
+        (r#"s/a*?/-/g"#, "aaa", Out("-------")),
+        (r#"s/x*/-/g"#, "abc", Out("-a-b-c-")),
+        (r#"s/\b/|/g"#, "abc def", Out("|abc| |def|")),
+        (r#"s/(?=l)|l/-/g"#, "hello", Out("he----o")),
+        (r#"s/a|/-/g"#, "aaa", Out("----")),
+        (r#"s/a*/-/g"#, "baaa", Out("-b--")),
+        // `s//-/g` is left out: an empty pattern makes Perl reuse the last successful pattern of
+        // the calling scope (here one of the generator's own), which we do not emulate.
+        (r#"s/^/> /mg"#, "a\nb\n", Out("> a\n> b\n")),
+        (r#"s/$/</mg"#, "a\nb\n", Out("a<\nb<\n<")),
+        (r#"s/$/</g"#, "a\nb\n", Out("a\nb<\n<")),
+        (r#"s/^/> /g"#, "a\nb\n", Out("> a\nb\n")),
+        (r#"s/\Z/</g"#, "a\nb\n", Out("a\nb<\n<")),
+        (r#"s/\z/</g"#, "a\nb\n", Out("a\nb\n<")),
+        (r#"s/x$/Y/"#, "x\n", Out("Y\n")),
+        (r#"s/x\Z/Y/"#, "x\n", Out("Y\n")),
+        (r#"s/x\Z/Y/"#, "x\n\n", Out("x\n\n")),
+        (r#"s/^b/B/m"#, "a\nb", Out("a\nB")),
+        (r#"s/a.b/X/"#, "a\nb", Out("a\nb")),
+        (r#"s/a.b/X/s"#, "a\nb", Out("X")),
+        (r#"s/a(?s).b/X/"#, "a\nb", Out("X")),
+        (r#"s/(?^s:a.b)/X/"#, "a\nb", Out("X")),
+        (r#"s/a{ 1 , 2 }/X/"#, "aaa", Out("Xa")),
+        (r#"s/a{,2}/X/"#, "aaa", Out("Xa")),
+        (r#"s/a{,}/X/"#, "a{,}", Out("X")),
+        (r#"s/a{/X/"#, "a{", Out("X")),
+        (r#"s/}/X/"#, "a}", Out("aX")),
+        (r#"s/]/X/"#, "a]", Out("aX")),
+        (r#"s/a b/X/x"#, "ab", Out("X")),
+        (r#"s/a\ b/X/x"#, "a b", Out("X")),
+        (r#"s/a[ ]b/X/x"#, "a b", Out("X")),
+        (r#"s/a[#]b/X/x"#, "a#b", Out("X")),
+        (
+            r#"s/a#comment
+b/X/x"#,
+            "ab",
+            Out("X"),
+        ),
+        (r#"s/(?x) a b/X/"#, "ab", Out("X")),
+        (r#"s/(?x: a ) b/X/"#, "a b", Out("X")),
+        (r#"s/(?#hi)ab/X/"#, "ab", Out("X")),
+        (r#"s/(?i:a)B/X/"#, "AB", Out("X")),
+        (r#"s/(?i:a)B/X/"#, "Ab", Out("Ab")),
+        (r#"s/(?n)(a)(b)/[$1]/"#, "ab", Out("[]")),
+        (r#"s/(?<x>ab)\k<x>/X/"#, "abab", Out("X")),
+        (r#"s/(?'x'ab)\k'x'/X/"#, "abab", Out("X")),
+        (r#"s/(?P<x>ab)(?P=x)/X/"#, "abab", Out("X")),
+        (r#"s/(ab)\g{1}/X/"#, "abab", Out("X")),
+        (r#"s/(ab)\g-1/X/"#, "abab", Out("X")),
+        (r#"s/(b)\g{-1}/X/"#, "abb", Out("aX")),
+        (r#"s/\Q.\E/X/"#, "a.b", Out("aXb")),
+        (r#"s/[\Q.\E]/X/"#, "a.b", Out("aXb")),
+        (r#"s/[a-\d]/X/g"#, "a-5b", Out("XXXb")),
+        (r#"s/[[:alpha:]]+/X/"#, "12abc3", Out("12X3")),
+        (r#"s/[[:^alpha:]]+/X/"#, "ab12c", Out("abXc")),
+        (r#"s/[:alpha:]+/X/"#, "xx:alp", Out("xxX")),
+        (r#"s/\h+/_/g"#, "a \t b", Out("a_b")),
+        (r#"s/\v/|/g"#, "a\nb\u{b}c", Out("a|b|c")),
+        (r#"s/\R/|/g"#, "a\r\nb\nc\rd", Out("a|b|c|d")),
+        (r#"s/\N+/X/"#, "ab\ncd", Out("X\ncd")),
+        (r#"s/[\b]/X/"#, "a\u{8}b", Out("aXb")),
+        (r#"s/\x{41}\x42\101\o{102}\cA/X/"#, "ABAB\u{1}", Out("X")),
+        (r#"s/\N{U+41}/X/"#, "BAB", Out("BXB")),
+        (r#"s/a++b/X/"#, "aaab", Out("X")),
+        (r#"s/(?>a+)b/X/"#, "aab", Out("X")),
+        (r#"s/a[&&b]/X/"#, "a&", Out("X")),
+        (r#"s/[a[b]/X/g"#, "a[b", Out("XXX")),
+        (r#"s/[~]/X/"#, "a~", Out("aX")),
+        (r#"s/\</X/"#, "a<b", Out("aXb")),
+        (r#"s/a(?=b)/X/"#, "ab", Out("Xb")),
+        (r#"s/(?<=a)b/X/"#, "ab", Out("aX")),
+        (r#"s/(?<!a)b/X/"#, "cb", Out("cX")),
+        (r#"s/(a)?(?(1)b|c)/X/"#, "c", Out("X")),
+        (r#"s/x\Ky/Z/"#, "xy", Out("xZ")),
+        (r#"s/(*FAIL)|b/X/"#, "ab", Out("aX")),
+        (r#"s/\d+/N/g"#, "a1b22", Out("aNbN")),
+        (r#"s/\w+/W/g"#, "ab-cd", Out("W-W")),
+        (r#"s/\s+/_/g"#, "a \t\nb", Out("a_b")),
+        (r#"s/\S+/X/g"#, "ab cd", Out("X X")),
+        (r#"s/\W/_/g"#, "a-b.c", Out("a_b_c")),
+        (r#"s/\D/_/g"#, "a1", Out("_1")),
+        (r#"s/A/x/gi"#, "aAa", Out("xxx")),
+        (r#"s/(?i)test/ok/"#, "TEST", Out("ok")),
+        (r#"s/a$ b/X/"#, "a b", Out("a b")),
+        (r#"s/[@-]/X/g"#, "a@-b", Out("aXXb")),
+        (r#"s/[\w@-]+/X/g"#, "a@b c", Out("X X")),
+        (r#"s/@+/X/g"#, "a@@b", Out("aXb")),
+        (r#"s/\//_/g"#, "a/b", Out("a_b")),
+        (r#"s/\./\//g"#, "a.b.c", Out("a/b/c")),
+        (r#"s,/,\,,g"#, "a/b", Out("a,b")),
+        (r#"s/\y/Y/"#, "xy", Out("xY")),
+        (r#"s/\_/X/"#, "a_b", Out("aXb")),
     ];
 
     #[test]
@@ -2907,62 +3287,78 @@ b/X/x"#, "ab", Out("X")),
             match exp {
                 Out(want) => match parsed.apply(input) {
                     Ok(got) if got == *want => {}
-                    Ok(got) => failures.push(format!("{expr} on {input:?}: got {got:?}, perl {want:?}")),
+                    Ok(got) => {
+                        failures.push(format!("{expr} on {input:?}: got {got:?}, perl {want:?}"))
+                    }
                     Err(e) => failures.push(format!("{expr} on {input:?}: error {e}")),
                 },
                 Match(want) => match parsed.is_match(input) {
                     Ok(got) if got == *want => {}
-                    Ok(got) => failures.push(format!("{expr} on {input:?}: match {got}, perl {want}")),
+                    Ok(got) => {
+                        failures.push(format!("{expr} on {input:?}: match {got}, perl {want}"))
+                    }
                     Err(e) => failures.push(format!("{expr} on {input:?}: error {e}")),
                 },
             }
         }
-        assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} mismatches:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     #[test]
     fn byte_mode_table_matches_text_mode_on_ascii() {
         for (expr, input, exp) in PERL_TABLE {
-            let Ok(parsed) = PerlExpr::parse(expr) else { continue };
+            let Ok(parsed) = PerlExpr::parse(expr) else {
+                continue;
+            };
             if parsed.returns_copy() {
                 continue;
             }
-            if let Out(want) = exp {
-                if input.is_ascii() && want.is_ascii() {
-                    assert_eq!(
-                        parsed.apply_bytes(input.as_bytes()).as_deref(),
-                        Ok(want.as_bytes()),
-                        "{expr} on {input:?}"
-                    );
-                }
+            if let Out(want) = exp
+                && input.is_ascii()
+                && want.is_ascii()
+            {
+                assert_eq!(
+                    parsed.apply_bytes(input.as_bytes()).as_deref(),
+                    Ok(want.as_bytes()),
+                    "{expr} on {input:?}"
+                );
             }
         }
     }
 
     /// Byte-mode cases, outputs from /usr/bin/perl on byte strings (no `use utf8`).
     const PERL_BYTES_TABLE: &[(&str, &[u8], &[u8])] = &[
-    ("tr [\\x80-\\xff] [Z]", b"caf\xc3\xa9 \xe9t\xe9", b"cafZZ ZtZ"),
-    ("s/(.)/[$1]/g", b"\xc3\xa9", b"[\xc3][\xa9]"),
-    ("s/\\xe9/e/g", b"\xe9t\xe9", b"ete"),
-    ("s/caf./X/", b"caf\xc3\xa9", b"X\xa9"),
-    ("s/(\\w+)/\\U$1/", b"\xe9ab", b"\xe9AB"),
-    ("s/\u{c9}/E/i", b"\xc3\xa9", b"\xc3\xa9"),
-    ("s/[\u{e9}]/X/g", b"\xc3\xa9", b"XX"),
-    ("s/\\s+/_/g", b"a\xa0b c", b"a\xa0b_c"),
-    ("s/\\h/_/g", b"a\xa0b c", b"a_b_c"),
-    ("tr/a-z/A-Z/", b"\xe9a", b"\xe9A"),
-    ("s/(.*)/\\U$1/", b"\xe9a\xc3\xa9", b"\xe9A\xc3\xa9"),
-    ("s/./X/g", b"a\nb", b"X\nX"),
-    ("s/[^a]/X/g", b"a\xff", b"aX"),
-    ("s/\\W/_/g", b"a\xe9", b"a_"),
-    ("s/b/\\xe9/", b"abc", b"a\xe9c"),
-    ("s/b/\\x{e9}/", b"abc", b"a\xe9c"),
-    ("s/b/\u{e9}/", b"abc", b"a\xc3\xa9c"),
-    ("s/(.*)/\\Q$1/", b"a.\xe9", b"a\\.\\\xe9"),
-    ("tr/\\x00-\\x1f//d", b"a\x01b\x1fc", b"abc"),
-    ("s/\\x00+\\Z//", b"abc\x00\x00", b"abc"),
-    ("s/(.{3})/$1\\r\\n/g", b"abcdefgh", b"abc\r\ndef\r\ngh"),
-    ("y/\\xe9/e/", b"\xe9t\xe9", b"ete"),
+        (
+            "tr [\\x80-\\xff] [Z]",
+            b"caf\xc3\xa9 \xe9t\xe9",
+            b"cafZZ ZtZ",
+        ),
+        ("s/(.)/[$1]/g", b"\xc3\xa9", b"[\xc3][\xa9]"),
+        ("s/\\xe9/e/g", b"\xe9t\xe9", b"ete"),
+        ("s/caf./X/", b"caf\xc3\xa9", b"X\xa9"),
+        ("s/(\\w+)/\\U$1/", b"\xe9ab", b"\xe9AB"),
+        ("s/\u{c9}/E/i", b"\xc3\xa9", b"\xc3\xa9"),
+        ("s/[\u{e9}]/X/g", b"\xc3\xa9", b"XX"),
+        ("s/\\s+/_/g", b"a\xa0b c", b"a\xa0b_c"),
+        ("s/\\h/_/g", b"a\xa0b c", b"a_b_c"),
+        ("tr/a-z/A-Z/", b"\xe9a", b"\xe9A"),
+        ("s/(.*)/\\U$1/", b"\xe9a\xc3\xa9", b"\xe9A\xc3\xa9"),
+        ("s/./X/g", b"a\nb", b"X\nX"),
+        ("s/[^a]/X/g", b"a\xff", b"aX"),
+        ("s/\\W/_/g", b"a\xe9", b"a_"),
+        ("s/b/\\xe9/", b"abc", b"a\xe9c"),
+        ("s/b/\\x{e9}/", b"abc", b"a\xe9c"),
+        ("s/b/\u{e9}/", b"abc", b"a\xc3\xa9c"),
+        ("s/(.*)/\\Q$1/", b"a.\xe9", b"a\\.\\\xe9"),
+        ("tr/\\x00-\\x1f//d", b"a\x01b\x1fc", b"abc"),
+        ("s/\\x00+\\Z//", b"abc\x00\x00", b"abc"),
+        ("s/(.{3})/$1\\r\\n/g", b"abcdefgh", b"abc\r\ndef\r\ngh"),
+        ("y/\\xe9/e/", b"\xe9t\xe9", b"ete"),
     ];
 
     #[test]
@@ -2979,14 +3375,106 @@ b/X/x"#, "ab", Out("X")),
 
     #[test]
     fn long_line_wrap_idiom() {
-        let line = "x".repeat(25_000);
+        let line = format!("{}\n{}", "x".repeat(25_000), "y".repeat(300_000));
         let out = apply(r"s,(.{10239}),$1\r\n,g", &line).expect("wrap");
         let parts: Vec<&str> = out.split("\r\n").collect();
-        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![10239, 10239, 4522]);
+        let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+        let mut want = vec![10239, 10239, 4522 + 1 + 10239];
+        want.extend(std::iter::repeat_n(10239, 28));
+        want.push(300_000 - 29 * 10239);
+        assert_eq!(lens, want);
         let bytes = PerlExpr::parse(r"s,(.{9900}),$1\r\n,g")
             .and_then(|e| e.apply_bytes(line.as_bytes()))
             .expect("wrap bytes");
-        assert_eq!(bytes.len(), 25_000 + 2 * 2);
+        assert_eq!(bytes.len(), line.len() + 2 * (2 + 30));
+    }
+
+    #[test]
+    fn counted_run_fast_path_agrees_with_the_regex_engine() {
+        let inputs = [
+            "",
+            "abc",
+            "abcdefgh",
+            "ab\ncdefg\nhi",
+            "abcd\n",
+            "\u{e9}\u{e9}\u{e9}\u{e9}x",
+            "a\nb\nc",
+        ];
+        for expr in [
+            r"s,(.{3}),$1|,g",
+            r"s,.{3},<$&>,g",
+            r"s,(.{3}),[$1],",
+            r"s,(.{2}),$1|,gs",
+            r"s/(.{1})/-/g",
+        ] {
+            let fast = PerlExpr::parse(expr).expect("parse");
+            // the same pattern written so that the fast path does not recognise it
+            let slow_src = expr.replacen(".{", "(?:.){", 1);
+            let slow = PerlExpr::parse(&slow_src).expect("parse");
+            let Body::Subst(sub) = &fast.body else {
+                panic!()
+            };
+            assert!(sub.pattern.counted_run.is_some(), "{expr}");
+            for input in inputs {
+                assert_eq!(fast.apply(input), slow.apply(input), "{expr} on {input:?}");
+                assert_eq!(
+                    fast.apply_bytes(input.as_bytes()),
+                    slow.apply_bytes(input.as_bytes()),
+                    "{expr} on {input:?}"
+                );
+                assert_eq!(
+                    fast.is_match(input),
+                    slow.is_match(input),
+                    "{expr} on {input:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<PerlExpr>();
+        let e = PerlExpr::parse(r"s/(\w+)/\U$1/g").expect("parse");
+        let copy = e.clone();
+        let h = std::thread::spawn(move || copy.apply_bytes(b"ab cd"));
+        assert_eq!(
+            h.join().ok().and_then(Result::ok).as_deref(),
+            Some(&b"AB CD"[..])
+        );
+        assert_eq!(e.apply("ab").as_deref(), Ok("AB"));
+    }
+
+    #[test]
+    fn substitution_from_parts() {
+        let e = PerlExpr::substitution(
+            "subfolder2 (a)",
+            "^INBOX.(.*)",
+            RegexFlags::default(),
+            false,
+            &[
+                ReplacementPart::Text("$x\\U".into()),
+                ReplacementPart::Group(1),
+            ],
+        )
+        .expect("build");
+        assert_eq!(e.source(), "subfolder2 (a)");
+        assert_eq!(e.apply("INBOXxFoo").as_deref(), Ok("$x\\UFoo"));
+        assert_eq!(e.apply("Other").as_deref(), Ok("Other"));
+        assert!(PerlExpr::substitution("bad", "^[", RegexFlags::default(), false, &[]).is_err());
+    }
+
+    #[test]
+    fn large_inputs_get_a_larger_budget() {
+        // Without a Date: header the lazy scan walks the whole message; the budget must grow
+        // with the input for this imapsync FAQ idiom to work on big messages.
+        let mut msg = String::from("From: a@b\r\nSubject: hi\r\n\r\n");
+        while msg.len() < 300_000 {
+            msg.push_str("abcdefghijabcdefghijabcdefghij\r\n");
+        }
+        let e = PerlExpr::parse(r"s{\A(.*?(?! ^$))^Date:(.*?)$}{$1Date:$2\nX-Date:$2}gxms")
+            .expect("parse");
+        assert_eq!(e.apply_bytes(msg.as_bytes()).as_deref(), Ok(msg.as_bytes()));
     }
 
     #[test]
@@ -3016,9 +3504,18 @@ b/X/x"#, "ab", Out("X")),
         assert_eq!(m.is_match("junk"), Ok(true));
         assert_eq!(m.is_match_bytes(b"JUNK"), Ok(true));
         assert_eq!(m.is_match("junk2"), Ok(false));
-        assert!(matches!(m.apply("x"), Err(PerlExprError::NotATransform { .. })));
-        assert!(matches!(m.apply_bytes(b"x"), Err(PerlExprError::NotATransform { .. })));
-        assert_eq!(PerlExpr::parse("qr/b/").and_then(|e| e.is_match("abc")), Ok(true));
+        assert!(matches!(
+            m.apply("x"),
+            Err(PerlExprError::NotATransform { .. })
+        ));
+        assert!(matches!(
+            m.apply_bytes(b"x"),
+            Err(PerlExprError::NotATransform { .. })
+        ));
+        assert_eq!(
+            PerlExpr::parse("qr/b/").and_then(|e| e.is_match("abc")),
+            Ok(true)
+        );
         assert_eq!(m.source(), "m/^Junk$/i");
     }
 
@@ -3026,7 +3523,10 @@ b/X/x"#, "ab", Out("X")),
     fn empty_pattern_matches_empty_string() {
         // Perl would reuse the last successful pattern; imapsync's FAQ relies on the empty
         // pattern meaning "at the start" (`--regexflag 's,,\\Seen ,'`).
-        assert_eq!(apply(r"s,,\\Seen ,", r"\Answered").as_deref(), Ok(r"\Seen \Answered"));
+        assert_eq!(
+            apply(r"s,,\\Seen ,", r"\Answered").as_deref(),
+            Ok(r"\Seen \Answered")
+        );
         assert_eq!(apply("s//-/g", "ab").as_deref(), Ok("-a-b-"));
     }
 
@@ -3040,7 +3540,10 @@ b/X/x"#, "ab", Out("X")),
             "m/(??{ 'a' })/",
         ] {
             let err = PerlExpr::parse(e).expect_err(e);
-            assert!(matches!(err, PerlExprError::CodeEvaluation { .. }), "{e}: {err:?}");
+            assert!(
+                matches!(err, PerlExprError::CodeEvaluation { .. }),
+                "{e}: {err:?}"
+            );
             assert!(err.to_string().contains("not supported"), "{err}");
         }
     }
@@ -3068,8 +3571,13 @@ b/X/x"#, "ab", Out("X")),
                 other => panic!("{e}: {other:?}"),
             }
         }
-        let msg = PerlExpr::parse("s/x/$sync->{a}/").expect_err("var").to_string();
-        assert!(msg.contains("$sync") && msg.contains("Perl variable"), "{msg}");
+        let msg = PerlExpr::parse("s/x/$sync->{a}/")
+            .expect_err("var")
+            .to_string();
+        assert!(
+            msg.contains("$sync") && msg.contains("Perl variable"),
+            "{msg}"
+        );
         // escaped sigils are fine
         assert_eq!(apply(r"s/\$x/\@y/", "a$xb").as_deref(), Ok("a@yb"));
         // single quotes do not interpolate
@@ -3081,36 +3589,89 @@ b/X/x"#, "ab", Out("X")),
         use PerlExprError as E;
         assert_eq!(PerlExpr::parse("").map(|_| ()), Err(E::Empty));
         assert_eq!(PerlExpr::parse("   ").map(|_| ()), Err(E::Empty));
-        for e in ["FooArchiv", "I am BAD", "sub/a/b/", "x/a/b/", "s", "s = 1", "tr"] {
+        for e in [
+            "FooArchiv",
+            "I am BAD",
+            "sub/a/b/",
+            "x/a/b/",
+            "s",
+            "s = 1",
+            "tr",
+        ] {
             assert!(
                 matches!(PerlExpr::parse(e), Err(E::UnknownOperator { .. })),
                 "{e}: {:?}",
                 PerlExpr::parse(e).map(|_| ())
             );
         }
-        for e in ["s/a/b", "s/a", "s{a}{b", "s{a}", "tr/a/b", "m/a", "s(a(b)/x/", r"s/a\/"] {
+        for e in [
+            "s/a/b",
+            "s/a",
+            "s{a}{b",
+            "s{a}",
+            "tr/a/b",
+            "m/a",
+            "s(a(b)/x/",
+            r"s/a\/",
+        ] {
             assert!(
                 matches!(PerlExpr::parse(e), Err(E::Unterminated { .. })),
                 "{e}: {:?}",
                 PerlExpr::parse(e).map(|_| ())
             );
         }
-        assert!(matches!(PerlExpr::parse("s/a/b/z"), Err(E::UnknownFlag { flag: 'z', .. })));
-        assert!(matches!(PerlExpr::parse("tr/a/b/g"), Err(E::UnknownFlag { flag: 'g', .. })));
-        assert!(matches!(PerlExpr::parse("m/a/r"), Err(E::UnknownFlag { flag: 'r', .. })));
-        assert!(matches!(PerlExpr::parse("s/a/b/ x"), Err(E::TrailingText { .. })));
-        assert!(matches!(PerlExpr::parse("s/a/b/; s/c/d/"), Err(E::TrailingText { .. })));
-        assert!(matches!(PerlExpr::parse("tr/c-a/x/"), Err(E::Syntax { .. })));
-        assert!(matches!(PerlExpr::parse("tr/a-c-e/x/"), Err(E::Syntax { .. })));
+        assert!(matches!(
+            PerlExpr::parse("s/a/b/z"),
+            Err(E::UnknownFlag { flag: 'z', .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("tr/a/b/g"),
+            Err(E::UnknownFlag { flag: 'g', .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("m/a/r"),
+            Err(E::UnknownFlag { flag: 'r', .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("s/a/b/ x"),
+            Err(E::TrailingText { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("s/a/b/; s/c/d/"),
+            Err(E::TrailingText { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("tr/c-a/x/"),
+            Err(E::Syntax { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("tr/a-c-e/x/"),
+            Err(E::Syntax { .. })
+        ));
         assert!(matches!(PerlExpr::parse("s/b/x$/"), Err(E::Syntax { .. })));
         assert!(matches!(PerlExpr::parse("s/(a/x/"), Err(E::Syntax { .. })));
         assert!(matches!(PerlExpr::parse("s/a)/x/"), Err(E::Syntax { .. })));
         assert!(matches!(PerlExpr::parse("s/[a/x/"), Err(E::Syntax { .. })));
-        assert!(matches!(PerlExpr::parse("s/[z-a]/x/"), Err(E::Syntax { .. })));
-        assert!(matches!(PerlExpr::parse("s/(?<=a+b|c)(/x/"), Err(E::Syntax { .. })));
-        assert!(matches!(PerlExpr::parse(r"s/\p{NoSuchProperty}/x/"), Err(E::Regex { .. })));
-        assert!(matches!(PerlExpr::parse("s/(?z)a/x/"), Err(E::Syntax { .. })));
-        assert!(matches!(PerlExpr::parse("s/[[:foo:]]/x/"), Err(E::Syntax { .. })));
+        assert!(matches!(
+            PerlExpr::parse("s/[z-a]/x/"),
+            Err(E::Syntax { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("s/(?<=a+b|c)(/x/"),
+            Err(E::Syntax { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse(r"s/\p{NoSuchProperty}/x/"),
+            Err(E::Regex { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("s/(?z)a/x/"),
+            Err(E::Syntax { .. })
+        ));
+        assert!(matches!(
+            PerlExpr::parse("s/[[:foo:]]/x/"),
+            Err(E::Syntax { .. })
+        ));
         for (e, what) in [
             (r"s/\Uabc/x/", "case escape"),
             (r"s/\X/x/", "\\X"),
@@ -3122,7 +3683,9 @@ b/X/x"#, "ab", Out("X")),
             (r"s/(*PRUNE)a/x/", "verb"),
         ] {
             match PerlExpr::parse(e) {
-                Err(E::Unsupported { feature, .. }) => assert!(feature.contains(what), "{e}: {feature}"),
+                Err(E::Unsupported { feature, .. }) => {
+                    assert!(feature.contains(what), "{e}: {feature}")
+                }
                 other => panic!("{e}: {:?}", other.map(|_| ())),
             }
         }
@@ -3141,7 +3704,10 @@ b/X/x"#, "ab", Out("X")),
         }
         let e = PerlExpr::parse(r"m/^(\w+\s?)*(?<=x)$/").expect("parse");
         let input = format!("{}!", "word ".repeat(40));
-        assert!(matches!(e.is_match(&input), Err(PerlExprError::BacktrackLimit { .. })));
+        assert!(matches!(
+            e.is_match(&input),
+            Err(PerlExprError::BacktrackLimit { .. })
+        ));
     }
 
     #[test]
@@ -3160,16 +3726,34 @@ b/X/x"#, "ab", Out("X")),
         // no interpolation: `$` is an anchor and `@` a literal; \Q is an unknown escape (Q)
         let re = perl_regex("a$b").expect("re");
         assert_eq!(re.is_match("a$b").ok(), Some(false));
-        assert_eq!(perl_regex("user@host").expect("re").is_match("user@host").ok(), Some(true));
-        assert_eq!(perl_regex(r"\Qa.b").expect("re").is_match("Qaxb").ok(), Some(true));
-        assert_eq!(perl_regex("^INBOX/Trash").expect("re").is_match("INBOX/Trash/x").ok(), Some(true));
+        assert_eq!(
+            perl_regex("user@host")
+                .expect("re")
+                .is_match("user@host")
+                .ok(),
+            Some(true)
+        );
+        assert_eq!(
+            perl_regex(r"\Qa.b").expect("re").is_match("Qaxb").ok(),
+            Some(true)
+        );
+        assert_eq!(
+            perl_regex("^INBOX/Trash")
+                .expect("re")
+                .is_match("INBOX/Trash/x")
+                .ok(),
+            Some(true)
+        );
         assert!(perl_regex("(unclosed").is_err());
         // --skipheader is /xi
         let re = perl_regex_with_flags("x - spam", RegexFlags::SKIPHEADER).expect("re");
         assert_eq!(re.is_match("X-SPAM-Level").ok(), Some(true));
         let re = perl_regex_bytes("caf.", RegexFlags::default()).expect("re");
         assert_eq!(re.is_match(&b"caf\xc3"[..]).ok(), Some(true));
-        assert_eq!(translate_perl_pattern("^a$", RegexFlags::default()).as_deref(), Ok(r"\Aa(?=\n?\z)"));
+        assert_eq!(
+            translate_perl_pattern("^a$", RegexFlags::default()).as_deref(),
+            Ok(r"\Aa(?=\n?\z)")
+        );
     }
 
     #[test]
@@ -3181,30 +3765,84 @@ b/X/x"#, "ab", Out("X")),
         assert_eq!(t(r"(a)\g{-1}").as_deref(), Ok(r"(a)(?:\1)"));
         assert_eq!(t(r"(?'n'a)\k{n}").as_deref(), Ok(r"(?<n>a)\k<n>"));
         assert_eq!(t(r"(?^i:a)").as_deref(), Ok(r"(?i:a)"));
-        let ti = translate_perl_pattern("(?^:a)", RegexFlags { case_insensitive: true, ..RegexFlags::default() });
+        let ti = translate_perl_pattern(
+            "(?^:a)",
+            RegexFlags {
+                case_insensitive: true,
+                ..RegexFlags::default()
+            },
+        );
         assert_eq!(ti.as_deref(), Ok(r"(?i)(?-i:a)"));
     }
 
     #[test]
     fn unicode_text_mode() {
-        assert_eq!(apply("s/(.)/[$1]/g", "\u{e9}t\u{e9}").as_deref(), Ok("[\u{e9}][t][\u{e9}]"));
-        assert_eq!(apply(r"s/(.*)/\U$1/", "\u{e9}t\u{e9}").as_deref(), Ok("\u{c9}T\u{c9}"));
+        assert_eq!(
+            apply("s/(.)/[$1]/g", "\u{e9}t\u{e9}").as_deref(),
+            Ok("[\u{e9}][t][\u{e9}]")
+        );
+        assert_eq!(
+            apply(r"s/(.*)/\U$1/", "\u{e9}t\u{e9}").as_deref(),
+            Ok("\u{c9}T\u{c9}")
+        );
         assert_eq!(apply("tr/\u{e9}/e/", "\u{e9}t\u{e9}").as_deref(), Ok("ete"));
         assert_eq!(apply("s/\u{c9}/E/i", "caf\u{e9}").as_deref(), Ok("cafE"));
         assert_eq!(apply(r"s/\x{263a}/:)/", "a\u{263a}").as_deref(), Ok("a:)"));
         assert_eq!(apply(r"s/a/\x{263a}/", "a").as_deref(), Ok("\u{263a}"));
-        assert_eq!(apply("s/&ANY-/&ANY-x/", "a/&ANY-").as_deref(), Ok("a/&ANY-x"));
+        assert_eq!(
+            apply("s/&ANY-/&ANY-x/", "a/&ANY-").as_deref(),
+            Ok("a/&ANY-x")
+        );
     }
 
     #[test]
     fn hostile_expressions_never_panic() {
         let junk = [
-            "s", "s/", "s//", "s///", "s{", "s{}", "s{}{", "s{}{}", "tr", "tr/", "tr//", "y///",
-            "m", "m/", "/", "//", r"s/\/", r"s/(\/x/", "s/[/x/", "s/(?/x/", "s/(?</x/", "s/(?P/x/",
-            r"s/\x{/x/", r"s/\o{/x/", r"s/\N{/x/", r"s/\c/x/", r"s/\g{/x/", r"s/\k</x/", r"s/x/\x{/",
-            r"s/x/${/", r"s/x/$+{/", r"s/x/\N{/", "tr/a-/-/", "tr/-/a-/", r"tr/\x{110000}/a/",
-            r"s/\x{110000}/a/", r"s/a/\x{d800}/", "s/(?(/x/", "s/(*/x/", "s/a{99999999999}/x/",
-            r"s/[\N{U+zz}]/x/", r"s/\8/x/", r"s/(?#/x/", "s/\u{e9}/\u{e9}/", "s\u{e9}a\u{e9}b\u{e9}",
+            "s",
+            "s/",
+            "s//",
+            "s///",
+            "s{",
+            "s{}",
+            "s{}{",
+            "s{}{}",
+            "tr",
+            "tr/",
+            "tr//",
+            "y///",
+            "m",
+            "m/",
+            "/",
+            "//",
+            r"s/\/",
+            r"s/(\/x/",
+            "s/[/x/",
+            "s/(?/x/",
+            "s/(?</x/",
+            "s/(?P/x/",
+            r"s/\x{/x/",
+            r"s/\o{/x/",
+            r"s/\N{/x/",
+            r"s/\c/x/",
+            r"s/\g{/x/",
+            r"s/\k</x/",
+            r"s/x/\x{/",
+            r"s/x/${/",
+            r"s/x/$+{/",
+            r"s/x/\N{/",
+            "tr/a-/-/",
+            "tr/-/a-/",
+            r"tr/\x{110000}/a/",
+            r"s/\x{110000}/a/",
+            r"s/a/\x{d800}/",
+            "s/(?(/x/",
+            "s/(*/x/",
+            "s/a{99999999999}/x/",
+            r"s/[\N{U+zz}]/x/",
+            r"s/\8/x/",
+            r"s/(?#/x/",
+            "s/\u{e9}/\u{e9}/",
+            "s\u{e9}a\u{e9}b\u{e9}",
         ];
         for e in junk {
             if let Ok(p) = PerlExpr::parse(e) {

@@ -1,7 +1,13 @@
-//! Folder selection and host1 → host2 name mapping for a run (glue around
-//! [`imapsync_plan::folders`]).
+//! Folder selection and host1 → host2 name mapping for a run: glue between what the servers
+//! listed ([`SideFolders`]) and the pure rules of [`imapsync_plan::folders`] and
+//! [`imapsync_plan::automap`].
 
-use imapsync_plan::perlre::{PerlExpr, perl_regex};
+use imapsync_plan::automap::{self, AutomapSide};
+use imapsync_plan::folders::{
+    self, FolderError, FolderMapper, Host1Listing, ListedFolder, MapperOptions, Namespace,
+    SelectionOptions,
+};
+use imapsync_plan::perlre::PerlExpr;
 
 use crate::ctx::Ctx;
 use crate::discover::SideFolders;
@@ -20,170 +26,229 @@ pub struct Pair {
 pub struct Plan {
     pub pairs: Vec<Pair>,
     pub lines: Vec<String>,
-    pub sep2: char,
+    pub sep2: String,
+    /// Host2 folders that no host1 folder maps to (for `--delete2folders`).
+    pub only_on_2: Vec<String>,
 }
 
+/// Why no plan could be made, with imapsync's exit code.
 #[derive(Debug)]
 pub struct PlanError {
     pub message: String,
     pub exit_code: i32,
 }
 
-fn shown(raw: &str) -> String {
-    if raw.bytes().any(|b| b == b'&') {
-        if let Ok(u) = imapsync_proto::mutf7::decode(raw) {
-            if u != raw {
-                return format!("{raw}] = [{u}");
-            }
+impl From<FolderError> for PlanError {
+    fn from(e: FolderError) -> Self {
+        let exit_code = match e {
+            FolderError::Subfolder1Missing { .. } => 21,
+            _ => 64,
+        };
+        PlanError {
+            message: e.to_string(),
+            exit_code,
         }
     }
-    raw.to_string()
 }
 
-fn sep_of(f: &SideFolders, over: Option<char>) -> char {
-    over.or(f.namespace_separator())
-        .or_else(|| f.list.iter().find_map(|x| x.delimiter))
-        .unwrap_or('/')
+/// imapsync's display form without the outer brackets (callers add them): `raw` or
+/// `raw] = [utf8`.
+fn shown(raw: &str) -> String {
+    let d = folders::display_name(raw);
+    let d = d.strip_prefix('[').unwrap_or(&d);
+    d.strip_suffix(']').unwrap_or(d).to_string()
 }
 
-fn prefix_of(f: &SideFolders, over: &Option<String>) -> String {
-    match over {
-        Some(p) => p.clone(),
-        None => f
-            .personal
-            .as_ref()
-            .map(|n| String::from_utf8_lossy(&n.prefix).into_owned())
-            .unwrap_or_default(),
-    }
+fn listed(side: &SideFolders) -> Vec<ListedFolder> {
+    side.list
+        .iter()
+        .map(|f| ListedFolder {
+            name: f.name.clone(),
+            attributes: f.attrs.clone(),
+        })
+        .collect()
+}
+
+fn namespace(
+    side: &SideFolders,
+    name: &str,
+    n: u8,
+    sep_opt: Option<char>,
+    prefix_opt: Option<&str>,
+    lines: &mut Vec<String>,
+) -> Namespace {
+    let names = side.names();
+    let server_sep = side
+        .namespace_separator()
+        .or_else(|| side.list.iter().find_map(|f| f.delimiter))
+        .map(String::from);
+    let sep_opt = sep_opt.map(String::from);
+    let sep = folders::resolve_separator(
+        name,
+        &format!("--sep{n}"),
+        side.personal.is_some(),
+        server_sep.as_deref(),
+        sep_opt.as_deref(),
+        &names,
+    );
+    let server_prefix = side
+        .personal
+        .as_ref()
+        .map(|p| String::from_utf8_lossy(&p.prefix).into_owned());
+    let prefix = folders::resolve_prefix(
+        name,
+        &format!("--prefix{n}"),
+        side.personal.is_some(),
+        server_prefix.as_deref(),
+        prefix_opt,
+        &names,
+    );
+    lines.extend(sep.lines.iter().cloned());
+    lines.extend(prefix.lines.iter().cloned());
+    Namespace::new(sep.value, prefix.value)
 }
 
 /// Decides the folder pairs.
 pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanError> {
     let cfg = &ctx.cfg;
     let fc = &cfg.folders;
-    let sep1 = sep_of(f1, cfg.side1.sep);
-    let sep2 = sep_of(f2, cfg.side2.sep);
-    let prefix1 = prefix_of(f1, &cfg.side1.prefix);
-    let prefix2 = prefix_of(f2, &cfg.side2.prefix);
-    let mut lines = vec![
-        format!("Host1: separator [{sep1}] prefix [{prefix1}]"),
-        format!("Host2: separator [{sep2}] prefix [{prefix2}]"),
-    ];
-    let usage = |m: String| PlanError {
-        message: m,
-        exit_code: 64,
-    };
-    let include = fc
-        .include
+    let mut lines = Vec::new();
+    let ns1 = namespace(
+        f1,
+        "Host1",
+        1,
+        cfg.side1.sep,
+        cfg.side1.prefix.as_deref(),
+        &mut lines,
+    );
+    let ns2 = namespace(
+        f2,
+        "Host2",
+        2,
+        cfg.side2.sep,
+        cfg.side2.prefix.as_deref(),
+        &mut lines,
+    );
+    let list1 = listed(f1);
+    let list2 = listed(f2);
+    let lsub1: Vec<ListedFolder> = f1
+        .subscribed
         .iter()
-        .map(|p| perl_regex(p).map_err(|e| usage(format!("--include {p}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let exclude = fc
-        .exclude
-        .iter()
-        .map(|p| perl_regex(p).map_err(|e| usage(format!("--exclude {p}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let trans = fc
+        .map(|n| ListedFolder {
+            name: n.clone(),
+            attributes: Vec::new(),
+        })
+        .collect();
+    let selection = folders::select_folders(
+        Host1Listing {
+            list: &list1,
+            lsub: &lsub1,
+            namespace: &ns1,
+        },
+        &SelectionOptions {
+            folder: fc.folder.clone(),
+            folderrec: fc.folderrec.clone(),
+            include: fc.include.clone(),
+            exclude: fc.exclude.clone(),
+            subscribed: fc.subscribed,
+            checkfoldersexist: fc.checkfoldersexist,
+            checkselectable: fc.checkselectable,
+            subfolder1: fc.subfolder1.clone(),
+            folderfirst: fc.folderfirst.clone(),
+            folderlast: fc.folderlast.clone(),
+        },
+    )?;
+    lines.extend(selection.lines.iter().cloned());
+    lines.extend(selection.warnings.iter().cloned());
+    let h1_all = folders::selectable_names(&list1);
+    let h2_all = folders::selectable_names(&list2);
+    let mut table = Default::default();
+    if fc.automap {
+        let am = automap::automap(
+            AutomapSide {
+                list: &list1,
+                prefix: &ns1.prefix,
+            },
+            AutomapSide {
+                list: &list2,
+                prefix: &ns2.prefix,
+            },
+            &selection.folders,
+        );
+        lines.extend(am.lines.iter().cloned());
+        lines.extend(am.report());
+        table = am.table();
+    }
+    let regextrans2 = fc
         .regextrans2
         .iter()
-        .map(|p| PerlExpr::parse(p).map_err(|e| usage(format!("--regextrans2 {p}: {e}"))))
+        .map(|r| {
+            PerlExpr::parse(r).map_err(|e| PlanError {
+                message: format!("--regextrans2 {r}: {e}"),
+                exit_code: 64,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut selected: Vec<String> = Vec::new();
-    let explicit = !fc.folder.is_empty() || !fc.folderrec.is_empty() || fc.subscribed;
-    for f in &f1.list {
-        if f.has_attr("\\Noselect") || f.has_attr("\\NonExistent") {
-            continue;
-        }
-        let mut take = !explicit && include.is_empty();
-        if fc.folder.contains(&f.name) {
-            take = true;
-        }
-        for r in &fc.folderrec {
-            if f.name == *r || f.name.starts_with(&format!("{r}{sep1}")) {
-                take = true;
-            }
-        }
-        if fc.subscribed && f1.subscribed.contains(&f.name) {
-            take = true;
-        }
-        if include
-            .iter()
-            .any(|re| re.is_match(&f.name).unwrap_or(false))
-        {
-            take = true;
-        }
-        if exclude
-            .iter()
-            .any(|re| re.is_match(&f.name).unwrap_or(false))
-        {
-            take = false;
-        }
-        if take {
-            selected.push(f.name.clone());
-        }
-    }
-    for f in &fc.folder {
-        if !f1.contains(f) {
-            lines.push(format!("Folder [{f}] does not exist on host1"));
-        }
-    }
-    selected.sort();
+    let mapper = FolderMapper::new(
+        MapperOptions {
+            f1f2: fc.f1f2.clone(),
+            automap: table,
+            subfolder1: fc.subfolder1.clone(),
+            subfolder2: fc.subfolder2.clone(),
+            regextrans2,
+            fixslash2: fc.fixslash2,
+            fix_inbox_inbox: fc.fixinboxinbox,
+        },
+        ns1.clone(),
+        ns2.clone(),
+        &h1_all,
+        &h2_all,
+    )?;
+    lines.extend(mapper.lines().iter().cloned());
+    lines.extend(mapper.f1f2_report(&h1_all));
     let mut pairs = Vec::new();
-    for name1 in selected {
-        let name2 = if let Some((_, d)) = fc.f1f2.iter().find(|(s, _)| *s == name1) {
-            d.clone()
-        } else {
-            let mut n = name1.clone();
-            if !prefix1.is_empty() && n == prefix1.trim_end_matches(sep1) {
-                n = "INBOX".into();
-            }
-            if let Some(rest) = n.strip_prefix(&prefix1).filter(|_| !prefix1.is_empty()) {
-                n = rest.to_string();
-            }
-            if sep1 != sep2 {
-                n = n
-                    .chars()
-                    .map(|c| {
-                        if c == sep1 {
-                            sep2
-                        } else if c == sep2 {
-                            sep1
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
-                if sep1 == '/' && fc.fixslash2 {
-                    n = n.replace('/', "_");
-                }
-            }
-            if !n.eq_ignore_ascii_case("INBOX") {
-                n = format!("{prefix2}{n}");
-            } else {
-                n = "INBOX".into();
-            }
-            for t in &trans {
-                n = t
-                    .apply(&n)
-                    .map_err(|e| usage(format!("--regextrans2 {}: {e}", t.source())))?;
-            }
-            n
-        };
+    for name1 in &selection.folders {
+        let name2 = mapper.map(name1)?;
         pairs.push(Pair {
-            shown1: shown(&name1),
+            shown1: shown(name1),
             shown2: shown(&name2),
-            name1,
+            name1: name1.clone(),
             name2,
         });
     }
-    Ok(Plan { pairs, lines, sep2 })
+    let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
+    if cfg.debug || cfg.modes.justfolderlists || cfg.modes.justautomap {
+        lines.push("Host1: folders list:".into());
+        lines.extend(h1_all.iter().map(|n| folders::display_name(n)));
+        lines.push("Host2: folders list:".into());
+        lines.extend(h2_all.iter().map(|n| folders::display_name(n)));
+    }
+    if !only_on_2.is_empty() {
+        lines.push("Folders in host2 not in host1:".into());
+        lines.extend(only_on_2.iter().map(|n| folders::display_name(n)));
+    }
+    if cfg.modes.justfolderlists || cfg.modes.justautomap || cfg.debug {
+        lines.push("Folders mapping host1 -> host2:".into());
+        lines.extend(
+            pairs
+                .iter()
+                .map(|p| format!("[{}] -> [{}]", p.shown1, p.shown2)),
+        );
+    }
+    Ok(Plan {
+        pairs,
+        lines,
+        sep2: ns2.sep,
+        only_on_2,
+    })
 }
 
-/// Folders to create on host2 for `name2` (parents first), given what exists.
-pub fn to_create(ctx: &Ctx, name2: &str, existing: &[String]) -> Vec<String> {
-    let _ = ctx;
+/// Folders to create on host2 for `name2` (parents first, then itself), given what exists.
+pub fn to_create(plan: &Plan, name2: &str, existing: &[String]) -> Vec<String> {
     if name2.eq_ignore_ascii_case("INBOX") || existing.iter().any(|e| e == name2) {
         return Vec::new();
     }
-    vec![name2.to_string()]
+    let mut v = folders::parents_to_create(name2, &plan.sep2, existing);
+    v.push(name2.to_string());
+    v
 }

@@ -159,7 +159,7 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
                 continue;
             }
         }
-        for name in mapping::to_create(ctx, &p.name2, &existing2) {
+        for name in mapping::to_create(&plan, &p.name2, &existing2) {
             if cfg.modes.dry {
                 out.line(format!(
                     "Creating folder [{name}] on host2 (not really since --dry mode)"

@@ -980,7 +980,6 @@ const NAMES_2229: &[&str] = &[
     "delete2foldersonly",
     "delete2foldersbutnot",
     "syncinternaldates",
-   
     "syncacls",
     "maxsize",
     "appendlimit",
@@ -1237,11 +1236,6 @@ fn not_yet_statuses_are_exactly_the_listed_ones() {
         "debugsleep",
         "skipcrossduplicates",
         "debugcrossduplicates",
-       
-        "justautomap",
-        "automap",
-        "subfolder1",
-        "subfolder2",
         "noexclude",
         "nof1f2",
         "noregexflag",
