@@ -169,6 +169,8 @@ pub struct SessionInfo {
     pub server_id: Vec<(String, Option<String>)>,
     pub compressed: bool,
     pub notes: Vec<String>,
+    /// The mechanism that logged in (`LOGIN`, `PLAIN`, ...).
+    pub mech: String,
 }
 
 /// A sequential connection used during set-up.
@@ -607,9 +609,11 @@ pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo),
         return Ok((conn, info));
     }
     // Authentication.
-    if !preauth {
-        login(&mut s, opts).await?;
-    }
+    info.mech = if preauth {
+        "PREAUTH".into()
+    } else {
+        login(&mut s, opts).await?
+    };
     // COMPRESS.
     let mut compress = None;
     if opts.compress && s.caps.has("COMPRESS=DEFLATE") {
@@ -670,7 +674,7 @@ fn engine_config(opts: &ConnectOptions) -> EngineConfig {
     }
 }
 
-async fn login(s: &mut Setup, opts: &ConnectOptions) -> Result<(), SetupError> {
+async fn login(s: &mut Setup, opts: &ConnectOptions) -> Result<String, SetupError> {
     let started = Instant::now();
     let user = opts.user.as_str();
     let pass = opts.password.expose();
@@ -749,7 +753,7 @@ async fn login(s: &mut Setup, opts: &ConnectOptions) -> Result<(), SetupError> {
                 .await?;
             if st2.is_ok() {
                 s.caps = caps_from(&u2, &st2).unwrap_or(s.caps.clone());
-                return Ok(());
+                return Ok("LOGIN".into());
             }
         }
         return Err(fail(&status, mech.name()));
@@ -770,7 +774,7 @@ async fn login(s: &mut Setup, opts: &ConnectOptions) -> Result<(), SetupError> {
         }
     }
     let _ = started;
-    Ok(())
+    Ok(mech.name().to_string())
 }
 
 /// HMAC-MD5 (RFC 2104) for CRAM-MD5.

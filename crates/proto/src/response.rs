@@ -390,6 +390,19 @@ impl<'a> Parser<'a> {
         &self.buf[start..self.pos]
     }
 
+    /// An astring atom: `[` and `]` are allowed (`[Gmail]`), stops at space, parens, quote,
+    /// brace and line end.
+    fn astring_token(&mut self) -> &'a [u8] {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if matches!(b, b' ' | b'(' | b')' | b'\r' | b'\n' | b'{' | b'"') {
+                break;
+            }
+            self.pos += 1;
+        }
+        &self.buf[start..self.pos]
+    }
+
     /// Like `token` but `]` and `[` allowed inside (for flags like `\*` and atoms in codes we
     /// stop at `]`).
     fn flag_token(&mut self) -> &'a [u8] {
@@ -456,7 +469,7 @@ impl<'a> Parser<'a> {
             Some(b'{') | Some(b'~') => self.literal(),
             _ => {
                 let start = self.pos;
-                let tok = self.token();
+                let tok = self.astring_token();
                 if tok.is_empty() {
                     return Err(self.err("string expected"));
                 }
@@ -1291,6 +1304,14 @@ mod tests {
                 attrs: vec!["\\HasNoChildren".into(), "\\Sent".into()],
                 delimiter: Some('/'),
                 name: b"Sent Items".to_vec()
+            })
+        );
+        assert_eq!(
+            untagged(b"* LIST (\\Noselect) \"/\" [Gmail]\r\n"),
+            Untagged::List(ListItem {
+                attrs: vec!["\\Noselect".into()],
+                delimiter: Some('/'),
+                name: b"[Gmail]".to_vec()
             })
         );
         assert_eq!(

@@ -479,9 +479,7 @@ async fn open_side(ctx: &Arc<Ctx>, side: Side, quiet: bool) -> Option<(Connectio
                 } else {
                     out.line(format!(
                         "{side}: success login on [{}] with user [{}] auth [{}]",
-                        o.host,
-                        o.user,
-                        o.mech.name()
+                        o.host, o.user, info.mech
                     ));
                     out.line(format!("{side} capability: {}", info.caps.render()));
                     if info.compressed {

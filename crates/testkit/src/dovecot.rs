@@ -230,9 +230,17 @@ pub struct DovecotBuilder {
     greeting: Option<String>,
     extra_config: Vec<String>,
     extra_users: Vec<(String, String)>,
+    no_tls: bool,
 }
 
 impl DovecotBuilder {
+    /// No TLS at all: no STARTTLS on the IMAP port, and the "TLS" port speaks plain IMAP too
+    /// (a server where encryption is impossible).
+    pub fn no_tls(mut self) -> Self {
+        self.no_tls = true;
+        self
+    }
+
     /// Stop advertising a capability (e.g. `"LITERAL+"`, `"UIDPLUS"`, `"CONDSTORE"`).
     ///
     /// Sets an explicit `imap_capability` list: Dovecot then advertises exactly that
@@ -668,6 +676,7 @@ impl Dovecot {
             greeting: None,
             extra_config: Vec::new(),
             extra_users: Vec::new(),
+            no_tls: false,
         }
     }
 
@@ -794,7 +803,11 @@ impl Dovecot {
         let _ = writeln!(c, "first_valid_gid = {}", self.ids.mail_gid.clamp(1, 8));
         c.push_str("default_process_limit = 300\ndefault_client_limit = 2000\n");
         c.push_str("mail_max_userip_connections = 200\n");
-        c.push_str("ssl = yes\n");
+        c.push_str(if o.no_tls {
+            "ssl = no\n"
+        } else {
+            "ssl = yes\n"
+        });
         let _ = writeln!(c, "ssl_cert = <{}", d.join("etc/cert.pem").display());
         let _ = writeln!(c, "ssl_key = <{}", d.join("etc/key.pem").display());
         c.push_str("disable_plaintext_auth = no\n");
@@ -886,9 +899,10 @@ impl Dovecot {
         }
         let _ = writeln!(
             c,
-            "service imap-login {{\n  inet_listener imap {{\n    port = {}\n  }}\n  inet_listener imaps {{\n    port = {}\n    ssl = yes\n  }}\n  process_limit = 300\n{}}}",
+            "service imap-login {{\n  inet_listener imap {{\n    port = {}\n  }}\n  inet_listener imaps {{\n    port = {}\n    ssl = {}\n  }}\n  process_limit = 300\n{}}}",
             self.port,
             self.tls_port,
+            if o.no_tls { "no" } else { "yes" },
             if self.ids.root { "" } else { "  chroot =\n" }
         );
         c.push_str("service imap {\n  process_limit = 300\n}\n");
