@@ -201,13 +201,13 @@ fn run_configured(
     out.line("Info: will resync flags for already transferred messages. Use --noresyncflags to not resync flags.");
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
     let pidfile = pidfile_path(parsed);
-    if let Some(p) = &pidfile {
-        if let Err(e) = write_pidfile(p, log_path.as_deref()) {
-            out.line(format!(
-                "Warning: can not write pidfile {}: {e}",
-                p.display()
-            ));
-        }
+    if let Some(p) = &pidfile
+        && let Err(e) = write_pidfile(p, log_path.as_deref())
+    {
+        out.line(format!(
+            "Warning: can not write pidfile {}: {e}",
+            p.display()
+        ));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -297,14 +297,14 @@ fn pidfile_path(p: &Parsed) -> Option<PathBuf> {
 }
 
 fn write_pidfile(path: &Path, log: Option<&Path>) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let mut f = imapsync_state::private_file(path, true)?;
     writeln!(f, "{}", std::process::id())?;

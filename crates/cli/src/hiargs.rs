@@ -53,18 +53,17 @@ pub fn split_host(raw: &str) -> (String, Option<u16>, Option<String>) {
         None => (s.clone(), None),
     };
     // [v6]:port, v6 without port, host:port
-    if let Some(rest) = hostport.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (h.to_string(), port, folder);
-        }
+    if let Some(rest) = hostport.strip_prefix('[')
+        && let Some((h, tail)) = rest.split_once(']')
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (h.to_string(), port, folder);
     }
-    if hostport.matches(':').count() == 1 {
-        if let Some((h, p)) = hostport.split_once(':') {
-            if let Ok(port) = p.parse::<u16>() {
-                return (h.to_string(), Some(port), folder);
-            }
-        }
+    if hostport.matches(':').count() == 1
+        && let Some((h, p)) = hostport.split_once(':')
+        && let Ok(port) = p.parse::<u16>()
+    {
+        return (h.to_string(), Some(port), folder);
     }
     (hostport, None, folder)
 }
@@ -87,12 +86,12 @@ fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secr
             message: format!("Failure: can not open passfile{n} {file}: {e}"),
             exit_code: 66,
         })?;
-        if let Ok(m) = std::fs::metadata(file) {
-            if m.permissions().mode() & 0o077 != 0 {
-                warnings.push(format!(
-                    "Warning: passfile{n} {file} is readable by group or others (chmod 600 {file})"
-                ));
-            }
+        if let Ok(m) = std::fs::metadata(file)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            warnings.push(format!(
+                "Warning: passfile{n} {file} is readable by group or others (chmod 600 {file})"
+            ));
         }
         return Ok(Some(Secret::new(line.trim())));
     }
@@ -344,14 +343,12 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
     let minage = p.float("minage");
     let abletosearch = p.bool("abletosearch").unwrap_or(true);
     let ages_server_side = abletosearch && p.string("search").is_none();
-    if ages_server_side {
-        if let Some(c) = age_criteria(maxage, minage, now) {
-            if side1.search.is_none() && p.bool("abletosearch1").unwrap_or(true) {
-                side1.search = Some(c.clone());
-            }
-            if side2.search.is_none() && p.bool("abletosearch2").unwrap_or(true) {
-                side2.search = Some(c);
-            }
+    if ages_server_side && let Some(c) = age_criteria(maxage, minage, now) {
+        if side1.search.is_none() && p.bool("abletosearch1").unwrap_or(true) {
+            side1.search = Some(c.clone());
+        }
+        if side2.search.is_none() && p.bool("abletosearch2").unwrap_or(true) {
+            side2.search = Some(c);
         }
     }
     let regexflag = p

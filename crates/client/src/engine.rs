@@ -826,11 +826,11 @@ impl Reader {
         let Some(tag) = &self.streaming_to else {
             return;
         };
-        if let Some(f) = self.inflight.iter().find(|f| &f.tag == tag) {
-            if let Sink::Stream(tx) = &f.sink {
-                // A consumer that went away just stops receiving.
-                let _ = tx.send(item).await;
-            }
+        if let Some(f) = self.inflight.iter().find(|f| &f.tag == tag)
+            && let Sink::Stream(tx) = &f.sink
+        {
+            // A consumer that went away just stops receiving.
+            let _ = tx.send(item).await;
         }
     }
 
@@ -885,12 +885,11 @@ impl Reader {
                 Ok(())
             }
             Response::Untagged(u) => {
-                if let Untagged::Status(s) = &u {
-                    if s.kind == StatusKind::Bye {
-                        if let Ok(mut b) = self.shared.bye.lock() {
-                            *b = Some(s.text.clone());
-                        }
-                    }
+                if let Untagged::Status(s) = &u
+                    && s.kind == StatusKind::Bye
+                    && let Ok(mut b) = self.shared.bye.lock()
+                {
+                    *b = Some(s.text.clone());
                 }
                 let idx = self
                     .inflight

@@ -89,10 +89,10 @@ pub fn diff(input: &Input<'_>) -> Diff {
     // Host2 messages by key, in UID order, not yet paired.
     let mut by_key2: HashMap<&str, Vec<u32>> = HashMap::new();
     for m in input.host2 {
-        if let Some(k) = &m.key {
-            if !used2.contains(&m.uid) {
-                by_key2.entry(k.as_str()).or_default().push(m.uid);
-            }
+        if let Some(k) = &m.key
+            && !used2.contains(&m.uid)
+        {
+            by_key2.entry(k.as_str()).or_default().push(m.uid);
         }
     }
     let mut next2: HashMap<&str, usize> = HashMap::new();

@@ -530,16 +530,16 @@ impl AppendState<'_> {
             }
             return Ok(());
         }
-        if f.idxs.len() > 1 {
-            if let Some(bodies) = f.bodies {
-                // The MULTIAPPEND failed as a whole: nothing was stored. Retry one by one.
-                // Its intents are superseded by the new ones.
-                self.sink.discard(&f.intents);
-                for (idx, b) in f.idxs.into_iter().zip(bodies) {
-                    self.submit(vec![(idx, b)], inflight, false);
-                }
-                return Ok(());
+        if f.idxs.len() > 1
+            && let Some(bodies) = f.bodies
+        {
+            // The MULTIAPPEND failed as a whole: nothing was stored. Retry one by one.
+            // Its intents are superseded by the new ones.
+            self.sink.discard(&f.intents);
+            for (idx, b) in f.idxs.into_iter().zip(bodies) {
+                self.submit(vec![(idx, b)], inflight, false);
             }
+            return Ok(());
         }
         for (k, &idx) in f.idxs.iter().enumerate() {
             let bytes = f.lens.get(k).copied().unwrap_or(0);

@@ -135,12 +135,10 @@ pub async fn discover(conn: &Connection) -> Result<SideFolders, ConnError> {
     }
     let done = lsub.await?;
     for u in done.untagged {
-        if let Untagged::Lsub(item) = u {
-            if let Ok(f) = to_folder(item) {
-                if !f.has_attr("\\Noselect") || true {
-                    out.subscribed.push(f.name);
-                }
-            }
+        if let Untagged::Lsub(item) = u
+            && let Ok(f) = to_folder(item)
+        {
+            out.subscribed.push(f.name);
         }
     }
     Ok(out)

@@ -368,26 +368,25 @@ pub async fn sync_folder(
         ));
     }
     // Journal bookkeeping: adopted pairs, stale entries, settled intents.
-    if let (Some(store), Some(r)) = (&ctx.store, &rec) {
-        if !dry {
-            let flags1: HashMap<u32, &str> =
-                list1.iter().map(|m| (m.uid, m.flags.as_str())).collect();
-            let adopted: Vec<MapEntry> = d
-                .adopted
-                .iter()
-                .map(|&(u1, u2)| MapEntry {
-                    uid1: u1,
-                    uid2: u2,
-                    flags: flags1.get(&u1).map(|f| f.to_string()),
-                })
-                .collect();
-            let _ = store.insert_map(r.id, &adopted);
-            let stale1: Vec<u32> = d.stale.iter().map(|&(u1, _)| u1).collect();
-            let _ = store.remove_uid1(r.id, &stale1);
-            // Every host2 message has now been matched by identity: open intents are settled.
-            let ids: Vec<i64> = open_intents.iter().map(|i| i.id).collect();
-            let _ = store.drop_intents(&ids);
-        }
+    if let (Some(store), Some(r)) = (&ctx.store, &rec)
+        && !dry
+    {
+        let flags1: HashMap<u32, &str> = list1.iter().map(|m| (m.uid, m.flags.as_str())).collect();
+        let adopted: Vec<MapEntry> = d
+            .adopted
+            .iter()
+            .map(|&(u1, u2)| MapEntry {
+                uid1: u1,
+                uid2: u2,
+                flags: flags1.get(&u1).map(|f| f.to_string()),
+            })
+            .collect();
+        let _ = store.insert_map(r.id, &adopted);
+        let stale1: Vec<u32> = d.stale.iter().map(|&(u1, _)| u1).collect();
+        let _ = store.remove_uid1(r.id, &stale1);
+        // Every host2 message has now been matched by identity: open intents are settled.
+        let ids: Vec<i64> = open_intents.iter().map(|i| i.id).collect();
+        let _ = store.drop_intents(&ids);
     }
     if !open_intents.is_empty() {
         out.line(format!(
@@ -550,10 +549,10 @@ pub async fn sync_folder(
                 ));
             }
         }
-        if let (Some(store), Some(r)) = (&ctx.store, &rec) {
-            if !dry {
-                let _ = store.update_flags(r.id, &new_flags);
-            }
+        if let (Some(store), Some(r)) = (&ctx.store, &rec)
+            && !dry
+        {
+            let _ = store.update_flags(r.id, &new_flags);
         }
     }
     let present1: HashSet<u32> = d.present.iter().map(|&(i, _)| list1[i].uid).collect();
@@ -568,48 +567,47 @@ pub async fn sync_folder(
         .count() as u64
         + copied_pairs.len() as u64;
     // 7. Record where both sides stand now.
-    if let (Some(store), Some(r)) = (&ctx.store, &mut rec) {
-        if !dry && sel2.is_some() {
-            let status2 = c2
-                .run(cmd::status(job.name2.as_bytes(), status_items(c2)))
-                .await
-                .map_err(conn_err(Side::Host2))?;
-            let mut s2 = SideStatus::default();
-            for u in status2.untagged {
-                if let imapsync_proto::response::Untagged::MailboxStatus { items, .. } = u {
-                    s2 = SideStatus {
-                        uidnext: items.uidnext,
-                        modseq: items.highestmodseq,
-                        messages: items.messages,
-                    };
-                }
+    if let (Some(store), Some(r)) = (&ctx.store, &mut rec)
+        && !dry
+        && sel2.is_some()
+    {
+        let status2 = c2
+            .run(cmd::status(job.name2.as_bytes(), status_items(c2)))
+            .await
+            .map_err(conn_err(Side::Host2))?;
+        let mut s2 = SideStatus::default();
+        for u in status2.untagged {
+            if let imapsync_proto::response::Untagged::MailboxStatus { items, .. } = u {
+                s2 = SideStatus {
+                    uidnext: items.uidnext,
+                    modseq: items.highestmodseq,
+                    messages: items.messages,
+                };
             }
-            r.uidvalidity1 = sel1.uidvalidity;
-            r.uidvalidity2 = sel2.as_ref().and_then(|s| s.uidvalidity);
-            r.side1 = SideStatus {
-                uidnext: sel1.uidnext,
-                modseq: sel1.highestmodseq,
-                messages: Some(sel1.exists),
-            };
-            r.side2 = s2;
-            let all_selected = cfg.side1.search.is_none() && cfg.side2.search.is_none();
-            r.complete = folder_ok
-                && missing_after == 0
-                && all_selected
-                && list1.len() as u32 == sel1.exists;
-            r.options = Some(fp.clone());
-            r.summary = Summary {
-                n1: identified1,
-                n2: identified2,
-                dup1,
-                dup2,
-                missing: missing_after + size_skipped,
-                extra: d.extra2.len() as u64,
-                bytes1: list1.iter().map(|m| m.size).sum(),
-                bytes2: list2.iter().map(|m| m.size).sum(),
-            };
-            let _ = store.save_folder(r);
         }
+        r.uidvalidity1 = sel1.uidvalidity;
+        r.uidvalidity2 = sel2.as_ref().and_then(|s| s.uidvalidity);
+        r.side1 = SideStatus {
+            uidnext: sel1.uidnext,
+            modseq: sel1.highestmodseq,
+            messages: Some(sel1.exists),
+        };
+        r.side2 = s2;
+        let all_selected = cfg.side1.search.is_none() && cfg.side2.search.is_none();
+        r.complete =
+            folder_ok && missing_after == 0 && all_selected && list1.len() as u32 == sel1.exists;
+        r.options = Some(fp.clone());
+        r.summary = Summary {
+            n1: identified1,
+            n2: identified2,
+            dup1,
+            dup2,
+            missing: missing_after + size_skipped,
+            extra: d.extra2.len() as u64,
+            bytes1: list1.iter().map(|m| m.size).sum(),
+            bytes2: list2.iter().map(|m| m.size).sum(),
+        };
+        let _ = store.save_folder(r);
     }
     {
         let mut st = ctx.stats();
@@ -623,6 +621,8 @@ pub async fn sync_folder(
 }
 
 type FlagUpdates = BTreeMap<String, Vec<u32>>;
+/// Flags per host1 UID to copy, STOREs to send, new flags per host1 UID.
+type FlagDecision = (HashMap<u32, Vec<String>>, FlagUpdates, Vec<(u32, String)>);
 
 type Listings = (Vec<Listed>, Vec<Listed>);
 type ListFail = (Side, ListError);
@@ -839,7 +839,7 @@ fn decide_flags(
     d: &diff::Diff,
     perm2: &str,
     have2: bool,
-) -> (HashMap<u32, Vec<String>>, FlagUpdates, Vec<(u32, String)>) {
+) -> FlagDecision {
     let cfg = &ctx.cfg;
     let flag_opts = FlagOptions {
         flagscase: cfg.messages.flagscase,
@@ -1066,22 +1066,19 @@ impl CopySink for Sink<'_> {
                 self.done += 1;
                 if let (Some(store), Some(id), Some(intent)) = (&ctx.store, self.folder_id, intent)
                 {
-                    match uid2 {
-                        Some(u2) => {
-                            let _ = store.resolve_intents(
-                                id,
-                                &[(
-                                    intent,
-                                    MapEntry {
-                                        uid1: item.uid,
-                                        uid2: u2,
-                                        flags: Some(item.flags.join(" ")),
-                                    },
-                                )],
-                            );
-                        }
-                        // Without UIDPLUS the intent stays: the next run matches by identity.
-                        None => {}
+                    // Without UIDPLUS the intent stays: the next run matches by identity.
+                    if let Some(u2) = uid2 {
+                        let _ = store.resolve_intents(
+                            id,
+                            &[(
+                                intent,
+                                MapEntry {
+                                    uid1: item.uid,
+                                    uid2: u2,
+                                    flags: Some(item.flags.join(" ")),
+                                },
+                            )],
+                        );
                     }
                 }
                 if let Some(u2) = uid2 {

@@ -266,13 +266,13 @@ async fn fill_missing_keys(
             });
         }
         for u in done.untagged {
-            if let Untagged::Fetch { items, .. } = u {
-                if let (Some(uid), Some(b)) = (
+            if let Untagged::Fetch { items, .. } = u
+                && let (Some(uid), Some(b)) = (
                     items.uid,
                     items.sections.first().and_then(|s| s.data.bytes()),
-                ) {
-                    headers.insert(uid, b.clone());
-                }
+                )
+            {
+                headers.insert(uid, b.clone());
             }
         }
     }
@@ -305,7 +305,7 @@ pub async fn flags(
     changedsince: Option<u64>,
 ) -> Result<std::collections::HashMap<u32, String>, ListError> {
     let sets = match uids {
-        Some(u) if u.is_empty() => return Ok(Default::default()),
+        Some([]) => return Ok(Default::default()),
         Some(u) => UidSet::chunks_by_len(u, MAX_SET_LEN),
         None => vec![UidSet::range(1, STAR)],
     };
@@ -323,10 +323,10 @@ pub async fn flags(
             });
         }
         for u in done.untagged {
-            if let Untagged::Fetch { items, .. } = u {
-                if let (Some(uid), Some(f)) = (items.uid, items.flags) {
-                    out.insert(uid, f.join(" "));
-                }
+            if let Untagged::Fetch { items, .. } = u
+                && let (Some(uid), Some(f)) = (items.uid, items.flags)
+            {
+                out.insert(uid, f.join(" "));
             }
         }
     }

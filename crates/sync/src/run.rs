@@ -270,41 +270,42 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     }
     out.line("++++ End looping on each folder");
     // Folder sizes after.
-    if cfg.modes.foldersizesatend && !ctx.aborted() {
-        if let (Some((c1, _)), Some((c2, _))) = (
+    if cfg.modes.foldersizesatend
+        && !ctx.aborted()
+        && let (Some((c1, _)), Some((c2, _))) = (
             open_side(ctx, Side::Host1, true).await,
             open_side(ctx, Side::Host2, true).await,
-        ) {
-            let names1 = plan
-                .pairs
-                .iter()
-                .map(|p| p.name1.clone())
-                .collect::<Vec<_>>();
-            let names2 = plan
-                .pairs
-                .iter()
-                .map(|p| p.name2.clone())
-                .collect::<Vec<_>>();
-            let s1 = discover::statuses(&c1, &names1).await.unwrap_or_default();
-            let s2 = discover::statuses(&c2, &names2).await.unwrap_or_default();
-            let mut f2_after = f2.clone();
-            for n in &existing2 {
-                if !f2_after.contains(n) {
-                    f2_after.list.push(discover::Folder {
-                        name: n.clone(),
-                        attrs: vec![],
-                        delimiter: None,
-                    });
-                }
+        )
+    {
+        let names1 = plan
+            .pairs
+            .iter()
+            .map(|p| p.name1.clone())
+            .collect::<Vec<_>>();
+        let names2 = plan
+            .pairs
+            .iter()
+            .map(|p| p.name2.clone())
+            .collect::<Vec<_>>();
+        let s1 = discover::statuses(&c1, &names1).await.unwrap_or_default();
+        let s2 = discover::statuses(&c2, &names2).await.unwrap_or_default();
+        let mut f2_after = f2.clone();
+        for n in &existing2 {
+            if !f2_after.contains(n) {
+                f2_after.list.push(discover::Folder {
+                    name: n.clone(),
+                    attrs: vec![],
+                    delimiter: None,
+                });
             }
-            let (lines, totals) = sizes_table(ctx, &plan, &s1, &s2, &f2_after, "after");
-            out.lines(&lines);
-            if let Some(start) = start_sizes {
-                *sizes = Some((start, totals));
-            }
-            c1.logout().await;
-            c2.logout().await;
         }
+        let (lines, totals) = sizes_table(ctx, &plan, &s1, &s2, &f2_after, "after");
+        out.lines(&lines);
+        if let Some(start) = start_sizes {
+            *sizes = Some((start, totals));
+        }
+        c1.logout().await;
+        c2.logout().await;
     }
     None
 }
@@ -525,10 +526,10 @@ async fn fill_status(
             None => {}
         }
     }
-    if !missing.is_empty() {
-        if let Ok(more) = discover::statuses(conn, &missing).await {
-            out.extend(more);
-        }
+    if !missing.is_empty()
+        && let Ok(more) = discover::statuses(conn, &missing).await
+    {
+        out.extend(more);
     }
     out
 }
