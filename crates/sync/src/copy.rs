@@ -158,6 +158,16 @@ fn groups(items: &[CopyItem]) -> Vec<Group> {
     out
 }
 
+/// A FETCH queued on host1: batches are sent at once and their answers collected (a
+/// collecting command never holds up the connection's reader, even when the server runs
+/// pipelined FETCHes in parallel and interleaves their answers); a large message is sent
+/// only when its turn comes and streamed, so at most one streaming command is ever in flight
+/// on the connection and it is always being read.
+enum Queued {
+    Batch(Vec<usize>, Pending),
+    Large(usize),
+}
+
 async fn fetch_loop(
     c1: &Connection,
     items: &[CopyItem],
@@ -165,28 +175,84 @@ async fn fetch_loop(
     budget: Arc<Semaphore>,
 ) -> Result<(), ConnError> {
     let groups = groups(items);
-    let mut queued: VecDeque<(Vec<usize>, imapsync_client::ItemStream)> = VecDeque::new();
+    let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut next = 0usize;
     loop {
         while queued.len() < FETCHES_AHEAD && next < groups.len() {
-            let idxs = match &groups[next] {
-                Group::Batch(v) => v.clone(),
-                Group::Large(i) => vec![*i],
-            };
-            let set = UidSet::from_uids(idxs.iter().map(|&i| items[i].uid));
-            queued.push_back((
-                idxs,
-                c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false)),
-            ));
+            queued.push_back(match &groups[next] {
+                Group::Batch(idxs) => {
+                    let set = UidSet::from_uids(idxs.iter().map(|&i| items[i].uid));
+                    Queued::Batch(
+                        idxs.clone(),
+                        c1.submit(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false)),
+                    )
+                }
+                Group::Large(i) => Queued::Large(*i),
+            });
             next += 1;
         }
-        let Some((idxs, stream)) = queued.pop_front() else {
-            break;
-        };
-        read_group(items, &idxs, stream, &tx, &budget).await?;
+        match queued.pop_front() {
+            None => break,
+            Some(Queued::Batch(idxs, pending)) => {
+                let done = pending.await?;
+                deliver_batch(items, &idxs, done, &tx, &budget).await;
+            }
+            Some(Queued::Large(i)) => {
+                let set = UidSet::from_uids([items[i].uid]);
+                let stream = c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false));
+                read_group(items, &[i], stream, &tx, &budget).await?;
+            }
+        }
     }
     let _ = tx.send(Err(FetchEnd::Done)).await;
     Ok(())
+}
+
+/// Hands over the bodies of a collected batch, in the batch's order.
+async fn deliver_batch(
+    items: &[CopyItem],
+    idxs: &[usize],
+    done: imapsync_client::Done,
+    tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
+    budget: &Arc<Semaphore>,
+) {
+    let mut bodies: HashMap<u32, Option<Bytes>> = HashMap::new();
+    for u in done.untagged {
+        if let Untagged::Fetch { items: it, .. } = u
+            && let Some(uid) = it.uid
+            && let Some(section) = it.sections.iter().find(|s| s.section.is_empty())
+        {
+            bodies.insert(uid, section.data.bytes().cloned());
+        }
+    }
+    for &idx in idxs {
+        match bodies.remove(&items[idx].uid) {
+            Some(Some(body)) => {
+                let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
+                let permit = budget.clone().acquire_many_owned(want.max(1)).await.ok();
+                let _ = tx
+                    .send(Ok(Fetched {
+                        idx,
+                        body: Body::Bytes(body),
+                        permit,
+                    }))
+                    .await;
+            }
+            Some(None) => {
+                let _ = tx
+                    .send(Err(FetchEnd::Failed(idx, "could not be fetched: the server returned NIL as body".into())))
+                    .await;
+            }
+            None => {
+                let why = if done.status.is_ok() {
+                    "could not be fetched: the message is no longer on host1".to_string()
+                } else {
+                    format!("could not be fetched: {}", done.status.full_text())
+                };
+                let _ = tx.send(Err(FetchEnd::Failed(idx, why))).await;
+            }
+        }
+    }
 }
 
 async fn read_group(

@@ -181,41 +181,38 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
         }
         (None, None) => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
     };
-    // Pipeline every chunk, then read them in order.
-    let mut streams = Vec::with_capacity(sets.len());
-    for set in &sets {
-        streams.push(conn.stream(cmd::uid_fetch(set, &items, None, false)));
-    }
-    for mut st in streams {
+    let add = |it: imapsync_proto::response::FetchItems, out: &mut Vec<Listed>| {
+        let Some(uid) = it.uid else { return };
+        if spec.since_uid.is_some_and(|s| uid < s) {
+            // `n:*` also matches the last message when n is beyond it.
+            return;
+        }
+        let size = it.rfc822_size.unwrap_or(0);
+        let key = if spec.want_keys {
+            it.sections
+                .first()
+                .and_then(|s| s.data.bytes())
+                .and_then(|raw| identity::header_signature(raw, Some(size), spec.identity))
+        } else {
+            None
+        };
+        out.push(Listed {
+            uid,
+            size,
+            flags: it.flags.map(|f| f.join(" ")).unwrap_or_default(),
+            internaldate: it.internaldate,
+            key,
+            pairwise: false,
+            flags_known: true,
+        });
+    };
+    if sets.len() == 1 {
+        // One command: stream its answers (a whole folder's listing is never held as
+        // responses). It is the only streaming command on the connection.
+        let mut st = conn.stream(cmd::uid_fetch(&sets[0], &items, None, false));
         while let Some(item) = st.next().await {
             match item {
-                Item::Untagged(Untagged::Fetch { items: it, .. }) => {
-                    let Some(uid) = it.uid else { continue };
-                    if spec.since_uid.is_some_and(|s| uid < s) {
-                        // `n:*` also matches the last message when n is beyond it.
-                        continue;
-                    }
-                    let size = it.rfc822_size.unwrap_or(0);
-                    let key = if spec.want_keys {
-                        it.sections
-                            .first()
-                            .and_then(|s| s.data.bytes())
-                            .and_then(|raw| {
-                                identity::header_signature(raw, Some(size), spec.identity)
-                            })
-                    } else {
-                        None
-                    };
-                    out.push(Listed {
-                        uid,
-                        size,
-                        flags: it.flags.map(|f| f.join(" ")).unwrap_or_default(),
-                        internaldate: it.internaldate,
-                        key,
-                        pairwise: false,
-                        flags_known: true,
-                    });
-                }
+                Item::Untagged(Untagged::Fetch { items: it, .. }) => add(it, &mut out),
                 Item::Done(Ok(status)) => {
                     if !status.is_ok() {
                         return Err(ListError::Refused {
@@ -227,6 +224,30 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
                 }
                 Item::Done(Err(e)) => return Err(ListError::Conn(e)),
                 _ => {}
+            }
+        }
+    } else {
+        // Several chunks: collected, a few ahead (collecting commands never block the
+        // reader, even if the server interleaves their answers).
+        let mut pending = std::collections::VecDeque::new();
+        let mut next = 0;
+        loop {
+            while pending.len() < 4 && next < sets.len() {
+                pending.push_back(conn.submit(cmd::uid_fetch(&sets[next], &items, None, false)));
+                next += 1;
+            }
+            let Some(p) = pending.pop_front() else { break };
+            let done = p.await?;
+            if !done.is_ok() {
+                return Err(ListError::Refused {
+                    command: "UID FETCH",
+                    status: done.status,
+                });
+            }
+            for u in done.untagged {
+                if let Untagged::Fetch { items: it, .. } = u {
+                    add(it, &mut out);
+                }
             }
         }
     }

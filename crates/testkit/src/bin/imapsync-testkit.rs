@@ -25,6 +25,10 @@ use imapsync_testkit::verify::{CompareOptions, compare, digest_text, record, sna
 use imapsync_testkit::{Dovecot, Layout};
 
 const USAGE: &str = "usage:
+  imapsync-testkit proxy --target HOST:PORT [--latency-ms MS] [--state-file F] [--var-prefix P]
+                         (a delay line: MS each way, so a round trip costs 2*MS)
+  imapsync-testkit mutate --port P [--host H] --user U --pass W [--new N] [--flag-changes M]
+                          [--seed S]   (N new messages and M flag changes, deterministic)
   imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
                          [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
                          [--quota-kib N] [--max-mail-size BYTES]
@@ -137,6 +141,8 @@ fn main() -> ExitCode {
         "fill" => fill_cmd(&args),
         "snapshot" => snapshot_cmd(&args),
         "verify" => verify_cmd(&args),
+        "proxy" => proxy_cmd(&args),
+        "mutate" => mutate_cmd(&args),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -328,4 +334,87 @@ fn verify_cmd(a: &Args) -> Result<ExitCode> {
         diffs.len()
     );
     Ok(ExitCode::from(1))
+}
+
+/// `proxy`: a latency proxy in front of a server, until SIGTERM.
+fn proxy_cmd(a: &Args) -> Result<ExitCode> {
+    let target = a.req("target")?.to_string();
+    let ms: u64 = a.num("latency-ms")?.unwrap_or(0);
+    let faults = imapsync_testkit::Faults::new().latency(std::time::Duration::from_millis(ms));
+    let proxy = imapsync_testkit::FaultProxy::start(target.as_str(), faults)?;
+    let p = a.get("var-prefix").unwrap_or("");
+    let state = format!("{p}PORT={}\n{p}PID={}\n", proxy.port(), std::process::id());
+    if let Some(f) = a.get("state-file") {
+        let tmp = format!("{f}.tmp");
+        std::fs::write(&tmp, &state).with_context(|| format!("writing {tmp}"))?;
+        std::fs::rename(&tmp, f).with_context(|| format!("writing {f}"))?;
+    }
+    print!("{state}");
+    std::io::stdout().flush()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        anyhow::Ok(())
+    })?;
+    drop(proxy);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `mutate`: deterministic changes on a mailbox for the benchmark's delta scenario: N new
+/// messages spread over the folders, M flag changes on existing messages.
+fn mutate_cmd(a: &Args) -> Result<ExitCode> {
+    let host = a.get("host").unwrap_or("127.0.0.1");
+    let port: u16 = a.num("port")?.ok_or_else(|| anyhow!("--port is required"))?;
+    let user = a.req("user")?;
+    let pass = a.req("pass")?;
+    let new: usize = a.num("new")?.unwrap_or(100);
+    let changes: usize = a.num("flag-changes")?.unwrap_or(500);
+    let seed: u64 = a.num("seed")?.unwrap_or(7);
+    let mut rng = imapsync_testkit::prng::Rng::new(seed);
+    let mut c = imapsync_testkit::TestImap::connect_login(host, port, user, pass)?;
+    let folders: Vec<String> = c
+        .list()?
+        .into_iter()
+        .filter(|e| e.selectable())
+        .map(|e| e.name)
+        .collect();
+    if folders.is_empty() {
+        bail!("no folder");
+    }
+    for i in 0..new {
+        let f = &folders[(rng.next_u64() % folders.len() as u64) as usize];
+        let body = format!(
+            "From: delta@example.org\r\nTo: you@example.org\r\nSubject: delta {i}\r\nDate: Tue, 02 Jan 2024 10:00:00 +0000\r\nMessage-ID: <delta-{seed}-{i}@example.org>\r\n\r\nnew message {i}\r\n"
+        );
+        c.append(f, &["$Delta"], None, body.as_bytes())?;
+    }
+    let flags = ["\\Flagged", "\\Answered", "$Forwarded", "$Label7"];
+    let mut done = 0usize;
+    let mut attempts = 0usize;
+    while done < changes && attempts < changes * 10 {
+        attempts += 1;
+        let f = &folders[(rng.next_u64() % folders.len() as u64) as usize];
+        let sel = c.select(f)?;
+        if sel.exists == 0 {
+            continue;
+        }
+        let uids = c.uid_search("ALL")?;
+        if uids.is_empty() {
+            continue;
+        }
+        let uid = uids[(rng.next_u64() % uids.len() as u64) as usize];
+        let flag = flags[(rng.next_u64() % flags.len() as u64) as usize];
+        let mode = if rng.next_u64() % 2 == 0 { "+FLAGS.SILENT" } else { "-FLAGS.SILENT" };
+        c.store_flags(&uid.to_string(), mode, &[flag])?;
+        done += 1;
+    }
+    println!("mutate: {new} new messages, {done} flag changes");
+    let _ = c.logout();
+    Ok(ExitCode::SUCCESS)
 }
