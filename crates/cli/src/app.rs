@@ -11,21 +11,37 @@ use imapsync_sync::{Config, Out};
 use crate::flags::{self, Parsed};
 use crate::hiargs;
 
-/// Where lines go: stdout and, unless `--nolog`, the log file.
+/// Where lines go: stdout and, unless `--nolog`, the log file. Both are buffered and
+/// flushed at least every [`FLUSH_EVERY`], so thousands of per-message lines cost a few
+/// writes, while a person watching still sees progress.
 struct Tee {
-    log: Option<std::fs::File>,
+    out: std::io::BufWriter<std::io::Stdout>,
+    log: Option<std::io::BufWriter<std::fs::File>>,
+    last_flush: std::time::Instant,
 }
+
+/// Longest time a printed line waits in a buffer.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Tee {
     fn write(&mut self, s: &str) {
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(s.as_bytes());
-        let _ = stdout.write_all(b"\n");
-        let _ = stdout.flush();
+        let _ = self.out.write_all(s.as_bytes());
+        let _ = self.out.write_all(b"\n");
         if let Some(f) = &mut self.log {
             let _ = f.write_all(s.as_bytes());
             let _ = f.write_all(b"\n");
         }
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+        if let Some(f) = &mut self.log {
+            let _ = f.flush();
+        }
+        self.last_flush = std::time::Instant::now();
     }
 }
 
@@ -163,7 +179,24 @@ fn run_configured(
             )),
         }
     }
-    let tee = Arc::new(Mutex::new(Tee { log: log_file }));
+    let tee = Arc::new(Mutex::new(Tee {
+        out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+        log: log_file.map(|f| std::io::BufWriter::with_capacity(64 * 1024, f)),
+        last_flush: std::time::Instant::now(),
+    }));
+    {
+        // Flush what waits in the buffers even when nothing new is printed for a while.
+        let weak = Arc::downgrade(&tee);
+        std::thread::spawn(move || {
+            while let Some(t) = weak.upgrade() {
+                if let Ok(mut t) = t.lock() {
+                    t.flush();
+                }
+                drop(t);
+                std::thread::sleep(FLUSH_EVERY);
+            }
+        });
+    }
     let out = {
         let tee = tee.clone();
         Out::new(move |s: &str| {
@@ -247,6 +280,9 @@ fn run_configured(
         None => out.line("No log file because of option --nolog"),
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Ok(mut t) = tee.lock() {
+        t.flush();
+    }
     code
 }
 

@@ -34,11 +34,11 @@ pub const SMALL_MESSAGE: u64 = 192 * 1024;
 /// Messages per FETCH batch.
 pub const FETCH_BATCH_COUNT: usize = 64;
 /// Bytes per FETCH batch.
-pub const FETCH_BATCH_BYTES: u64 = 2 * 1024 * 1024;
+pub const FETCH_BATCH_BYTES: u64 = 1024 * 1024;
 /// FETCH commands queued ahead on host1.
-pub const FETCHES_AHEAD: usize = 4;
+pub const FETCHES_AHEAD: usize = 3;
 /// Bytes of small bodies fetched but not yet handed to the host2 writer.
-pub const SMALL_BYTES_IN_FLIGHT: usize = 8 * 1024 * 1024;
+pub const SMALL_BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
 /// APPEND commands in flight on host2.
 pub const APPENDS_IN_FLIGHT: usize = 8;
 /// Messages per MULTIAPPEND.
@@ -81,6 +81,8 @@ pub trait CopySink {
     fn outcome(&mut self, item: &CopyItem, outcome: Outcome, intent: Option<i64>);
     /// These journalled APPENDs certainly did not happen (a refused MULTIAPPEND, retried).
     fn discard(&mut self, intents: &[i64]);
+    /// The outcomes of one APPEND command have all been reported: persist them together.
+    fn flush(&mut self) {}
 }
 
 /// Settings of one copy.
@@ -240,7 +242,10 @@ async fn deliver_batch(
             }
             Some(None) => {
                 let _ = tx
-                    .send(Err(FetchEnd::Failed(idx, "could not be fetched: the server returned NIL as body".into())))
+                    .send(Err(FetchEnd::Failed(
+                        idx,
+                        "could not be fetched: the server returned NIL as body".into(),
+                    )))
                     .await;
             }
             None => {
@@ -451,7 +456,9 @@ async fn append_loop(
             biased;
             r = async { match inflight.front_mut() { Some(f) => (&mut f.fut).await, None => std::future::pending().await } }, if !inflight.is_empty() => {
                 if let Some(f) = inflight.pop_front() {
-                    st.completed(f, r, &mut inflight)?;
+                    let res = st.completed(f, r, &mut inflight);
+                    st.sink.flush();
+                    res?;
                 }
             }
             m = rx.recv(), if can_take => match m {

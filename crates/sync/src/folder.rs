@@ -491,8 +491,10 @@ pub async fn sync_folder(
             copied: &mut copied_pairs,
             failed: 0,
             done: 0,
+            resolved: Vec::new(),
         };
         let r = copy::copy(c1, c2, &items, &opts, &mut sink).await;
+        sink.flush();
         let failed = sink.failed;
         missing_after = items.len() as u64 - sink.done;
         if failed > 0 {
@@ -1039,6 +1041,8 @@ struct Sink<'a> {
     copied: &'a mut Vec<(u32, u32)>,
     failed: u64,
     done: u64,
+    /// Journal entries to settle in one transaction (per APPEND command).
+    resolved: Vec<(i64, MapEntry)>,
 }
 
 impl CopySink for Sink<'_> {
@@ -1064,22 +1068,16 @@ impl CopySink for Sink<'_> {
         match outcome {
             Outcome::Copied { uid2, bytes } => {
                 self.done += 1;
-                if let (Some(store), Some(id), Some(intent)) = (&ctx.store, self.folder_id, intent)
-                {
-                    // Without UIDPLUS the intent stays: the next run matches by identity.
-                    if let Some(u2) = uid2 {
-                        let _ = store.resolve_intents(
-                            id,
-                            &[(
-                                intent,
-                                MapEntry {
-                                    uid1: item.uid,
-                                    uid2: u2,
-                                    flags: Some(item.flags.join(" ")),
-                                },
-                            )],
-                        );
-                    }
+                // Without UIDPLUS the intent stays: the next run matches by identity.
+                if let (Some(intent), Some(u2)) = (intent, uid2) {
+                    self.resolved.push((
+                        intent,
+                        MapEntry {
+                            uid1: item.uid,
+                            uid2: u2,
+                            flags: Some(item.flags.join(" ")),
+                        },
+                    ));
                 }
                 if let Some(u2) = uid2 {
                     self.copied.push((item.uid, u2));
@@ -1142,6 +1140,16 @@ impl CopySink for Sink<'_> {
         if let Some(store) = &self.ctx.store {
             let _ = store.drop_intents(intents);
         }
+    }
+
+    fn flush(&mut self) {
+        if self.resolved.is_empty() {
+            return;
+        }
+        if let (Some(store), Some(id)) = (&self.ctx.store, self.folder_id) {
+            let _ = store.resolve_intents(id, &self.resolved);
+        }
+        self.resolved.clear();
     }
 }
 

@@ -351,7 +351,9 @@ fn proxy_cmd(a: &Args) -> Result<ExitCode> {
     }
     print!("{state}");
     std::io::stdout().flush()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
@@ -370,7 +372,9 @@ fn proxy_cmd(a: &Args) -> Result<ExitCode> {
 /// messages spread over the folders, M flag changes on existing messages.
 fn mutate_cmd(a: &Args) -> Result<ExitCode> {
     let host = a.get("host").unwrap_or("127.0.0.1");
-    let port: u16 = a.num("port")?.ok_or_else(|| anyhow!("--port is required"))?;
+    let port: u16 = a
+        .num("port")?
+        .ok_or_else(|| anyhow!("--port is required"))?;
     let user = a.req("user")?;
     let pass = a.req("pass")?;
     let new: usize = a.num("new")?.unwrap_or(100);
@@ -410,7 +414,11 @@ fn mutate_cmd(a: &Args) -> Result<ExitCode> {
         }
         let uid = uids[(rng.next_u64() % uids.len() as u64) as usize];
         let flag = flags[(rng.next_u64() % flags.len() as u64) as usize];
-        let mode = if rng.next_u64() % 2 == 0 { "+FLAGS.SILENT" } else { "-FLAGS.SILENT" };
+        let mode = if rng.next_u64() % 2 == 0 {
+            "+FLAGS.SILENT"
+        } else {
+            "-FLAGS.SILENT"
+        };
         c.store_flags(&uid.to_string(), mode, &[flag])?;
         done += 1;
     }
