@@ -38,7 +38,7 @@ pub struct Extras {
 }
 
 /// Default number of connections per side.
-pub const DEFAULT_CONNECTIONS: usize = 2;
+pub const DEFAULT_CONNECTIONS: usize = 4;
 /// Largest number of connections per side we accept (providers cap them per account).
 pub const MAX_CONNECTIONS: usize = 16;
 

@@ -646,20 +646,14 @@ pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo),
         s.caps.clone(),
         engine_config(opts),
     );
-    // ID (RFC 2971), pipelined on the engine.
+    // ID (RFC 2971): sent, not waited for — its answer needs no round trip of ours.
     if opts.send_id && conn.caps().has("ID") {
         let params: Vec<(&str, &str)> = opts
             .id_params
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        if let Ok(done) = conn.run(cmd::id(&params)).await {
-            for u in done.untagged {
-                if let Untagged::Id(pairs) = u {
-                    info.server_id = pairs;
-                }
-            }
-        }
+        drop(conn.submit(cmd::id(&params)));
     }
     Ok((conn, info))
 }

@@ -37,8 +37,14 @@ pub const FETCH_BATCH_COUNT: usize = 64;
 pub const FETCH_BATCH_BYTES: u64 = 1024 * 1024;
 /// FETCH commands queued ahead on host1.
 pub const FETCHES_AHEAD: usize = 3;
-/// Bytes of small bodies fetched but not yet handed to the host2 writer.
-pub const SMALL_BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
+/// Bytes of small bodies fetched but not yet handed to the host2 writer, for the whole run
+/// (all folders copied in parallel share it; see [`memory_budget`]).
+pub const SMALL_BYTES_IN_FLIGHT: usize = 6 * 1024 * 1024;
+
+/// The run-wide budget of small bodies in flight.
+pub fn memory_budget() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(SMALL_BYTES_IN_FLIGHT))
+}
 /// APPEND commands in flight on host2.
 pub const APPENDS_IN_FLIGHT: usize = 8;
 /// Messages per MULTIAPPEND.
@@ -112,13 +118,13 @@ pub async fn copy(
     c2: &Connection,
     items: &[CopyItem],
     opts: &CopyOptions,
+    budget: Arc<Semaphore>,
     sink: &mut (dyn CopySink + Send),
 ) -> Result<(), ConnError> {
     if items.is_empty() {
         return Ok(());
     }
     let (tx, rx) = mpsc::channel::<Result<Fetched, FetchEnd>>(256);
-    let budget = Arc::new(Semaphore::new(SMALL_BYTES_IN_FLIGHT));
     let fetcher = fetch_loop(c1, items, tx, budget);
     let appender = append_loop(c2, items, rx, opts, sink);
     let (f, a) = tokio::join!(fetcher, appender);
@@ -166,8 +172,14 @@ fn groups(items: &[CopyItem]) -> Vec<Group> {
 /// only when its turn comes and streamed, so at most one streaming command is ever in flight
 /// on the connection and it is always being read.
 enum Queued {
-    Batch(Vec<usize>, Pending),
+    Batch(Vec<usize>, Pending, Option<OwnedSemaphorePermit>),
     Large(usize),
+}
+
+/// Permits for `bytes` of the memory budget (capped so one big batch can always proceed).
+async fn reserve(budget: &Arc<Semaphore>, bytes: u64) -> Option<OwnedSemaphorePermit> {
+    let n = bytes.clamp(1, SMALL_BYTES_IN_FLIGHT as u64 / 2) as u32;
+    budget.clone().acquire_many_owned(n).await.ok()
 }
 
 async fn fetch_loop(
@@ -183,10 +195,15 @@ async fn fetch_loop(
         while queued.len() < FETCHES_AHEAD && next < groups.len() {
             queued.push_back(match &groups[next] {
                 Group::Batch(idxs) => {
+                    // The batch's bytes are reserved before asking for them; they are released
+                    // when host2 has confirmed the APPEND that carried them.
+                    let bytes: u64 = idxs.iter().map(|&i| items[i].size).sum();
+                    let permit = reserve(&budget, bytes).await;
                     let set = UidSet::from_uids(idxs.iter().map(|&i| items[i].uid));
                     Queued::Batch(
                         idxs.clone(),
                         c1.submit(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false)),
+                        permit,
                     )
                 }
                 Group::Large(i) => Queued::Large(*i),
@@ -195,9 +212,9 @@ async fn fetch_loop(
         }
         match queued.pop_front() {
             None => break,
-            Some(Queued::Batch(idxs, pending)) => {
+            Some(Queued::Batch(idxs, pending, permit)) => {
                 let done = pending.await?;
-                deliver_batch(items, &idxs, done, &tx, &budget).await;
+                deliver_batch(items, &idxs, done, &tx, permit).await;
             }
             Some(Queued::Large(i)) => {
                 let set = UidSet::from_uids([items[i].uid]);
@@ -216,7 +233,7 @@ async fn deliver_batch(
     idxs: &[usize],
     done: imapsync_client::Done,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
-    budget: &Arc<Semaphore>,
+    mut permit: Option<OwnedSemaphorePermit>,
 ) {
     let mut bodies: HashMap<u32, Option<Bytes>> = HashMap::new();
     for u in done.untagged {
@@ -230,13 +247,29 @@ async fn deliver_batch(
     for &idx in idxs {
         match bodies.remove(&items[idx].uid) {
             Some(Some(body)) => {
-                let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
-                let permit = budget.clone().acquire_many_owned(want.max(1)).await.ok();
+                // This body's share of the batch's reservation travels with it.
+                let share = permit.as_mut().and_then(|p| {
+                    let n = (body.len() as u64)
+                        .min(items[idx].size)
+                        .min(p.num_permits() as u64) as usize;
+                    if n == p.num_permits() {
+                        None
+                    } else {
+                        p.split(n.max(1))
+                    }
+                });
+                let share = share.or_else(|| {
+                    if idx == *idxs.last().unwrap_or(&idx) {
+                        permit.take()
+                    } else {
+                        None
+                    }
+                });
                 let _ = tx
                     .send(Ok(Fetched {
                         idx,
                         body: Body::Bytes(body),
-                        permit,
+                        permit: share,
                     }))
                     .await;
             }
@@ -398,6 +431,8 @@ async fn read_group(
 
 struct InFlightAppend {
     idxs: Vec<usize>,
+    /// Memory budget held until host2 answers.
+    _permits: Vec<OwnedSemaphorePermit>,
     /// Bodies kept to retry one by one if a MULTIAPPEND is refused.
     bodies: Option<Vec<Bytes>>,
     intents: Vec<i64>,
@@ -508,7 +543,12 @@ impl AppendState<'_> {
                     *batch_bytes += b.len() as u64;
                     batch.push((f.idx, b, f.permit));
                 } else {
-                    self.submit(vec![(f.idx, b)], inflight, false);
+                    self.submit(
+                        vec![(f.idx, b)],
+                        inflight,
+                        false,
+                        f.permit.into_iter().collect(),
+                    );
                 }
             }
             Body::Stream(r) => {
@@ -528,6 +568,7 @@ impl AppendState<'_> {
                 );
                 let fut = self.c2.submit_with(c, vec![Body::Stream(r)]);
                 inflight.push_back(InFlightAppend {
+                    _permits: Vec::new(),
                     idxs: vec![idx],
                     bodies: None,
                     intents,
@@ -548,9 +589,16 @@ impl AppendState<'_> {
             return;
         }
         *batch_bytes = 0;
-        let taken: Vec<(usize, Bytes)> = batch.drain(..).map(|(i, b, _permit)| (i, b)).collect();
+        let mut permits = Vec::new();
+        let taken: Vec<(usize, Bytes)> = batch
+            .drain(..)
+            .map(|(i, b, p)| {
+                permits.extend(p);
+                (i, b)
+            })
+            .collect();
         let keep = taken.len() > 1;
-        self.submit(taken, inflight, keep);
+        self.submit(taken, inflight, keep, permits);
     }
 
     fn submit(
@@ -558,6 +606,7 @@ impl AppendState<'_> {
         msgs: Vec<(usize, Bytes)>,
         inflight: &mut VecDeque<InFlightAppend>,
         keep: bool,
+        permits: Vec<OwnedSemaphorePermit>,
     ) {
         let refs: Vec<&CopyItem> = msgs.iter().map(|(i, _)| &self.items[*i]).collect();
         let intents = self.sink.intents(&refs, self.opts.uidnext2);
@@ -573,6 +622,7 @@ impl AppendState<'_> {
         let bodies: Vec<Body> = msgs.iter().map(|(_, b)| Body::Bytes(b.clone())).collect();
         let fut = self.c2.submit_with(c, bodies);
         inflight.push_back(InFlightAppend {
+            _permits: permits,
             idxs: msgs.iter().map(|(i, _)| *i).collect(),
             lens: msgs.iter().map(|(_, b)| b.len() as u64).collect(),
             bodies: keep.then(|| msgs.into_iter().map(|(_, b)| b).collect()),
@@ -610,7 +660,7 @@ impl AppendState<'_> {
             // Its intents are superseded by the new ones.
             self.sink.discard(&f.intents);
             for (idx, b) in f.idxs.into_iter().zip(bodies) {
-                self.submit(vec![(idx, b)], inflight, false);
+                self.submit(vec![(idx, b)], inflight, false, Vec::new());
             }
             return Ok(());
         }

@@ -24,6 +24,8 @@ pub struct Ctx {
     pub started_epoch: f64,
     /// Host2's APPENDLIMIT, learnt after login.
     pub appendlimit: std::sync::OnceLock<u64>,
+    /// Bytes of message bodies in flight, shared by every folder copied in parallel.
+    pub budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ctx {
@@ -43,6 +45,7 @@ impl Ctx {
             started: Instant::now(),
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
+            budget: crate::copy::memory_budget(),
         }
     }
 

@@ -107,6 +107,58 @@ fn status_matches(
     }
 }
 
+/// The fast path: when the state store vouches that neither side changed since the last
+/// complete sync of this pair under the same options, prints the folder's lines, replays its
+/// counters and returns true. Needs no connection.
+pub fn unchanged(ctx: &Ctx, job: &FolderJob) -> bool {
+    let cfg = &ctx.cfg;
+    let Some(store) = &ctx.store else {
+        return false;
+    };
+    let Ok(r) = store.folder(&job.name1, &job.name2) else {
+        return false;
+    };
+    let fp = fingerprint(ctx);
+    let need_modseq = cfg.messages.resyncflags;
+    let time_dependent = cfg.messages.minage.is_some();
+    if !(r.complete
+        && r.options.as_deref() == Some(fp.as_str())
+        && !time_dependent
+        && job.exists2
+        && status_matches(job.status1.as_ref(), r.uidvalidity1, &r.side1, need_modseq)
+        && status_matches(job.status2.as_ref(), r.uidvalidity2, &r.side2, need_modseq))
+    {
+        return false;
+    }
+    ctx.out.lines(&[
+        folder_line(job),
+        format!(
+            "Host1: folder [{}] unchanged since the last sync ({} messages), nothing to do",
+            job.shown1, r.summary.n1
+        ),
+    ]);
+    let mut st = ctx.stats();
+    st.folders_synced += 1;
+    st.skipped += r.summary.n1;
+    st.bytes_skipped += r.summary.bytes1;
+    st.dup1 += r.summary.dup1;
+    st.dup2 += r.summary.dup2;
+    st.identified1 += r.summary.n1;
+    st.identified2 += r.summary.n2;
+    st.missing += r.summary.missing;
+    st.extra += r.summary.extra;
+    true
+}
+
+fn folder_line(job: &FolderJob) -> String {
+    format!(
+        "Folder {:>7} {:<35} -> {:<35}",
+        format!("{}/{}", job.index, job.total),
+        format!("[{}]", job.shown1),
+        format!("[{}]", job.shown2)
+    )
+}
+
 /// Syncs one folder pair.
 pub async fn sync_folder(
     ctx: &Ctx,
@@ -118,12 +170,7 @@ pub async fn sync_folder(
     let out = &ctx.out;
     let dry = cfg.modes.dry;
     let fp = fingerprint(ctx);
-    out.line(format!(
-        "Folder {:>7} {:<35} -> {:<35}",
-        format!("{}/{}", job.index, job.total),
-        format!("[{}]", job.shown1),
-        format!("[{}]", job.shown2)
-    ));
+    out.line(folder_line(job));
     let mut rec = match &ctx.store {
         Some(s) => match s.folder(&job.name1, &job.name2) {
             Ok(r) => Some(r),
@@ -137,34 +184,6 @@ pub async fn sync_folder(
         },
         None => None,
     };
-    // 1. Fast path.
-    if let Some(r) = &rec {
-        let need_modseq = cfg.messages.resyncflags;
-        let time_dependent = cfg.messages.minage.is_some();
-        if r.complete
-            && r.options.as_deref() == Some(fp.as_str())
-            && !time_dependent
-            && job.exists2
-            && status_matches(job.status1.as_ref(), r.uidvalidity1, &r.side1, need_modseq)
-            && status_matches(job.status2.as_ref(), r.uidvalidity2, &r.side2, need_modseq)
-        {
-            out.line(format!(
-                "Host1: folder [{}] unchanged since the last sync ({} messages), nothing to do",
-                job.shown1, r.summary.n1
-            ));
-            let mut st = ctx.stats();
-            st.folders_synced += 1;
-            st.skipped += r.summary.n1;
-            st.bytes_skipped += r.summary.bytes1;
-            st.dup1 += r.summary.dup1;
-            st.dup2 += r.summary.dup2;
-            st.identified1 += r.summary.n1;
-            st.identified2 += r.summary.n2;
-            st.missing += r.summary.missing;
-            st.extra += r.summary.extra;
-            return Ok(());
-        }
-    }
     if let (Some(s), Some(r)) = (&ctx.store, &rec) {
         let _ = s.mark_incomplete(r.id);
     }
@@ -493,7 +512,7 @@ pub async fn sync_folder(
             done: 0,
             resolved: Vec::new(),
         };
-        let r = copy::copy(c1, c2, &items, &opts, &mut sink).await;
+        let r = copy::copy(c1, c2, &items, &opts, ctx.budget.clone(), &mut sink).await;
         sink.flush();
         let failed = sink.failed;
         missing_after = items.len() as u64 - sink.done;

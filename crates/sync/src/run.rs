@@ -82,11 +82,13 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         ));
         let _ = ctx.appendlimit.set(limit);
     }
-    if info2.caps.has("QUOTA") {
-        check_quota(ctx, &c2).await;
-    }
-    // Discover both sides.
-    let (d1, d2) = tokio::join!(discover::discover(&c1), discover::discover(&c2));
+    // Discover both sides (and host2's quota) at once.
+    let quota = async {
+        if info2.caps.has("QUOTA") {
+            check_quota(ctx, &c2).await;
+        }
+    };
+    let (d1, d2, ()) = tokio::join!(discover::discover(&c1), discover::discover(&c2), quota);
     let (f1, f2) = match (d1, d2) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) => {
@@ -148,9 +150,11 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         c2.logout().await;
         return Some(0);
     }
-    // Create missing folders on host2 (parents first) and subscribe.
+    // Create missing folders on host2 (parents first) and subscribe: decided first, then sent
+    // pipelined (a server runs them in order), then the answers are read.
     let mut existing2: Vec<String> = f2.names();
-    let mut created_any = false;
+    let mut planned: Vec<(String, String)> = Vec::new(); // (host2 name, host1 name)
+    let mut to_subscribe: Vec<String> = Vec::new();
     for p in &plan.pairs {
         if cfg.folders.skipemptyfolders {
             let empty = status1.get(&p.name1).and_then(|s| s.messages) == Some(0);
@@ -159,15 +163,35 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
                 continue;
             }
         }
-        for name in mapping::to_create(&plan, &p.name2, &existing2) {
-            if cfg.modes.dry {
-                out.line(format!(
-                    "Creating folder [{name}] on host2 (not really since --dry mode)"
-                ));
-                continue;
-            }
+        let known: Vec<String> = existing2
+            .iter()
+            .cloned()
+            .chain(planned.iter().map(|(n, _)| n.clone()))
+            .collect();
+        for name in mapping::to_create(&plan, &p.name2, &known) {
+            planned.push((name, p.name1.clone()));
+        }
+        let subscribe =
+            cfg.folders.subscribeall || (cfg.folders.subscribe && f1.subscribed.contains(&p.name1));
+        if subscribe && !f2.subscribed.contains(&p.name2) && !to_subscribe.contains(&p.name2) {
+            to_subscribe.push(p.name2.clone());
+        }
+    }
+    let mut created_any = false;
+    if cfg.modes.dry {
+        for (name, _) in &planned {
+            out.line(format!(
+                "Creating folder [{name}] on host2 (not really since --dry mode)"
+            ));
+        }
+    } else {
+        let pending: Vec<_> = planned
+            .iter()
+            .map(|(name, _)| c2.submit(cmd::create(name.as_bytes())))
+            .collect();
+        for ((name, from), p) in planned.iter().zip(pending) {
             out.line(format!("Creating folder [{name}] on host2"));
-            match c2.run(cmd::create(name.as_bytes())).await {
+            match p.await {
                 Ok(d) if d.is_ok() => {
                     existing2.push(name.clone());
                     created_any = true;
@@ -178,32 +202,38 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
                         existing2.push(name.clone());
                     } else {
                         ctx.error(format!(
-                            "Could not create folder [{name}] from [{}]: {text}",
-                            p.name1
+                            "Could not create folder [{name}] from [{from}]: {text}"
                         ));
                     }
                 }
                 Err(e) => {
                     ctx.error(format!(
-                        "Could not create folder [{name}] from [{}]: {e}",
-                        p.name1
+                        "Could not create folder [{name}] from [{from}]: {e}"
                     ));
                 }
             }
         }
-        let subscribe = cfg.folders.subscribeall
-            || (cfg.folders.subscribe
-                && f1.subscribed.contains(&p.name1)
-                && !f2.subscribed.contains(&p.name2));
-        if subscribe && existing2.contains(&p.name2) && !f2.subscribed.contains(&p.name2) {
-            if cfg.modes.dry {
-                out.line(format!(
-                    "Host2: subscribing to folder [{}] (not really since --dry mode)",
-                    p.name2
-                ));
-            } else {
-                let _ = c2.run(cmd::subscribe(p.name2.as_bytes())).await;
-                out.line(format!("Host2: subscribing to folder [{}]", p.name2));
+    }
+    let to_subscribe: Vec<String> = to_subscribe
+        .into_iter()
+        .filter(|n| existing2.contains(n) || cfg.modes.dry)
+        .collect();
+    if cfg.modes.dry {
+        for n in &to_subscribe {
+            out.line(format!(
+                "Host2: subscribing to folder [{n}] (not really since --dry mode)"
+            ));
+        }
+    } else {
+        let pending: Vec<_> = to_subscribe
+            .iter()
+            .map(|n| c2.submit(cmd::subscribe(n.as_bytes())))
+            .collect();
+        for (n, p) in to_subscribe.iter().zip(pending) {
+            if let Ok(d) = p.await
+                && d.is_ok()
+            {
+                out.line(format!("Host2: subscribing to folder [{n}]"));
             }
         }
     }
@@ -247,7 +277,13 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
             status1: status1.get(&p.name1).cloned(),
             status2: status2.get(&p.name2).cloned(),
         })
+        // Folders the state store vouches for need no connection at all.
+        .filter(|job| !folder::unchanged(ctx, job))
         .collect();
+    if jobs.is_empty() {
+        c1.logout().await;
+        c2.logout().await;
+    }
     let workers = cfg
         .side1
         .connections
@@ -256,8 +292,12 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         .min(jobs.len().max(1));
     let queue = Arc::new(Mutex::new(jobs));
     let mut handles = Vec::new();
-    let mut first = Some((c1, c2));
-    for w in 0..workers {
+    let mut first = if jobs_len(&queue) > 0 {
+        Some((c1, c2))
+    } else {
+        None
+    };
+    for w in 0..workers.min(jobs_len(&queue)) {
         let ctx = ctx.clone();
         let queue = queue.clone();
         let conns = first.take();
@@ -378,6 +418,10 @@ async fn worker(
     for c in [c1, c2].into_iter().flatten() {
         c.logout().await;
     }
+}
+
+fn jobs_len(q: &Mutex<VecDeque<FolderJob>>) -> usize {
+    q.lock().map(|q| q.len()).unwrap_or(0)
 }
 
 /// imapsync's start-up quota check on host2: more than 90 % used is an error (exit 113).
