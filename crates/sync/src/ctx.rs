@@ -26,11 +26,19 @@ pub struct Ctx {
     pub appendlimit: std::sync::OnceLock<u64>,
     /// Bytes of message bodies in flight, shared by every folder copied in parallel.
     pub budget: Arc<tokio::sync::Semaphore>,
+    /// Connection pairs in use, at most `--connections1`/`--connections2`.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Round-trip time measured on the first connections (the larger side), microseconds.
+    pub rtt_us: std::sync::atomic::AtomicU64,
 }
+
+/// A connection pair's place under the per-side connection limits.
+pub type Slots = tokio::sync::OwnedSemaphorePermit;
 
 impl Ctx {
     pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
         let errorsmax = cfg.errorsmax;
+        let cfg_for_slots = cfg.clone();
         let started_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -46,7 +54,19 @@ impl Ctx {
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
+            slots: Arc::new(tokio::sync::Semaphore::new(cfg_pairs(&cfg_for_slots))),
+            rtt_us: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// A connection pair slot if the limits leave one free.
+    pub fn try_connection_slots(&self) -> Option<Slots> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
+    /// A connection pair slot, waiting for one.
+    pub async fn connection_slots(&self) -> Option<Slots> {
+        self.slots.clone().acquire_owned().await.ok()
     }
 
     /// `--maxsize`, lowered to host2's APPENDLIMIT when it announces one.
@@ -75,8 +95,12 @@ impl Ctx {
     /// Records an error (printed, counted, classified at the end). Reaching `--errorsmax`
     /// stops the run.
     pub fn error(&self, msg: impl Into<String>) {
-        let msg = msg.into();
+        let mut msg = msg.into();
         self.out.line(msg.trim_end());
+        // imapsync's recorded messages end with a newline; its listing relies on it.
+        if !msg.ends_with('\n') {
+            msg.push('\n');
+        }
         let reached = {
             let mut e = self.errors();
             e.record(&msg);
@@ -98,4 +122,8 @@ impl Ctx {
     pub fn elapsed(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
+}
+
+fn cfg_pairs(cfg: &Config) -> usize {
+    cfg.side1.connections.min(cfg.side2.connections).max(1)
 }

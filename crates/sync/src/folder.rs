@@ -512,7 +512,7 @@ pub async fn sync_folder(
             done: 0,
             resolved: Vec::new(),
         };
-        let r = copy::copy(c1, c2, &items, &opts, ctx.budget.clone(), &mut sink).await;
+        let r = copy_split(ctx, c1, c2, &job.name1, &items, &opts, &mut sink).await;
         sink.flush();
         let failed = sink.failed;
         missing_after = items.len() as u64 - sink.done;
@@ -639,6 +639,134 @@ pub async fn sync_folder(
         st.folders_synced += 1;
     }
     Ok(())
+}
+
+/// A folder with at least this many messages to copy is split by UID range over extra
+/// connection pairs, when the per-side connection limits leave some free.
+pub const SPLIT_MIN_MESSAGES: usize = 400;
+/// ... and only over a link whose round trip is at least this long: on a fast link the
+/// destination's own locking of one folder makes parallel APPENDs slower, not faster.
+pub const SPLIT_MIN_RTT_US: u64 = 5_000;
+
+/// A copy sink shared by the parallel copies of one folder.
+struct SharedSink<'a, 'b>(&'a std::sync::Mutex<&'b mut (dyn CopySink + Send)>);
+
+impl CopySink for SharedSink<'_, '_> {
+    fn intents(&mut self, items: &[&CopyItem], uidnext2: Option<u32>) -> Vec<i64> {
+        match self.0.lock() {
+            Ok(mut s) => s.intents(items, uidnext2),
+            Err(p) => p.into_inner().intents(items, uidnext2),
+        }
+    }
+    fn outcome(&mut self, item: &CopyItem, outcome: Outcome, intent: Option<i64>) {
+        match self.0.lock() {
+            Ok(mut s) => s.outcome(item, outcome, intent),
+            Err(p) => p.into_inner().outcome(item, outcome, intent),
+        }
+    }
+    fn discard(&mut self, intents: &[i64]) {
+        match self.0.lock() {
+            Ok(mut s) => s.discard(intents),
+            Err(p) => p.into_inner().discard(intents),
+        }
+    }
+    fn flush(&mut self) {
+        match self.0.lock() {
+            Ok(mut s) => s.flush(),
+            Err(p) => p.into_inner().flush(),
+        }
+    }
+}
+
+/// Copies `items`, splitting a big folder by UID range over extra connection pairs when the
+/// per-side connection limits allow (each extra pair selects the host1 folder read-only;
+/// host2 needs no selection to APPEND).
+#[allow(clippy::too_many_arguments)]
+async fn copy_split(
+    ctx: &Ctx,
+    c1: &Connection,
+    c2: &Connection,
+    folder1: &str,
+    items: &[CopyItem],
+    opts: &CopyOptions,
+    sink: &mut (dyn CopySink + Send),
+) -> Result<(), ConnError> {
+    let mut extra = Vec::new();
+    let slow_link = ctx.rtt_us.load(std::sync::atomic::Ordering::Relaxed) >= SPLIT_MIN_RTT_US;
+    if items.len() >= SPLIT_MIN_MESSAGES && slow_link {
+        let wanted = (items.len() / (SPLIT_MIN_MESSAGES / 2))
+            .min(ctx.cfg.side1.connections.min(ctx.cfg.side2.connections));
+        for _ in 1..wanted {
+            let Some(slots) = ctx.try_connection_slots() else {
+                break;
+            };
+            let (a, b) = tokio::join!(
+                crate::run::open_side_quiet(ctx, Side::Host1),
+                crate::run::open_side_quiet(ctx, Side::Host2)
+            );
+            let (Some(a), Some(b)) = (a, b) else { break };
+            match listing::select(&a, folder1, false).await {
+                Ok(Ok(_)) => extra.push((a, b, slots)),
+                _ => {
+                    a.logout().await;
+                    b.logout().await;
+                    break;
+                }
+            }
+        }
+    }
+    if extra.is_empty() {
+        return copy::copy(c1, c2, items, opts, ctx.budget.clone(), sink).await;
+    }
+    let parts = extra.len() + 1;
+    ctx.out.line(format!(
+        "Host1: folder [{folder1}] {} messages to copy, split over {parts} connection pairs",
+        items.len()
+    ));
+    let chunk = items.len().div_ceil(parts);
+    let shared = std::sync::Mutex::new(sink);
+    let mut pairs: Vec<(&Connection, &Connection)> = vec![(c1, c2)];
+    pairs.extend(extra.iter().map(|(a, b, _)| (a, b)));
+    let jobs = items.chunks(chunk).zip(pairs).map(|(part, (a, b))| {
+        let shared = &shared;
+        let budget = ctx.budget.clone();
+        async move {
+            let mut s = SharedSink(shared);
+            copy::copy(a, b, part, opts, budget, &mut s).await
+        }
+    });
+    let results = futures_join_all(jobs).await;
+    for (a, b, _) in &extra {
+        a.logout().await;
+        b.logout().await;
+    }
+    results.into_iter().collect()
+}
+
+/// Runs futures concurrently on this task and returns their results in order.
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }
 
 type FlagUpdates = BTreeMap<String, Vec<u32>>;

@@ -69,6 +69,12 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     };
     let (c1, _info1) = c1;
     let (c2, info2) = c2;
+    // One NOOP per side tells the round-trip time, which decides whether splitting a big
+    // folder over several connections pays (it does over a slow link, not on a LAN where the
+    // servers' own locking dominates).
+    let (r1, r2) = tokio::join!(rtt(&c1), rtt(&c2));
+    ctx.rtt_us
+        .store(r1.max(r2), std::sync::atomic::Ordering::Relaxed);
     if cfg.modes.justlogin {
         c1.logout().await;
         c2.logout().await;
@@ -281,8 +287,7 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         .filter(|job| !folder::unchanged(ctx, job))
         .collect();
     if jobs.is_empty() {
-        c1.logout().await;
-        c2.logout().await;
+        tokio::join!(c1.logout(), c2.logout());
     }
     let workers = cfg
         .side1
@@ -356,6 +361,8 @@ async fn worker(
     conns: Option<(Connection, Connection)>,
     _n: usize,
 ) {
+    // This worker's place under the connection limits, held until it ends.
+    let _slots = ctx.connection_slots().await;
     let mut c1: Option<Connection> = conns.as_ref().map(|c| c.0.clone());
     let mut c2: Option<Connection> = conns.map(|c| c.1);
     loop {
@@ -420,6 +427,12 @@ async fn worker(
     }
 }
 
+async fn rtt(c: &Connection) -> u64 {
+    let t = std::time::Instant::now();
+    let _ = c.run(cmd::noop()).await;
+    t.elapsed().as_micros() as u64
+}
+
 fn jobs_len(q: &Mutex<VecDeque<FolderJob>>) -> usize {
     q.lock().map(|q| q.len()).unwrap_or(0)
 }
@@ -474,6 +487,12 @@ fn side_cfg(ctx: &Ctx, side: Side) -> &SideConfig {
         Side::Host1 => &ctx.cfg.side1,
         Side::Host2 => &ctx.cfg.side2,
     }
+}
+
+/// Connects and logs in one side for extra work (no lines printed, failures not recorded).
+pub(crate) async fn open_side_quiet(ctx: &Ctx, side: Side) -> Option<Connection> {
+    let sc = side_cfg(ctx, side);
+    connect(&sc.connect).await.ok().map(|(c, _)| c)
 }
 
 /// Connects and logs in one side; failures are recorded with imapsync's wording.

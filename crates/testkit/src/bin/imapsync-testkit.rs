@@ -414,7 +414,7 @@ fn mutate_cmd(a: &Args) -> Result<ExitCode> {
         }
         let uid = uids[(rng.next_u64() % uids.len() as u64) as usize];
         let flag = flags[(rng.next_u64() % flags.len() as u64) as usize];
-        let mode = if rng.next_u64() % 2 == 0 {
+        let mode = if rng.next_u64().is_multiple_of(2) {
             "+FLAGS.SILENT"
         } else {
             "-FLAGS.SILENT"
