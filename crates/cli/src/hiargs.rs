@@ -423,10 +423,12 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         fixinboxinbox: p.bool("fixInboxINBOX").unwrap_or(true),
         subscribe: p.bool("subscribe").unwrap_or(true),
         subscribeall: p.bool("subscribeall").unwrap_or(false),
-        delete2folders: false,
-        delete2foldersonly: None,
-        delete2foldersbutnot: None,
-        delete1emptyfolders: false,
+        delete2folders: p.bool("delete2folders").unwrap_or(false)
+            || p.string("delete2foldersonly").is_some()
+            || p.string("delete2foldersbutnot").is_some(),
+        delete2foldersonly: p.string("delete2foldersonly").map(str::to_string),
+        delete2foldersbutnot: p.string("delete2foldersbutnot").map(str::to_string),
+        delete1emptyfolders: p.bool("delete1emptyfolders").unwrap_or(false),
     };
     let modes = Modes {
         dry,
@@ -458,6 +460,36 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
     } else {
         None
     };
+    let delete1 = p.bool("delete1").unwrap_or(false);
+    let delete2 = p.bool("delete2").unwrap_or(false);
+    if delete1 && delete2 {
+        return Err(usage(
+            "--delete1 and --delete2 can not be used together: that would delete messages on both sides",
+        ));
+    }
+    for opt in ["delete2foldersonly", "delete2foldersbutnot"] {
+        if let Some(re) = p.string(opt) {
+            let e = PerlExpr::parse(re).map_err(|err| usage(format!("--{opt} {re}: {err}")))?;
+            if e.kind() != imapsync_plan::perlre::ExprKind::Match {
+                return Err(usage(format!(
+                    "--{opt} {re}: expected a regex like /pattern/"
+                )));
+            }
+        }
+    }
+    let delete2duplicates = p
+        .bool("delete2duplicates")
+        .unwrap_or(delete2 && !p.bool("syncduplicates").unwrap_or(false));
+    let delete = DeleteConfig {
+        delete1,
+        expunge1: p.bool("expunge1").unwrap_or(delete1),
+        delete2,
+        delete2duplicates,
+        expunge2: p.bool("expunge2").unwrap_or(false),
+        uidexpunge2: p
+            .bool("uidexpunge2")
+            .unwrap_or(delete2 || delete2duplicates),
+    };
     let errorsmax = p.int("errorsmax").map(|v| v.max(1) as u64).unwrap_or(50);
     let cfg = Config {
         side1,
@@ -465,7 +497,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         folders,
         messages,
         modes,
-        delete: DeleteConfig::default(),
+        delete,
         rates: RateConfig::default(),
         errorsmax,
         state_path,

@@ -43,6 +43,8 @@ pub struct FolderJob {
     pub shown1: String,
     pub shown2: String,
     pub exists2: bool,
+    /// Several host1 folders map to this host2 folder (no `--delete2` there).
+    pub shared2: bool,
     pub status1: Option<StatusItems>,
     pub status2: Option<StatusItems>,
 }
@@ -295,6 +297,7 @@ pub async fn sync_folder(
                 && r.uidvalidity2 == s2.uidvalidity
                 && cfg.side1.search.is_none()
                 && cfg.side2.search.is_none()
+                && !(cfg.delete.delete2 && cfg.messages.syncduplicates)
         }
         _ => false,
     };
@@ -587,7 +590,44 @@ pub async fn sync_folder(
         .filter(|m| m.key.is_some() || present2.contains(&m.uid))
         .count() as u64
         + copied_pairs.len() as u64;
-    // 7. Record where both sides stand now.
+    // 7. Deletions, each one verified first.
+    let mut deleted2: HashSet<u32> = HashSet::new();
+    if let Some(s2) = &sel2 {
+        let (ok, gone) = delete_on_host2(
+            ctx,
+            c2,
+            job,
+            s2,
+            &sel1,
+            &list1,
+            &list2,
+            &d,
+            uidvalidity_changed,
+            &rec,
+        )
+        .await
+        .map_err(conn_err(Side::Host2))?;
+        folder_ok &= ok;
+        deleted2.extend(gone);
+    }
+    let extra_left = d.extra2.iter().filter(|u| !deleted2.contains(u)).count() as u64;
+    if cfg.delete.delete1 || cfg.delete.expunge1 {
+        folder_ok &= delete_on_host1(ctx, c1, job, &list1, &d, &copied_pairs, &rec)
+            .await
+            .map_err(conn_err(Side::Host1))?;
+    }
+    if cfg.delete.expunge2 && sel2.is_some() && !dry {
+        let done = c2
+            .run(cmd::expunge())
+            .await
+            .map_err(conn_err(Side::Host2))?;
+        out.line(format!(
+            "Host2: expunging folder [{}]: {}",
+            job.shown2,
+            done.status.full_text()
+        ));
+    }
+    // 8. Record where both sides stand now.
     if let (Some(store), Some(r)) = (&ctx.store, &mut rec)
         && !dry
         && sel2.is_some()
@@ -635,7 +675,7 @@ pub async fn sync_folder(
         st.identified1 += identified1;
         st.identified2 += identified2;
         st.missing += missing_after + size_skipped;
-        st.extra += d.extra2.len() as u64;
+        st.extra += extra_left;
         st.folders_synced += 1;
     }
     Ok(())
@@ -767,6 +807,257 @@ async fn futures_join_all<F: std::future::Future>(
     })
     .await;
     out.into_iter().flatten().collect()
+}
+
+/// `--delete2` / `--delete2duplicates` in one folder: host2 messages with no host1 counterpart
+/// (or duplicates) are flagged `\Deleted` and removed with `UID EXPUNGE` — never a plain
+/// EXPUNGE, which would also purge what the user flagged by hand. Refused when the host1
+/// listing is not known to be complete, when a UIDVALIDITY changed in this run, or when
+/// several host1 folders feed this host2 folder. Returns false when something failed.
+#[allow(clippy::too_many_arguments)]
+async fn delete_on_host2(
+    ctx: &Ctx,
+    c2: &Connection,
+    job: &FolderJob,
+    sel2: &Selected,
+    sel1: &Selected,
+    list1: &[Listed],
+    list2: &[Listed],
+    d: &diff::Diff,
+    uidvalidity_changed: bool,
+    rec: &Option<imapsync_state::FolderRecord>,
+) -> Result<(bool, Vec<u32>), ConnError> {
+    let cfg = &ctx.cfg;
+    let del = &cfg.delete;
+    let dups = del.delete2duplicates || (del.delete2 && !cfg.messages.syncduplicates);
+    let mut targets: Vec<u32> = Vec::new();
+    if del.delete2 {
+        targets.extend(&d.extra2);
+    }
+    if dups {
+        targets.extend(&d.dup2);
+    }
+    if targets.is_empty() {
+        return Ok((true, Vec::new()));
+    }
+    targets.sort_unstable();
+    targets.dedup();
+    let out = &ctx.out;
+    let refuse = |why: &str| {
+        out.line(format!(
+            "Host2: folder [{}]: NOT deleting {} messages: {why}",
+            job.shown2,
+            targets.len()
+        ));
+    };
+    // A refusal leaves the folder marked incomplete, so the next run looks again.
+    if uidvalidity_changed {
+        refuse("a UIDVALIDITY changed in this run, UIDs can not be trusted");
+        return Ok((false, Vec::new()));
+    }
+    if job.shared2 {
+        refuse("several host1 folders are synced into this host2 folder");
+        return Ok((false, Vec::new()));
+    }
+    let selection_free = cfg.side1.search.is_none()
+        && cfg.messages.maxage.is_none()
+        && cfg.messages.minage.is_none();
+    if selection_free && list1.len() as u32 != sel1.exists {
+        refuse(&format!(
+            "the host1 listing has {} messages but SELECT announced {}: it may be incomplete",
+            list1.len(),
+            sel1.exists
+        ));
+        return Ok((false, Vec::new()));
+    }
+    let keys: HashMap<u32, &str> = list2
+        .iter()
+        .filter_map(|m| m.key.as_deref().map(|k| (m.uid, k)))
+        .collect();
+    let dry = cfg.modes.dry;
+    let suffix = if dry {
+        "\t(not really since --dry mode)"
+    } else {
+        ""
+    };
+    let extra: HashSet<u32> = d.extra2.iter().copied().collect();
+    let lines: Vec<String> = targets
+        .iter()
+        .map(|u| {
+            format!(
+                "Host2: msg {}/{u} marked \\Deleted on host2 [{}]{}{suffix}",
+                job.name2,
+                keys.get(u).copied().unwrap_or(""),
+                if extra.contains(u) {
+                    ""
+                } else {
+                    " [duplicate]"
+                }
+            )
+        })
+        .collect();
+    out.lines(&lines);
+    if dry {
+        return Ok((true, Vec::new()));
+    }
+    let mut ok = true;
+    let mut deleted: Vec<u32> = Vec::new();
+    for set in UidSet::chunks_by_len(&targets, listing::MAX_SET_LEN) {
+        let done = c2
+            .run(cmd::uid_store(
+                &set,
+                StoreMode::Add,
+                &["\\Deleted".to_string()],
+                true,
+            ))
+            .await?;
+        if !done.is_ok() {
+            ok = false;
+            ctx.error(format!(
+                "Host2: flags msg {}/{set} could not add flags [\\Deleted]: {}",
+                job.name2,
+                done.status.full_text()
+            ));
+            continue;
+        }
+        if c2.caps().has("UIDPLUS") {
+            let done = c2.run(cmd::uid_expunge(&set)).await?;
+            if done.is_ok() {
+                deleted.extend(set.expand(1_000_000).unwrap_or_default());
+            } else {
+                ok = false;
+                ctx.error(format!(
+                    "Host2: folder {}: UID EXPUNGE {set} failed: {}",
+                    job.name2,
+                    done.status.full_text()
+                ));
+            }
+        } else {
+            deleted.extend(set.expand(1_000_000).unwrap_or_default());
+        }
+    }
+    if c2.caps().has("UIDPLUS") {
+        out.line(format!(
+            "Host2: UidExpunging {} message(s) in folder {}",
+            deleted.len(),
+            job.name2
+        ));
+    } else {
+        out.line(format!(
+            "Host2: folder {}: no UIDPLUS, so {} message(s) are only flagged \\Deleted (a plain EXPUNGE would also purge messages flagged by hand); use --expunge2 to remove them",
+            job.name2,
+            deleted.len()
+        ));
+    }
+    if let (Some(store), Some(r)) = (&ctx.store, rec) {
+        let _ = store.remove_uid2(r.id, &deleted);
+    }
+    ctx.stats().deleted2 += deleted.len() as u64;
+    let _ = sel2;
+    Ok((ok, deleted))
+}
+
+/// `--delete1` (and `--expunge1`): host1 messages whose copy on host2 is confirmed — found
+/// there by identity or the UID map in this run, or appended with an APPENDUID answer — are
+/// flagged `\Deleted` and expunged (UID EXPUNGE when host1 has UIDPLUS). Nothing else is.
+async fn delete_on_host1(
+    ctx: &Ctx,
+    c1: &Connection,
+    job: &FolderJob,
+    list1: &[Listed],
+    d: &diff::Diff,
+    copied: &[(u32, u32)],
+    rec: &Option<imapsync_state::FolderRecord>,
+) -> Result<bool, ConnError> {
+    let cfg = &ctx.cfg;
+    let out = &ctx.out;
+    let dry = cfg.modes.dry;
+    let mut ok = true;
+    let mut deleted: Vec<u32> = Vec::new();
+    if cfg.delete.delete1 {
+        let mut confirmed: Vec<u32> = d.present.iter().map(|&(i, _)| list1[i].uid).collect();
+        confirmed.extend(copied.iter().filter(|(_, u2)| *u2 != 0).map(|(u1, _)| *u1));
+        confirmed.sort_unstable();
+        confirmed.dedup();
+        if !confirmed.is_empty() {
+            let suffix = if dry {
+                "\t(not really since --dry mode)"
+            } else {
+                ""
+            };
+            out.lines(
+                &confirmed
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "Host1: {}/{u} marking deleted{}{suffix}",
+                            job.name1,
+                            if cfg.delete.expunge1 {
+                                " and expunged"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if !dry {
+            for set in UidSet::chunks_by_len(&confirmed, listing::MAX_SET_LEN) {
+                let done = c1
+                    .run(cmd::uid_store(
+                        &set,
+                        StoreMode::Add,
+                        &["\\Deleted".to_string()],
+                        true,
+                    ))
+                    .await?;
+                if done.is_ok() {
+                    deleted.extend(set.expand(1_000_000).unwrap_or_default());
+                } else {
+                    ok = false;
+                    ctx.error(format!(
+                        "Host1: flags msg {}/{set} could not add flags [\\Deleted]: {}",
+                        job.name1,
+                        done.status.full_text()
+                    ));
+                }
+            }
+        }
+    }
+    if cfg.delete.expunge1 && !dry {
+        let done = if c1.caps().has("UIDPLUS") && cfg.delete.delete1 {
+            if deleted.is_empty() {
+                None
+            } else {
+                Some(
+                    c1.run(cmd::uid_expunge(&UidSet::from_uids(
+                        deleted.iter().copied(),
+                    )))
+                    .await?,
+                )
+            }
+        } else {
+            Some(c1.run(cmd::expunge()).await?)
+        };
+        if let Some(done) = done
+            && !done.is_ok()
+        {
+            ok = false;
+            ctx.error(format!(
+                "Host1: folder {}: expunge failed: {}",
+                job.name1,
+                done.status.full_text()
+            ));
+        }
+    }
+    if !deleted.is_empty() {
+        if let (Some(store), Some(r)) = (&ctx.store, rec) {
+            let _ = store.remove_uid1(r.id, &deleted);
+        }
+        ctx.stats().deleted1 += deleted.len() as u64;
+    }
+    Ok(ok)
 }
 
 type FlagUpdates = BTreeMap<String, Vec<u32>>;

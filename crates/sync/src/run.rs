@@ -255,6 +255,9 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
             status2.extend(more);
         }
     }
+    if cfg.folders.delete2folders {
+        delete_folders_on_host2(ctx, &c2, &f1, &plan).await;
+    }
     if cfg.modes.justfolders {
         ctx.stats().folders_synced = plan.pairs.len() as u64;
         c1.logout().await;
@@ -279,6 +282,7 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
             name2: p.name2.clone(),
             shown1: p.shown1.clone(),
             shown2: p.shown2.clone(),
+            shared2: plan.pairs.iter().filter(|q| q.name2 == p.name2).count() > 1,
             exists2: existing2.contains(&p.name2),
             status1: status1.get(&p.name1).cloned(),
             status2: status2.get(&p.name2).cloned(),
@@ -314,6 +318,9 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
         let _ = h.await;
     }
     out.line("++++ End looping on each folder");
+    if cfg.folders.delete1emptyfolders && !ctx.aborted() {
+        delete_empty_folders_on_host1(ctx, &f1, &plan).await;
+    }
     // Folder sizes after.
     if cfg.modes.foldersizesatend
         && !ctx.aborted()
@@ -425,6 +432,109 @@ async fn worker(
     for c in [c1, c2].into_iter().flatten() {
         c.logout().await;
     }
+}
+
+/// `--delete2folders`: host2 folders that no host1 folder (selected or not) maps to, children
+/// first, never INBOX, filtered by `--delete2foldersonly` / `--delete2foldersbutnot`.
+async fn delete_folders_on_host2(
+    ctx: &Ctx,
+    c2: &Connection,
+    f1: &SideFolders,
+    plan: &mapping::Plan,
+) {
+    let cfg = &ctx.cfg;
+    let out = &ctx.out;
+    if f1.list.is_empty() {
+        out.line("Host2: not deleting folders: host1 listed no folder at all");
+        return;
+    }
+    let parse = |o: &Option<String>| {
+        o.as_deref()
+            .and_then(|r| imapsync_plan::perlre::PerlExpr::parse(r).ok())
+    };
+    let only = parse(&cfg.folders.delete2foldersonly);
+    let butnot = parse(&cfg.folders.delete2foldersbutnot);
+    for name in &plan.only_on_2 {
+        if name.eq_ignore_ascii_case("INBOX") {
+            continue;
+        }
+        if let Some(o) = &only
+            && !o.is_match(name).unwrap_or(false)
+        {
+            continue;
+        }
+        if let Some(b) = &butnot
+            && b.is_match(name).unwrap_or(true)
+        {
+            continue;
+        }
+        if cfg.modes.dry {
+            out.line(format!(
+                "Deleting folder [{name}] on host2\t(not really since --dry mode)"
+            ));
+            ctx.stats().folders_deleted2 += 1;
+            continue;
+        }
+        let _ = c2.run(cmd::unsubscribe(name.as_bytes())).await;
+        match c2.run(cmd::delete(name.as_bytes())).await {
+            Ok(d) if d.is_ok() => {
+                out.line(format!("Deleted host2 folder [{name}]"));
+                ctx.stats().folders_deleted2 += 1;
+            }
+            Ok(d) => {
+                out.line(format!(
+                    "Deleting host2 folder [{name}] failed: {}",
+                    d.status.full_text()
+                ));
+                ctx.stats().folders_delete_failed2 += 1;
+            }
+            Err(e) => {
+                out.line(format!("Deleting host2 folder [{name}] failed: {e}"));
+                ctx.stats().folders_delete_failed2 += 1;
+            }
+        }
+    }
+}
+
+/// `--delete1emptyfolders`: selected host1 folders left empty, without children, not INBOX.
+async fn delete_empty_folders_on_host1(ctx: &Arc<Ctx>, f1: &SideFolders, plan: &mapping::Plan) {
+    let out = &ctx.out;
+    let Some((c1, _)) = open_side(ctx, Side::Host1, true).await else {
+        return;
+    };
+    let names: Vec<String> = plan.pairs.iter().map(|p| p.name1.clone()).collect();
+    let statuses = discover::statuses(&c1, &names).await.unwrap_or_default();
+    let sep = f1
+        .namespace_separator()
+        .or_else(|| f1.list.iter().find_map(|f| f.delimiter))
+        .unwrap_or('/');
+    for name in names.iter().rev() {
+        if name.eq_ignore_ascii_case("INBOX") {
+            continue;
+        }
+        let prefix = format!("{name}{sep}");
+        if f1.list.iter().any(|f| f.name.starts_with(&prefix)) {
+            continue;
+        }
+        if statuses.get(name).and_then(|s| s.messages) != Some(0) {
+            continue;
+        }
+        if ctx.cfg.modes.dry {
+            out.line(format!(
+                "Deleting empty host1 folder [{name}]\t(not really since --dry mode)"
+            ));
+            continue;
+        }
+        match c1.run(cmd::delete(name.as_bytes())).await {
+            Ok(d) if d.is_ok() => out.line(format!("Deleted empty host1 folder [{name}]")),
+            Ok(d) => out.line(format!(
+                "Deleting empty host1 folder [{name}] failed: {}",
+                d.status.full_text()
+            )),
+            Err(e) => out.line(format!("Deleting empty host1 folder [{name}] failed: {e}")),
+        }
+    }
+    c1.logout().await;
 }
 
 async fn rtt(c: &Connection) -> u64 {

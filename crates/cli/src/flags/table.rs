@@ -392,22 +392,19 @@ pub static FLAGS: &[Flag] = &[
     // ------------------------------------------------------------------
     // Deletion and expunge
     Flag::one("delete1", Bool, Deletion, "off", "Delete host1 messages once they are on host2 (a move)")
-        .aliases(&["delete"])
-        .not_yet(),
-    Flag::one("expunge1", Bool, Deletion, "off", "Expunge host1 folders").aliases(&["expunge"]).not_yet(),
-    Flag::one("expungeaftereach", Bool, Deletion, "on", "With --delete1, expunge after each message").not_yet(),
-    Flag::one("delete1emptyfolders", Switch, Deletion, "off", "Delete host1 folders left empty").not_yet(),
-    Flag::one("delete2", Bool, Deletion, "off", "Delete host2 messages that are not on host1 (strict sync)").not_yet(),
-    Flag::one("delete2duplicates", Bool, Deletion, "with --delete2", "Delete duplicates inside host2 folders").not_yet(),
-    Flag::one("delete2folders", Bool, Deletion, "off", "Delete host2 folders that have no host1 counterpart").not_yet(),
+        .aliases(&["delete"]),
+    Flag::one("expunge1", Bool, Deletion, "off", "Expunge host1 folders").aliases(&["expunge"]),
+    Flag::one("expungeaftereach", Bool, Deletion, "on", "With --delete1, expunge after each message"),
+    Flag::one("delete1emptyfolders", Switch, Deletion, "off", "Delete host1 folders left empty"),
+    Flag::one("delete2", Bool, Deletion, "off", "Delete host2 messages that are not on host1 (strict sync)"),
+    Flag::one("delete2duplicates", Bool, Deletion, "with --delete2", "Delete duplicates inside host2 folders"),
+    Flag::one("delete2folders", Bool, Deletion, "off", "Delete host2 folders that have no host1 counterpart"),
     Flag::one("delete2foldersonly", Str, Deletion, "", "Only delete host2 folders matching this regex")
-        .value("REGEX")
-        .not_yet(),
+        .value("REGEX"),
     Flag::one("delete2foldersbutnot", Str, Deletion, "", "Never delete host2 folders matching this regex")
-        .value("REGEX")
-        .not_yet(),
-    Flag::one("expunge2", Bool, Deletion, "off", "Expunge each host2 folder after its sync").not_yet(),
-    Flag::one("uidexpunge2", Bool, Deletion, "with --delete2", "Expunge only the host2 messages deleted by the run").not_yet(),
+        .value("REGEX"),
+    Flag::one("expunge2", Bool, Deletion, "off", "Expunge each host2 folder after its sync"),
+    Flag::one("uidexpunge2", Bool, Deletion, "with --delete2", "Expunge only the host2 messages deleted by the run"),
     // ------------------------------------------------------------------
     // Server presets
     Flag::both("gmail", Switch, Presets, "off", "That side is Gmail: host, TLS, throttling and folder tweaks").not_yet(),
