@@ -39,6 +39,9 @@ pub struct Extras {
 
 /// Default number of connections per side.
 pub const DEFAULT_CONNECTIONS: usize = 4;
+/// Reconnections per failure, per side (imapsync: 3; a migration that runs for hours deserves
+/// more patience, with exponential back-off between attempts).
+pub const DEFAULT_RECONNECT_RETRY: u32 = 10;
 /// Largest number of connections per side we accept (providers cap them per account).
 pub const MAX_CONNECTIONS: usize = 16;
 
@@ -498,7 +501,13 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         messages,
         modes,
         delete,
-        rates: RateConfig::default(),
+        rates: RateConfig {
+            maxmessagespersecond: p.float("maxmessagespersecond"),
+            maxbytespersecond: p.float("maxbytespersecond"),
+            maxbytesafter: p.int("maxbytesafter").map(|v| v.max(0) as u64).unwrap_or(0),
+            maxsleep: p.float("maxsleep"),
+            exitwhenover: p.int("exitwhenover").map(|v| v.max(0) as u64),
+        },
         errorsmax,
         state_path,
         debug: p.bool("debug").unwrap_or(false),

@@ -131,7 +131,7 @@ fn folder_host2_refuses_is_counted_and_others_go_on_exit_116() {
 }
 
 #[test]
-fn message_host2_refuses_is_reported_and_others_go_on_exit_114() {
+fn message_too_big_for_host2_is_skipped_and_reported() {
     let h1 = Dovecot::start(Layout::Slash).expect("host1");
     let h2 = Dovecot::builder(Layout::Slash)
         .max_mail_size(20_000)
@@ -152,16 +152,48 @@ fn message_host2_refuses_is_reported_and_others_go_on_exit_114() {
     c.append("INBOX", &[], None, &message("ok2", "ok", "fine"))
         .expect("append");
     let r = p.run(&[]);
-    assert_eq!(r.code, 114, "{}", r.show());
+    // Dovecot answers NO [LIMIT] "Mail size is larger than ...": skipped and reported, the
+    // others are copied, the summary says the sync is not finished.
+    assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.has(&format!("msg INBOX/{big_uid} {{")), "{}", r.show());
-    assert!(r.has("could not append"), "{}", r.show());
+    assert!(
+        r.has("skipped: host2 refuses it as too big"),
+        "{}",
+        r.show()
+    );
     assert_eq!(r.num("Messages transferred"), 2, "{}", r.show());
     assert!(r.has("The sync is not finished"), "{}", r.show());
     assert_eq!(p.snap2().get("INBOX").map(Vec::len), Some(2));
     // A rerun tries the refused one again (and only it).
     let r = p.run(&[]);
-    assert_eq!(r.code, 114, "{}", r.show());
     assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+    assert!(
+        r.has("skipped: host2 refuses it as too big"),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
+fn host2_over_quota_stops_with_exit_113() {
+    let h1 = Dovecot::start(Layout::Slash).expect("host1");
+    let h2 = Dovecot::builder(Layout::Slash)
+        .quota_messages(3)
+        .start()
+        .expect("host2");
+    let p = Pair::with(h1, h2);
+    let mut c = p.imap1();
+    for i in 0..10 {
+        c.append("INBOX", &[], None, &message(&format!("q{i}"), "q", "q"))
+            .expect("append");
+    }
+    let r = p.run(&[]);
+    assert_eq!(r.code, 113, "{}", r.show());
+    assert!(r.has("over quota"), "{}", r.show());
+    assert!(r.has("EXIT_OVERQUOTA"), "{}", r.show());
+    // It stopped instead of failing on every remaining message.
+    assert!(r.errors() <= 2, "{}", r.show());
+    assert_eq!(p.snap2().get("INBOX").map(Vec::len), Some(3));
 }
 
 #[test]

@@ -188,6 +188,8 @@ struct Shared {
     jobs: mpsc::UnboundedSender<Job>,
     dead: watch::Receiver<Option<ConnError>>,
     closing: AtomicBool,
+    /// The owner gave up on this connection (it is then never reported alive again).
+    abandoned: AtomicBool,
     bye: Mutex<Option<String>>,
 }
 
@@ -247,7 +249,13 @@ impl Connection {
     }
 
     pub fn is_alive(&self) -> bool {
-        self.dead().is_none()
+        self.dead().is_none() && !self.shared.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// Stops trusting this connection: it reports dead from now on and closes when the last
+    /// handle is dropped.
+    pub fn abandon(&self) {
+        self.shared.abandoned.store(true, Ordering::Relaxed);
     }
 
     /// Text of a BYE the server sent, if any.
@@ -332,6 +340,7 @@ pub fn start(
         jobs: jobs_tx,
         dead: dead_rx.clone(),
         closing: AtomicBool::new(false),
+        abandoned: AtomicBool::new(false),
         bye: Mutex::new(None),
     });
     let (rd, wr) = tokio::io::split(transport);

@@ -25,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use imapsync_client::{Body, BodySender, ConnError, Connection, Item, Pending, body_channel};
+use imapsync_plan::pushback::{self, PushBack};
 use imapsync_proto::command::cmd::{self, AppendItem};
 use imapsync_proto::response::{BodyData, Code, Status, Untagged};
 use imapsync_proto::seqset::UidSet;
@@ -76,6 +77,8 @@ pub enum Outcome {
     Copied { uid2: Option<u32>, bytes: u64 },
     /// Host2 refused the APPEND.
     Refused { status: Status, bytes: u64 },
+    /// Host2 refused the message as too big (`[TOOBIG]`, APPENDLIMIT): skipped, reported.
+    TooBig { status: Status, bytes: u64 },
     /// Host1 could not deliver the message.
     FetchFailed { reason: String },
 }
@@ -89,7 +92,18 @@ pub trait CopySink {
     fn discard(&mut self, intents: &[i64]);
     /// The outcomes of one APPEND command have all been reported: persist them together.
     fn flush(&mut self) {}
+    /// How long to wait before the next APPEND (`--maxmessagespersecond` and friends).
+    fn pause(&mut self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Stop copying (`--exitwhenover` reached, host2 over quota, errors max).
+    fn stop(&self) -> bool {
+        false
+    }
 }
+
+/// Times a refused APPEND is retried after a transient refusal (throttling, INUSE, ...).
+pub const MAX_APPEND_RETRIES: u32 = 4;
 
 /// Settings of one copy.
 #[derive(Clone, Debug)]
@@ -457,12 +471,32 @@ async fn append_loop(
         items,
         opts,
         sink,
+        limit: APPENDS_IN_FLIGHT,
+        retries: HashMap::new(),
+        retry_queue: VecDeque::new(),
+        pause: None,
     };
     loop {
-        if closed && inflight.is_empty() && batch.is_empty() {
+        if st.sink.stop() && !closed {
+            // Nothing new is sent; what is in flight completes.
+            closed = true;
+            batch.clear();
+            rx.close();
+            while rx.try_recv().is_ok() {}
+        }
+        if let Some(d) = st.pause.take() {
+            tokio::time::sleep(d).await;
+        }
+        while inflight.len() < st.limit {
+            let Some((idx, b)) = st.retry_queue.pop_front() else {
+                break;
+            };
+            st.submit(vec![(idx, b)], &mut inflight, Vec::new());
+        }
+        if closed && inflight.is_empty() && batch.is_empty() && st.retry_queue.is_empty() {
             return Ok(());
         }
-        if !closed && inflight.len() < APPENDS_IN_FLIGHT {
+        if !closed && inflight.len() < st.limit {
             match rx.try_recv() {
                 Ok(msg) => {
                     match msg {
@@ -486,7 +520,10 @@ async fn append_loop(
         } else if closed {
             st.flush(&mut batch, &mut batch_bytes, &mut inflight);
         }
-        let can_take = !closed && inflight.len() < APPENDS_IN_FLIGHT;
+        let can_take = !closed && inflight.len() < st.limit;
+        if inflight.is_empty() && !can_take {
+            continue;
+        }
         tokio::select! {
             biased;
             r = async { match inflight.front_mut() { Some(f) => (&mut f.fut).await, None => std::future::pending().await } }, if !inflight.is_empty() => {
@@ -494,6 +531,9 @@ async fn append_loop(
                     let res = st.completed(f, r, &mut inflight);
                     st.sink.flush();
                     res?;
+                    if let Some(d) = st.sink.pause() {
+                        st.pause = Some(st.pause.map_or(d, |p| p.max(d)));
+                    }
                 }
             }
             m = rx.recv(), if can_take => match m {
@@ -510,6 +550,13 @@ struct AppendState<'a> {
     items: &'a [CopyItem],
     opts: &'a CopyOptions,
     sink: &'a mut (dyn CopySink + Send),
+    /// APPEND commands allowed in flight; drops to 1 once the server has pushed back.
+    limit: usize,
+    retries: HashMap<usize, u32>,
+    /// Messages to send again after the pause.
+    retry_queue: VecDeque<(usize, Bytes)>,
+    /// Wait this long before sending anything more (the server asked for it).
+    pause: Option<std::time::Duration>,
 }
 
 impl AppendState<'_> {
@@ -543,12 +590,7 @@ impl AppendState<'_> {
                     *batch_bytes += b.len() as u64;
                     batch.push((f.idx, b, f.permit));
                 } else {
-                    self.submit(
-                        vec![(f.idx, b)],
-                        inflight,
-                        false,
-                        f.permit.into_iter().collect(),
-                    );
+                    self.submit(vec![(f.idx, b)], inflight, f.permit.into_iter().collect());
                 }
             }
             Body::Stream(r) => {
@@ -597,15 +639,13 @@ impl AppendState<'_> {
                 (i, b)
             })
             .collect();
-        let keep = taken.len() > 1;
-        self.submit(taken, inflight, keep, permits);
+        self.submit(taken, inflight, permits);
     }
 
     fn submit(
         &mut self,
         msgs: Vec<(usize, Bytes)>,
         inflight: &mut VecDeque<InFlightAppend>,
-        keep: bool,
         permits: Vec<OwnedSemaphorePermit>,
     ) {
         let refs: Vec<&CopyItem> = msgs.iter().map(|(i, _)| &self.items[*i]).collect();
@@ -625,7 +665,8 @@ impl AppendState<'_> {
             _permits: permits,
             idxs: msgs.iter().map(|(i, _)| *i).collect(),
             lens: msgs.iter().map(|(_, b)| b.len() as u64).collect(),
-            bodies: keep.then(|| msgs.into_iter().map(|(_, b)| b).collect()),
+            // Kept (cheap: shared buffers) to send again after a transient refusal.
+            bodies: Some(msgs.into_iter().map(|(_, b)| b).collect()),
             intents,
             fut,
         });
@@ -653,27 +694,51 @@ impl AppendState<'_> {
             }
             return Ok(());
         }
+        let code = done.status.code.as_ref().map(|c| c.name().to_string());
+        let decision = pushback::classify(code.as_deref(), &done.status.text);
+        if let PushBack::Retry(delay) = decision
+            && let Some(bodies) = &f.bodies
+        {
+            // Transient: wait as told, slow down, send the same messages again.
+            let attempt = f
+                .idxs
+                .iter()
+                .map(|i| self.retries.get(i).copied().unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            if attempt <= MAX_APPEND_RETRIES {
+                self.sink.discard(&f.intents);
+                for (&idx, b) in f.idxs.iter().zip(bodies) {
+                    self.retries.insert(idx, attempt);
+                    self.retry_queue.push_back((idx, b.clone()));
+                }
+                let wait = delay.max(pushback::backoff(attempt));
+                self.pause = Some(self.pause.map_or(wait, |p| p.max(wait)));
+                self.limit = 1;
+                return Ok(());
+            }
+        }
         if f.idxs.len() > 1
             && let Some(bodies) = f.bodies
         {
-            // The MULTIAPPEND failed as a whole: nothing was stored. Retry one by one.
-            // Its intents are superseded by the new ones.
+            // The MULTIAPPEND failed as a whole: nothing was stored. Retry one by one, so one
+            // bad message never fails its neighbours. Its intents are superseded.
             self.sink.discard(&f.intents);
             for (idx, b) in f.idxs.into_iter().zip(bodies) {
-                self.submit(vec![(idx, b)], inflight, false, Vec::new());
+                self.submit(vec![(idx, b)], inflight, Vec::new());
             }
             return Ok(());
         }
         for (k, &idx) in f.idxs.iter().enumerate() {
             let bytes = f.lens.get(k).copied().unwrap_or(0);
-            self.sink.outcome(
-                &self.items[idx],
-                Outcome::Refused {
-                    status: done.status.clone(),
-                    bytes,
-                },
-                intent(k),
-            );
+            let status = done.status.clone();
+            let outcome = if decision == PushBack::TooBig {
+                Outcome::TooBig { status, bytes }
+            } else {
+                Outcome::Refused { status, bytes }
+            };
+            self.sink.outcome(&self.items[idx], outcome, intent(k));
         }
         Ok(())
     }

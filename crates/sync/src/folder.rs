@@ -514,6 +514,7 @@ pub async fn sync_folder(
             failed: 0,
             done: 0,
             resolved: Vec::new(),
+            skipped_toobig: 0,
         };
         let r = copy_split(ctx, c1, c2, &job.name1, &items, &opts, &mut sink).await;
         sink.flush();
@@ -1481,6 +1482,7 @@ struct Sink<'a> {
     done: u64,
     /// Journal entries to settle in one transaction (per APPEND command).
     resolved: Vec<(i64, MapEntry)>,
+    skipped_toobig: u64,
 }
 
 impl CopySink for Sink<'_> {
@@ -1529,6 +1531,14 @@ impl CopySink for Sink<'_> {
                     st.biggest_transferred = st.biggest_transferred.max(bytes);
                     (st.transferred, st.bytes_transferred, ctx.elapsed())
                 };
+                if let Some(msg) = imapsync_plan::throttle::total_bytes_max_reached(
+                    ctx.cfg.rates.exitwhenover,
+                    total_bytes,
+                ) && !ctx.aborted()
+                {
+                    ctx.error(msg);
+                    ctx.abort();
+                }
                 let rate = if elapsed > 0.0 {
                     count as f64 / elapsed
                 } else {
@@ -1550,10 +1560,45 @@ impl CopySink for Sink<'_> {
                     imapsync_plan::display::bytes_display_string_bin(total_bytes as f64),
                 ));
             }
+            Outcome::TooBig { status, bytes } => {
+                // Skipped and reported, like a --maxsize skip: not an error.
+                self.failed += 1;
+                self.skipped_toobig += 1;
+                if let (Some(store), Some(intent)) = (&ctx.store, intent) {
+                    let _ = store.drop_intents(&[intent]);
+                }
+                ctx.out.line(format!(
+                    "msg {}/{} {{{bytes}}} skipped: host2 refuses it as too big: {}",
+                    self.job.name1,
+                    item.uid,
+                    status.full_text()
+                ));
+                let mut st = ctx.stats();
+                st.skipped += 1;
+                st.bytes_skipped += bytes;
+            }
             Outcome::Refused { status, bytes } => {
                 self.failed += 1;
                 if let (Some(store), Some(intent)) = (&ctx.store, intent) {
                     let _ = store.drop_intents(&[intent]);
+                }
+                if matches!(status.code.as_ref().map(|c| c.name()), Some("OVERQUOTA"))
+                    || imapsync_plan::pushback::classify(
+                        status.code.as_ref().map(|c| c.name()),
+                        &status.text,
+                    ) == imapsync_plan::pushback::PushBack::OverQuota
+                {
+                    if !ctx.aborted() {
+                        ctx.error(format!(
+                            "- msg {}/{} {{{bytes}}} could not append to folder {}: {} — host2 is over quota (OVERQUOTA), stopping the sync: free space on host2 or raise its quota, then sync again",
+                            self.job.name1,
+                            item.uid,
+                            self.job.name2,
+                            status.full_text()
+                        ));
+                        ctx.abort();
+                    }
+                    return;
                 }
                 ctx.error(format!(
                     "- msg {}/{} {{{}}} could not append ( Subject:[], Date:[{}], Size:[{}], Flags:[{}] ) to folder {}: {}",
@@ -1578,6 +1623,32 @@ impl CopySink for Sink<'_> {
         if let Some(store) = &self.ctx.store {
             let _ = store.drop_intents(intents);
         }
+    }
+
+    fn pause(&mut self) -> Option<std::time::Duration> {
+        let r = &self.ctx.cfg.rates;
+        let limits = imapsync_plan::throttle::ThrottleLimits {
+            maxmessagespersecond: r.maxmessagespersecond,
+            maxbytespersecond: r.maxbytespersecond,
+            maxbytesafter: Some(r.maxbytesafter as i64),
+            maxsleep: r.maxsleep,
+        };
+        let (n, bytes) = {
+            let st = self.ctx.stats();
+            (st.transferred, st.bytes_transferred)
+        };
+        let progress = imapsync_plan::throttle::TransferProgress {
+            nb_msg_transferred: n,
+            total_bytes_transferred: bytes,
+            time_spent: self.ctx.elapsed(),
+        };
+        imapsync_plan::throttle::sleep_if_needed(&limits, &progress)
+            .filter(|s| *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+    }
+
+    fn stop(&self) -> bool {
+        self.ctx.aborted()
     }
 
     fn flush(&mut self) {

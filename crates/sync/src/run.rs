@@ -2,6 +2,7 @@
 //! host2, sync the folders with a pool of connection pairs, print the summary.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -306,13 +307,16 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     } else {
         None
     };
-    for w in 0..workers.min(jobs_len(&queue)) {
+    let n_workers = workers.min(jobs_len(&queue));
+    let alive = Arc::new(AtomicUsize::new(n_workers));
+    for _ in 0..n_workers {
         let ctx = ctx.clone();
         let queue = queue.clone();
         let conns = first.take();
-        handles.push(tokio::spawn(
-            async move { worker(ctx, queue, conns, w).await },
-        ));
+        let alive = alive.clone();
+        handles.push(tokio::spawn(async move {
+            worker(ctx, queue, conns, alive).await
+        }));
     }
     for h in handles {
         let _ = h.await;
@@ -362,17 +366,72 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     None
 }
 
+/// Ensures a live connection on `side`, reconnecting with back-off. `None` after the
+/// `--reconnectretryN` attempts, or at once for a worker that is not the last one alive (the
+/// run then continues with fewer connections: providers refuse connections beyond their limit).
+async fn ensure(
+    ctx: &Arc<Ctx>,
+    side: Side,
+    conn: &mut Option<Connection>,
+    alive_workers: &AtomicUsize,
+) -> Option<Connection> {
+    if let Some(c) = conn.as_ref().filter(|c| c.is_alive()) {
+        return Some(c.clone());
+    }
+    let reconnect = conn.is_some();
+    let retry = side_cfg(ctx, side).reconnect_retry;
+    let mut attempt = 0u32;
+    loop {
+        if reconnect {
+            let mut st = ctx.stats();
+            match side {
+                Side::Host1 => st.reconnect1 += 1,
+                Side::Host2 => st.reconnect2 += 1,
+            }
+        }
+        match connect(&side_cfg(ctx, side).connect).await {
+            Ok((c, _)) => {
+                *conn = Some(c.clone());
+                return Some(c);
+            }
+            Err(e) => {
+                attempt += 1;
+                let others = alive_workers.load(Ordering::SeqCst) > 1;
+                if !reconnect && others {
+                    ctx.out.line(format!(
+                        "{side}: could not open one more connection ({e}); going on with fewer connections"
+                    ));
+                    return None;
+                }
+                if attempt > retry || ctx.aborted() {
+                    ctx.error(format!(
+                        "{side} failure: can not open imap connection on host{} [{}] with user [{}]: {e}",
+                        side.number(),
+                        side_cfg(ctx, side).connect.host,
+                        side_cfg(ctx, side).connect.user
+                    ));
+                    return None;
+                }
+                ctx.out.line(format!(
+                    "{side}: connection attempt {attempt}/{retry} failed: {e}; retrying"
+                ));
+                backoff(attempt).await;
+            }
+        }
+    }
+}
+
 async fn worker(
     ctx: Arc<Ctx>,
     queue: Arc<Mutex<VecDeque<FolderJob>>>,
     conns: Option<(Connection, Connection)>,
-    _n: usize,
+    alive: Arc<AtomicUsize>,
 ) {
     // This worker's place under the connection limits, held until it ends.
     let _slots = ctx.connection_slots().await;
     let mut c1: Option<Connection> = conns.as_ref().map(|c| c.0.clone());
     let mut c2: Option<Connection> = conns.map(|c| c.1);
-    loop {
+    'jobs: loop {
         if ctx.aborted() {
             break;
         }
@@ -383,35 +442,35 @@ async fn worker(
         let Some(job) = job else { break };
         let mut attempts = 0u32;
         loop {
-            if c1.as_ref().is_none_or(|c| !c.is_alive()) {
-                let reconnect = c1.is_some();
-                c1 = reconnect_side(&ctx, Side::Host1, reconnect).await;
-            }
-            if c2.as_ref().is_none_or(|c| !c.is_alive()) {
-                let reconnect = c2.is_some();
-                c2 = reconnect_side(&ctx, Side::Host2, reconnect).await;
-            }
-            let (Some(a), Some(b)) = (&c1, &c2) else {
+            let a = ensure(&ctx, Side::Host1, &mut c1, &alive).await;
+            let b = match a {
+                Some(_) => ensure(&ctx, Side::Host2, &mut c2, &alive).await,
+                None => None,
+            };
+            let (Some(a), Some(b)) = (a, b) else {
+                if alive.load(Ordering::SeqCst) > 1 && (c1.is_none() || c2.is_none()) {
+                    // Another worker takes this folder; this one stops.
+                    if let Ok(mut q) = queue.lock() {
+                        q.push_front(job);
+                    }
+                    break 'jobs;
+                }
                 ctx.error(format!(
-                    "Folder [{}]: no connection, giving up this folder",
+                    "Folder [{}]: no connection, the folder is not synced",
                     job.shown1
                 ));
                 break;
             };
-            match folder::sync_folder(&ctx, a, b, &job).await {
+            match folder::sync_folder(&ctx, &a, &b, &job).await {
                 Ok(()) => break,
                 Err(FolderError::Recorded) => break,
                 Err(FolderError::Conn { side, err }) => {
                     attempts += 1;
-                    let retry = match side {
-                        Side::Host1 => ctx.cfg.side1.reconnect_retry,
-                        Side::Host2 => ctx.cfg.side2.reconnect_retry,
-                    };
+                    let retry = side_cfg(&ctx, side).reconnect_retry;
                     ctx.out.line(format!(
                         "{side}: connection lost during folder [{}]: {err}",
                         job.shown1
                     ));
-                    // Drop the failed side (the other may still be fine).
                     if attempts > retry {
                         ctx.error(format!(
                             "{side} failure: folder [{}] not synced after {attempts} connection losses: {err}",
@@ -419,16 +478,21 @@ async fn worker(
                         ));
                         break;
                     }
-                    backoff(attempts).await;
-                    // Reconnect (counted) and retry the folder.
-                    match side {
-                        Side::Host1 => c1 = reconnect_side(&ctx, Side::Host1, true).await,
-                        Side::Host2 => c2 = reconnect_side(&ctx, Side::Host2, true).await,
+                    // The failed side is replaced (with back-off) and the folder run again:
+                    // the UID map, the journal and identity matching make the second attempt
+                    // copy only what is still missing.
+                    if side == Side::Host1 || !a.is_alive() {
+                        a.abandon();
                     }
+                    if side == Side::Host2 || !b.is_alive() {
+                        b.abandon();
+                    }
+                    backoff(attempts).await;
                 }
             }
         }
     }
+    alive.fetch_sub(1, Ordering::SeqCst);
     for c in [c1, c2].into_iter().flatten() {
         c.logout().await;
     }
@@ -579,17 +643,6 @@ async fn backoff(attempt: u32) {
     let base = base.min(30.0);
     let jitter = 0.75 + rand::random::<f64>() * 0.5;
     tokio::time::sleep(Duration::from_secs_f64(base * jitter)).await;
-}
-
-async fn reconnect_side(ctx: &Arc<Ctx>, side: Side, counted: bool) -> Option<Connection> {
-    if counted {
-        let mut st = ctx.stats();
-        match side {
-            Side::Host1 => st.reconnect1 += 1,
-            Side::Host2 => st.reconnect2 += 1,
-        }
-    }
-    open_side(ctx, side, true).await.map(|(c, _)| c)
 }
 
 fn side_cfg(ctx: &Ctx, side: Side) -> &SideConfig {

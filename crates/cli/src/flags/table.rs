@@ -413,11 +413,11 @@ pub static FLAGS: &[Flag] = &[
     Flag::both("domino", Switch, Presets, "off", "That side is Domino: separator and prefix").not_yet(),
     // ------------------------------------------------------------------
     // Throttling and size limits
-    Flag::one("maxmessagespersecond", Float, Throttling, "0 (no limit)", "Average copy rate limit in messages per second").not_yet(),
-    Flag::one("maxbytespersecond", Int, Throttling, "0 (no limit)", "Average copy rate limit in bytes per second").not_yet(),
-    Flag::one("maxbytesafter", Int, Throttling, "0", "Bytes copied before the byte rate limit applies").not_yet(),
-    Flag::one("maxsleep", Float, Throttling, "2", "Longest single throttling pause in seconds, 0 disables").not_yet(),
-    Flag::one("exitwhenover", Int, Throttling, "", "Stop once this many bytes were transferred").not_yet(),
+    Flag::one("maxmessagespersecond", Float, Throttling, "0 (no limit)", "Average copy rate limit in messages per second"),
+    Flag::one("maxbytespersecond", Int, Throttling, "0 (no limit)", "Average copy rate limit in bytes per second"),
+    Flag::one("maxbytesafter", Int, Throttling, "0", "Bytes copied before the byte rate limit applies"),
+    Flag::one("maxsleep", Float, Throttling, "2", "Longest single throttling pause in seconds, 0 disables"),
+    Flag::one("exitwhenover", Int, Throttling, "", "Stop once this many bytes were transferred"),
     // ------------------------------------------------------------------
     // Errors, signals, process control
     Flag::one("errorsmax", Int, Robustness, "50", "Abort after this many errors"),
