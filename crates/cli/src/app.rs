@@ -112,6 +112,9 @@ pub fn main_with(args: Vec<String>) -> i32 {
         eprintln!("Exiting with return value 64 ({})", exit_name(64));
         return 64;
     }
+    if parsed.bool("abort") == Some(true) {
+        return abort_other(&parsed);
+    }
     if parsed.bool("justbanner") == Some(true) {
         println!("{}", banner());
         println!("Command line used: {}", command_line(&parsed));
@@ -234,6 +237,25 @@ fn run_configured(
     out.line("Info: will resync flags for already transferred messages. Use --noresyncflags to not resync flags.");
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
     let pidfile = pidfile_path(parsed);
+    if parsed.bool("pidfilelocking").unwrap_or(false)
+        && let Some(p) = &pidfile
+        && let Some((pid, other_log)) = running_owner(p)
+    {
+        if parsed.bool("tail").unwrap_or(false) {
+            out.line(format!("Another imapsync (PID {pid}) is running; following its log {other_log} until it ends"));
+            tail_until_exit(pid, &other_log, &out);
+            return 0;
+        }
+        out.line(format!(
+            "pidfile {} exists and its process {pid} is running: exiting (--pidfilelocking)",
+            p.display()
+        ));
+        out.line(format!("Exiting with return value 8 ({})", exit_name(8)));
+        if let Ok(mut t) = tee.lock() {
+            t.flush();
+        }
+        return 8;
+    }
     if let Some(p) = &pidfile
         && let Err(e) = write_pidfile(p, log_path.as_deref())
     {
@@ -257,6 +279,16 @@ fn run_configured(
         runtime.block_on(justconnect(cfg, out.clone()))
     } else {
         let result = runtime.block_on(imapsync_sync::run(cfg, out.clone()));
+        if result.signal.is_some() {
+            out.line(format!("Exiting with return value {}", result.exit_code));
+            if let Some(p) = &pidfile {
+                let _ = std::fs::remove_file(p);
+            }
+            if let Ok(mut t) = tee.lock() {
+                t.flush();
+            }
+            return result.exit_code;
+        }
         out.line(imapsync_plan::errors::exiting_line(
             result.exit_code,
             result.nb_errors,
@@ -319,6 +351,77 @@ async fn justconnect(cfg: Config, out: Out) -> i32 {
         exit_name(code)
     ));
     code
+}
+
+/// PID and log path of a pidfile whose process is still running.
+fn running_owner(path: &Path) -> Option<(i32, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    let log = lines.next().unwrap_or("").trim().to_string();
+    (pid > 0 && pid as u32 != std::process::id() && process_alive(pid)).then_some((pid, log))
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 only checks the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// `--tail`: prints what another run appends to its log until that run ends.
+fn tail_until_exit(pid: i32, log: &str, out: &Out) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut pos = 0u64;
+    loop {
+        let alive = process_alive(pid);
+        if let Ok(mut f) = std::fs::File::open(log) {
+            if f.seek(SeekFrom::Start(pos)).is_ok() {
+                let mut buf = String::new();
+                if let Ok(n) = f.read_to_string(&mut buf) {
+                    pos += n as u64;
+                    for l in buf.lines() {
+                        out.line(l);
+                    }
+                }
+            }
+        }
+        if !alive {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// `--abort`: stops the run whose PID is in the pidfile (TERM, then KILL after 3 s).
+pub fn abort_other(p: &Parsed) -> i32 {
+    let Some(path) = pidfile_path(p) else {
+        eprintln!("--abort: no pidfile (--pidfile \"\")");
+        return 0;
+    };
+    let Some((pid, _)) = running_owner(&path) else {
+        println!(
+            "--abort: no running imapsync found through pidfile {}",
+            path.display()
+        );
+        return 0;
+    };
+    println!("Sending TERM to PID {pid} (pidfile {})", path.display());
+    // SAFETY: sending a signal to a PID read from our pidfile.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    for _ in 0..30 {
+        if !process_alive(pid) {
+            println!("PID {pid} ended");
+            return 0;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!("PID {pid} still runs after 3 s: sending KILL");
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    0
 }
 
 fn pidfile_path(p: &Parsed) -> Option<PathBuf> {

@@ -24,6 +24,8 @@ use crate::stats::Stats;
 #[derive(Debug)]
 pub struct RunResult {
     pub exit_code: i32,
+    /// The signal that stopped the run, if one did.
+    pub signal: Option<i32>,
     pub stats: Stats,
     pub nb_errors: u64,
 }
@@ -46,8 +48,42 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
     }
     let ctx = Arc::new(Ctx::new(Arc::new(cfg), out.clone(), store));
     let mut sizes = None;
-    let code = run_inner(&ctx, &mut sizes).await;
-    finish(&ctx, code, start_rss, sizes)
+    // QUIT, TERM and INT stop the run: the counters so far are printed and the exit code is
+    // 128 + the signal number, as a shell reports a process killed by it (imapsync re-raises
+    // the signal). Whatever was being appended is settled by the journal on the next run.
+    let signalled = tokio::select! {
+        code = run_inner(&ctx, &mut sizes) => Err(code),
+        sig = terminating_signal() => Ok(sig),
+    };
+    match signalled {
+        Err(code) => finish(&ctx, code, start_rss, sizes),
+        Ok((name, num)) => {
+            ctx.abort();
+            out.line(format!("Got a signal {name} ({num}): asked to terminate"));
+            out.line("You should resynchronize those accounts by running a sync again, since some messages may not be transferred yet.");
+            let mut r = finish(&ctx, Some(128 + num), start_rss, None);
+            r.exit_code = 128 + num;
+            r.signal = Some(num);
+            r
+        }
+    }
+}
+
+/// Waits for SIGTERM, SIGQUIT or SIGINT.
+async fn terminating_signal() -> (&'static str, i32) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::quit()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => ("TERM", 15),
+        _ = quit.recv() => ("QUIT", 3),
+        _ = int.recv() => ("INT", 2),
+    }
 }
 
 /// The exit code decided early (login failure, just* modes) or `None` to use the error log.
@@ -328,9 +364,10 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     // Folder sizes after.
     if cfg.modes.foldersizesatend
         && !ctx.aborted()
-        && let (Some((c1, _)), Some((c2, _))) = (
-            open_side(ctx, Side::Host1, true).await,
-            open_side(ctx, Side::Host2, true).await,
+        // Sizes are informative: a connection refused now is not an error of the sync.
+        && let (Some(c1), Some(c2)) = (
+            open_side_quiet(ctx, Side::Host1).await,
+            open_side_quiet(ctx, Side::Host2).await,
         )
     {
         let names1 = plan
@@ -563,7 +600,8 @@ async fn delete_folders_on_host2(
 /// `--delete1emptyfolders`: selected host1 folders left empty, without children, not INBOX.
 async fn delete_empty_folders_on_host1(ctx: &Arc<Ctx>, f1: &SideFolders, plan: &mapping::Plan) {
     let out = &ctx.out;
-    let Some((c1, _)) = open_side(ctx, Side::Host1, true).await else {
+    let Some(c1) = open_side_quiet(ctx, Side::Host1).await else {
+        ctx.out.line("Host1: no connection to delete empty folders");
         return;
     };
     let names: Vec<String> = plan.pairs.iter().map(|p| p.name1.clone()).collect();
@@ -884,6 +922,7 @@ fn finish(
     }
     RunResult {
         exit_code: code,
+        signal: None,
         stats,
         nb_errors,
     }

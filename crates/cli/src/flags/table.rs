@@ -425,14 +425,16 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("sigexit", List, Robustness, "QUIT TERM", "Signal that prints the stats and exits, repeatable")
         .value("SIG")
         .not_yet(),
-    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection, repeatable").value("SIG").not_yet(),
-    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG").not_yet(),
-    Flag::one("abort", Switch, Robustness, "", "Stop the run whose PID is in the pidfile, then exit").not_yet(),
+    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection, repeatable").value("SIG")
+        .not_yet(),
+    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG")
+        .not_yet(),
+    Flag::one("abort", Switch, Robustness, "", "Stop the run whose PID is in the pidfile, then exit"),
     Flag::one("abortbyfile", Switch, Robustness, "", "Ask the running sync to stop through a file").not_yet(),
     Flag::one("exitonload", Bool, Robustness, "off", "Refuse to run under heavy load"),
     Flag::one("pidfile", Str, Robustness, "TMPDIR/imapsync.pid", "File holding the PID of the run").value("FILE"),
-    Flag::one("pidfilelocking", Bool, Robustness, "off", "Refuse to start while the pidfile names a live process").not_yet(),
-    Flag::one("tail", Bool, Robustness, "off", "Follow the log of the run already going on").not_yet(),
+    Flag::one("pidfilelocking", Bool, Robustness, "off", "Refuse to start while the pidfile names a live process"),
+    Flag::one("tail", Bool, Robustness, "off", "Follow the log of the run already going on"),
     Flag::one("tmpdir", Str, Robustness, "$HOME/tmp", "Directory for the pidfile and the cache").value("DIR"),
     // ------------------------------------------------------------------
     // Modes, tests, misc
