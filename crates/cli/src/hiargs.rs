@@ -37,6 +37,143 @@ pub struct Extras {
     pub warnings: Vec<String>,
 }
 
+/// What the provider presets (`--gmail1`, `--office2`, ...) add. imapsync's rules: a value
+/// the user gave always wins; numeric limits are set when unset or zero; lists are appended
+/// to the user's.
+#[derive(Debug, Default)]
+struct Presets {
+    host: [Option<&'static str>; 2],
+    ssl: [bool; 2],
+    maxbytespersecond: Option<f64>,
+    maxbytesafter: Option<u64>,
+    maxsleep: bool,
+    automap: bool,
+    skipcrossduplicates: Option<bool>,
+    useheader: Vec<&'static str>,
+    regextrans2: Vec<&'static str>,
+    folderlast: Vec<&'static str>,
+    exclude: Vec<&'static str>,
+    expunge1: bool,
+    addheader: bool,
+    maxsize: Option<u64>,
+    maxmessagespersecond: Option<f64>,
+    disarmreadreceipts: bool,
+    regexmess: Vec<&'static str>,
+    regexflag: Vec<&'static str>,
+    f1f2: Vec<(&'static str, &'static str)>,
+    sep: [Option<char>; 2],
+    prefix_empty: [bool; 2],
+    messageidnodomain: bool,
+    notes: Vec<String>,
+}
+
+/// imapsync's line-wrapping rule for Exchange/Office 365 (lines of at most 10239 bytes).
+const WRAP_10239: &str = r"s,(.{10239}),$1\r\n,g";
+
+fn presets(p: &Parsed) -> Presets {
+    let on = |n: &str| p.bool(n) == Some(true);
+    let mut x = Presets::default();
+    let noexclude = on("noexclude");
+    let (g1, g2) = (on("gmail1"), on("gmail2"));
+    if g1 && g2 {
+        x.host = [Some("imap.gmail.com"), Some("imap.gmail.com")];
+        x.ssl = [true, true];
+        x.maxbytespersecond = Some(20_000.0);
+        x.maxbytesafter = Some(1_000_000_000);
+        x.maxsleep = true;
+        x.automap = true;
+        x.skipcrossduplicates = Some(false);
+        x.useheader = vec!["X-Gmail-Received", "Message-Id"];
+        x.exclude.push(r"\[Gmail\]$");
+        x.folderlast.push("[Gmail]/All Mail");
+        x.notes.push("Gmail to Gmail: labels are not copied (X-GM-LABELS is not supported yet); every label folder is synced as a folder".into());
+    } else if g1 {
+        x.host[0] = Some("imap.gmail.com");
+        x.ssl[0] = true;
+        x.maxbytespersecond = Some(40_000.0);
+        x.maxbytesafter = Some(3_000_000_000);
+        x.maxsleep = true;
+        x.automap = true;
+        x.skipcrossduplicates = Some(true);
+        x.useheader = vec!["X-Gmail-Received", "Message-Id"];
+        x.regextrans2.push(r"s,\[Gmail\].,,");
+        x.folderlast.push("[Gmail]/All Mail");
+    } else if g2 {
+        x.host[1] = Some("imap.gmail.com");
+        x.ssl[1] = true;
+        x.maxbytespersecond = Some(20_000.0);
+        x.maxbytesafter = Some(1_000_000_000);
+        x.maxsleep = true;
+        x.automap = true;
+        x.expunge1 = true;
+        x.addheader = true;
+        if !noexclude {
+            x.exclude.push(r"\[Gmail\]$");
+        }
+        x.useheader = vec!["Message-Id"];
+        x.regextrans2.extend([
+            r"s,\[Gmail\].,,",
+            r"s,^ +| +$,,g",
+            r"s,/ +| +/,/,g",
+            r#"s/['\\^"]/_/g"#,
+        ]);
+        x.folderlast.push("[Gmail]/All Mail");
+    }
+    if on("office1") {
+        x.notes.push(
+            r#"Option --office1 is like: --host1 outlook.office365.com --ssl1 --exclude "^Files$""#
+                .into(),
+        );
+        x.host[0] = x.host[0].or(Some("outlook.office365.com"));
+        x.ssl[0] = true;
+        if !noexclude {
+            x.exclude.push("^Files$");
+        }
+    }
+    if on("office2") {
+        x.notes.push("Option --office2 is like: --host2 outlook.office365.com --ssl2 --maxsize 45_000_000 --maxmessagespersecond 4 --disarmreadreceipts --regexmess (wrap lines at 10239) --f1f2 Files=Files_renamed_by_imapsync".into());
+        x.host[1] = x.host[1].or(Some("outlook.office365.com"));
+        x.ssl[1] = true;
+        x.maxsize = Some(45_000_000);
+        x.maxmessagespersecond = Some(4.0);
+        x.disarmreadreceipts = true;
+        if !on("noregexmess") {
+            x.regexmess.push(WRAP_10239);
+        }
+        if !on("nof1f2") {
+            x.f1f2.push(("Files", "Files_renamed_by_imapsync"));
+        }
+    }
+    if on("exchange1") {
+        x.notes
+            .push("Option --exchange1 does nothing (except printing this line)".into());
+    }
+    if on("exchange2") {
+        x.notes.push("Option --exchange2 is like: --maxsize 10_000_000 --maxmessagespersecond 4 --disarmreadreceipts --regexflag (drop \\Flagged) --regexmess (wrap lines at 10239)".into());
+        x.maxsize = x.maxsize.or(Some(10_000_000));
+        x.maxmessagespersecond = Some(4.0);
+        x.disarmreadreceipts = true;
+        if !on("noregexflag") {
+            x.regexflag.push(r"s/\\Flagged//g");
+        }
+        if !on("noregexmess") && !x.regexmess.contains(&WRAP_10239) {
+            x.regexmess.push(WRAP_10239);
+        }
+    }
+    if on("domino1") {
+        x.sep[0] = Some('\\');
+        x.prefix_empty[0] = true;
+        x.messageidnodomain = true;
+    }
+    if on("domino2") {
+        x.sep[1] = Some('\\');
+        x.prefix_empty[1] = true;
+        x.messageidnodomain = true;
+        x.regextrans2.push(r"s,^Inbox\\(.*),$1,i");
+    }
+    x
+}
+
 /// Default number of connections per side.
 pub const DEFAULT_CONNECTIONS: usize = 4;
 /// Reconnections per failure, per side (imapsync: 3; a migration that runs for hours deserves
@@ -150,10 +287,16 @@ fn side_config(
     n: u8,
     warnings: &mut Vec<String>,
     justconnect: bool,
+    pre: &Presets,
 ) -> Result<SideConfig, ConfigError> {
     let side = if n == 1 { Side::Host1 } else { Side::Host2 };
+    let i = usize::from(n - 1);
     let get = |name: &str| format!("{name}{n}");
-    let (host, host_port, _folder) = split_host(p.string(&get("host")).unwrap_or(""));
+    let host_arg = p
+        .string(&get("host"))
+        .filter(|h| !h.trim().is_empty())
+        .or(pre.host[i]);
+    let (host, host_port, _folder) = split_host(host_arg.unwrap_or(""));
     let user = p
         .string(&get("user"))
         .map(|u| u.trim().to_string())
@@ -241,7 +384,7 @@ fn side_config(
     let mut c = ConnectOptions::new(side, &host, &user, password);
     c.port = port;
     c.security = Security {
-        ssl: p.bool(&get("ssl")),
+        ssl: p.bool(&get("ssl")).or(pre.ssl[i].then_some(true)),
         tls: p.bool(&get("tls")),
         port_given: port.is_some(),
     };
@@ -287,8 +430,12 @@ fn side_config(
             .int(&get("reconnectretry"))
             .map(|v| v.max(0) as u32)
             .unwrap_or(3),
-        sep: p.string(&get("sep")).and_then(|s| s.chars().next()),
-        prefix: p.string(&get("prefix")).map(str::to_string),
+        sep: pre.sep[i].or_else(|| p.string(&get("sep")).and_then(|s| s.chars().next())),
+        prefix: if pre.prefix_empty[i] {
+            Some(String::new())
+        } else {
+            p.string(&get("prefix")).map(str::to_string)
+        },
         search,
     })
 }
@@ -321,9 +468,16 @@ fn age_criteria(maxage: Option<f64>, minage: Option<f64>, now: i64) -> Option<St
 /// Builds the run configuration.
 pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
     let mut warnings = Vec::new();
+    let pre = presets(p);
+    warnings.extend(pre.notes.iter().cloned());
     let missing: Vec<&str> = ["host1", "user1", "host2", "user2"]
         .into_iter()
         .filter(|n| p.string(n).is_none_or(|v| v.trim().is_empty()))
+        .filter(|n| match *n {
+            "host1" => pre.host[0].is_none(),
+            "host2" => pre.host[1].is_none(),
+            _ => true,
+        })
         .collect();
     let implied = (!missing.is_empty()).then(|| {
         format!(
@@ -336,8 +490,8 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         )
     });
     let justconnect = p.bool("justconnect").unwrap_or(false) || implied.is_some();
-    let mut side1 = side_config(p, 1, &mut warnings, justconnect)?;
-    let mut side2 = side_config(p, 2, &mut warnings, justconnect)?;
+    let mut side1 = side_config(p, 1, &mut warnings, justconnect, &pre)?;
+    let mut side2 = side_config(p, 2, &mut warnings, justconnect, &pre)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -357,12 +511,26 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
     let regexflag = p
         .list("regexflag")
         .iter()
+        .map(String::as_str)
+        .chain(pre.regexflag.iter().copied())
         .map(|e| PerlExpr::parse(e).map_err(|err| usage(format!("--regexflag {e}: {err}"))))
         .collect::<Result<Vec<_>, _>>()?;
     // Check --regextrans2 now rather than at first use (imapsync fails later, mid-run).
     for e in p.list("regextrans2") {
         PerlExpr::parse(e).map_err(|err| usage(format!("--regextrans2 {e}: {err}")))?;
     }
+    let regexmess = p
+        .list("regexmess")
+        .iter()
+        .map(String::as_str)
+        .chain(pre.regexmess.iter().copied())
+        .map(|e| PerlExpr::parse(e).map_err(|err| usage(format!("--regexmess {e}: {err}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let skipmess = p
+        .list("skipmess")
+        .iter()
+        .map(|e| PerlExpr::parse(e).map_err(|err| usage(format!("--skipmess {e}: {err}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let skipheader = match p.string("skipheader") {
         Some(re) => Some(
             perl_regex_with_flags(re, RegexFlags::SKIPHEADER)
@@ -371,9 +539,14 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         None => None,
     };
     let identity = IdentityOptions {
-        useheader: UseHeader::new(p.list("useheader").iter().cloned()),
+        useheader: UseHeader::new(
+            p.list("useheader")
+                .iter()
+                .cloned()
+                .chain(pre.useheader.iter().map(|h| h.to_string())),
+        ),
         skipheader,
-        messageidnodomain: p.bool("messageidnodomain").unwrap_or(false),
+        messageidnodomain: p.bool("messageidnodomain").unwrap_or(pre.messageidnodomain),
         skipsize: p.bool("skipsize").unwrap_or(true),
     };
     let dry = p.bool("dry").unwrap_or(false);
@@ -381,8 +554,12 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
     let foldersizes = p.bool("foldersizes").unwrap_or(!justfolders);
     let messages = MessageConfig {
         identity,
-        addheader: p.bool("addheader").unwrap_or(false),
-        maxsize: p.int("maxsize").map(|v| v.max(0) as u64),
+        addheader: p.bool("addheader").unwrap_or(pre.addheader),
+        maxsize: p
+            .int("maxsize")
+            .filter(|&v| v > 0)
+            .map(|v| v as u64)
+            .or(pre.maxsize),
         minsize: p.int("minsize").map(|v| v.max(0) as u64),
         maxage: if ages_server_side { None } else { maxage },
         minage: if ages_server_side { None } else { minage },
@@ -394,12 +571,26 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         filterbuggyflags: p.bool("filterbuggyflags").unwrap_or(false),
         flagscase: p.bool("flagscase").unwrap_or(true),
         syncduplicates: p.bool("syncduplicates").unwrap_or(false),
-        skipcrossduplicates: p.bool("skipcrossduplicates").unwrap_or(false),
+        skipcrossduplicates: p
+            .bool("skipcrossduplicates")
+            .or(pre.skipcrossduplicates)
+            .unwrap_or(false),
         useuid: p.bool("useuid").unwrap_or(false),
         multiappend: p.bool("multiappend").unwrap_or(true),
+        regexmess,
+        skipmess,
+        disarmreadreceipts: p
+            .bool("disarmreadreceipts")
+            .unwrap_or(pre.disarmreadreceipts),
+        maxlinelength: p.int("maxlinelength").filter(|&v| v > 0).map(|v| v as u64),
     };
     let f1f2 = p
         .list("f1f2")
+        .iter()
+        .cloned()
+        .chain(pre.f1f2.iter().map(|(a, b)| format!("{a}={b}")))
+        .collect::<Vec<_>>();
+    let f1f2 = f1f2
         .iter()
         .map(|v| match v.split_once('=') {
             Some((a, b)) => Ok((a.to_string(), b.to_string())),
@@ -410,18 +601,33 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         folder: p.list("folder").to_vec(),
         folderrec: p.list("folderrec").to_vec(),
         include: p.list("include").to_vec(),
-        exclude: p.list("exclude").to_vec(),
+        exclude: p
+            .list("exclude")
+            .iter()
+            .cloned()
+            .chain(pre.exclude.iter().map(|e| e.to_string()))
+            .collect(),
         subscribed: p.bool("subscribed").unwrap_or(false),
         folderfirst: p.list("folderfirst").to_vec(),
-        folderlast: p.list("folderlast").to_vec(),
+        folderlast: p
+            .list("folderlast")
+            .iter()
+            .cloned()
+            .chain(pre.folderlast.iter().map(|e| e.to_string()))
+            .collect(),
         checkfoldersexist: p.bool("checkfoldersexist").unwrap_or(true),
         checkselectable: p.bool("checkselectable"),
         skipemptyfolders: p.bool("skipemptyfolders").unwrap_or(false),
         f1f2,
-        automap: p.bool("automap").unwrap_or(false),
+        automap: p.bool("automap").unwrap_or(pre.automap),
         subfolder1: p.string("subfolder1").map(str::to_string),
         subfolder2: p.string("subfolder2").map(str::to_string),
-        regextrans2: p.list("regextrans2").to_vec(),
+        regextrans2: p
+            .list("regextrans2")
+            .iter()
+            .cloned()
+            .chain(pre.regextrans2.iter().map(|e| e.to_string()))
+            .collect(),
         fixslash2: p.bool("fixslash2").unwrap_or(true),
         fixinboxinbox: p.bool("fixInboxINBOX").unwrap_or(true),
         subscribe: p.bool("subscribe").unwrap_or(true),
@@ -485,7 +691,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         .unwrap_or(delete2 && !p.bool("syncduplicates").unwrap_or(false));
     let delete = DeleteConfig {
         delete1,
-        expunge1: p.bool("expunge1").unwrap_or(delete1),
+        expunge1: p.bool("expunge1").unwrap_or(delete1 || pre.expunge1),
         delete2,
         delete2duplicates,
         expunge2: p.bool("expunge2").unwrap_or(false),
@@ -502,10 +708,23 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         modes,
         delete,
         rates: RateConfig {
-            maxmessagespersecond: p.float("maxmessagespersecond"),
-            maxbytespersecond: p.float("maxbytespersecond"),
-            maxbytesafter: p.int("maxbytesafter").map(|v| v.max(0) as u64).unwrap_or(0),
-            maxsleep: p.float("maxsleep"),
+            maxmessagespersecond: p
+                .float("maxmessagespersecond")
+                .filter(|&v| v != 0.0)
+                .or(pre.maxmessagespersecond),
+            maxbytespersecond: p
+                .float("maxbytespersecond")
+                .filter(|&v| v != 0.0)
+                .or(pre.maxbytespersecond),
+            maxbytesafter: p
+                .int("maxbytesafter")
+                .filter(|&v| v > 0)
+                .map(|v| v as u64)
+                .or(pre.maxbytesafter)
+                .unwrap_or(0),
+            maxsleep: p.float("maxsleep").or(pre
+                .maxsleep
+                .then_some(imapsync_plan::throttle::DEFAULT_MAXSLEEP)),
             exitwhenover: p.int("exitwhenover").map(|v| v.max(0) as u64),
         },
         errorsmax,

@@ -71,6 +71,15 @@ pub struct MessageConfig {
     pub skipcrossduplicates: bool,
     pub useuid: bool,
     pub multiappend: bool,
+    /// `--regexmess` rules applied to whole messages, in order.
+    pub regexmess: Vec<PerlExpr>,
+    /// `--skipmess`: messages matching any of these are not copied.
+    pub skipmess: Vec<PerlExpr>,
+    /// `--disarmreadreceipts`: `Disposition-Notification-To:` becomes
+    /// `X-Disposition-Notification-To:` in the header.
+    pub disarmreadreceipts: bool,
+    /// `--maxlinelength`: messages with a longer line are not copied.
+    pub maxlinelength: Option<u64>,
 }
 
 /// What kind of run.

@@ -79,6 +79,8 @@ pub enum Outcome {
     Refused { status: Status, bytes: u64 },
     /// Host2 refused the message as too big (`[TOOBIG]`, APPENDLIMIT): skipped, reported.
     TooBig { status: Status, bytes: u64 },
+    /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule).
+    Skipped { reason: String },
     /// Host1 could not deliver the message.
     FetchFailed { reason: String },
 }
@@ -106,13 +108,37 @@ pub trait CopySink {
 pub const MAX_APPEND_RETRIES: u32 = 4;
 
 /// Settings of one copy.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CopyOptions {
     pub folder2: String,
     pub multiappend: bool,
     /// Host2 UIDNEXT when the copy starts (journalled with the intents).
     pub uidnext2: Option<u32>,
+    /// A rewrite of whole messages (`--regexmess`, `--skipmess`, ...). When set, every body
+    /// is held whole (nothing is streamed), since the rewrite needs all of it.
+    pub transform: Option<Transformer>,
 }
+
+impl std::fmt::Debug for CopyOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyOptions")
+            .field("folder2", &self.folder2)
+            .field("multiappend", &self.multiappend)
+            .field("transform", &self.transform.is_some())
+            .finish()
+    }
+}
+
+/// What a message rewrite decided.
+#[derive(Clone, Debug)]
+pub enum Transformed {
+    Keep,
+    Replace(Bytes),
+    Skip(String),
+}
+
+/// A whole-message rewrite.
+pub type Transformer = Arc<dyn Fn(&Bytes) -> Transformed + Send + Sync>;
 
 struct Fetched {
     idx: usize,
@@ -139,7 +165,7 @@ pub async fn copy(
         return Ok(());
     }
     let (tx, rx) = mpsc::channel::<Result<Fetched, FetchEnd>>(256);
-    let fetcher = fetch_loop(c1, items, tx, budget);
+    let fetcher = fetch_loop(c1, items, opts.transform.is_some(), tx, budget);
     let appender = append_loop(c2, items, rx, opts, sink);
     let (f, a) = tokio::join!(fetcher, appender);
     a?;
@@ -152,11 +178,20 @@ enum Group {
     Large(usize),
 }
 
-fn groups(items: &[CopyItem]) -> Vec<Group> {
+fn groups(items: &[CopyItem], whole: bool) -> Vec<Group> {
     let mut out = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
     let mut cur_bytes = 0u64;
     for (i, it) in items.iter().enumerate() {
+        if it.size > SMALL_MESSAGE && whole {
+            // Held whole for a rewrite: fetched alone, collected.
+            if !cur.is_empty() {
+                out.push(Group::Batch(std::mem::take(&mut cur)));
+                cur_bytes = 0;
+            }
+            out.push(Group::Batch(vec![i]));
+            continue;
+        }
         if it.size > SMALL_MESSAGE {
             if !cur.is_empty() {
                 out.push(Group::Batch(std::mem::take(&mut cur)));
@@ -199,10 +234,11 @@ async fn reserve(budget: &Arc<Semaphore>, bytes: u64) -> Option<OwnedSemaphorePe
 async fn fetch_loop(
     c1: &Connection,
     items: &[CopyItem],
+    whole: bool,
     tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: Arc<Semaphore>,
 ) -> Result<(), ConnError> {
-    let groups = groups(items);
+    let groups = groups(items, whole);
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut next = 0usize;
     loop {
@@ -571,6 +607,14 @@ impl AppendState<'_> {
         let item = &self.items[f.idx];
         match f.body {
             Body::Bytes(b) => {
+                let b = match self.opts.transform.as_ref().map(|t| t(&b)) {
+                    None | Some(Transformed::Keep) => b,
+                    Some(Transformed::Replace(n)) => n,
+                    Some(Transformed::Skip(reason)) => {
+                        self.sink.outcome(item, Outcome::Skipped { reason }, None);
+                        return;
+                    }
+                };
                 let b = match &item.prefix {
                     Some(p) => {
                         let mut v = BytesMut::with_capacity(p.len() + b.len());

@@ -30,6 +30,8 @@ pub struct Ctx {
     slots: Arc<tokio::sync::Semaphore>,
     /// Round-trip time measured on the first connections (the larger side), microseconds.
     pub rtt_us: std::sync::atomic::AtomicU64,
+    /// `--skipcrossduplicates`: identity keys already on host2 in folders synced so far.
+    pub cross_keys: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -56,6 +58,7 @@ impl Ctx {
             budget: crate::copy::memory_budget(),
             slots: Arc::new(tokio::sync::Semaphore::new(cfg_pairs(&cfg_for_slots))),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
+            cross_keys: Mutex::new(std::collections::HashSet::new()),
         }
     }
 

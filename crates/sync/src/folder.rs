@@ -298,6 +298,7 @@ pub async fn sync_folder(
                 && cfg.side1.search.is_none()
                 && cfg.side2.search.is_none()
                 && !(cfg.delete.delete2 && cfg.messages.syncduplicates)
+                && !cfg.messages.skipcrossduplicates
         }
         _ => false,
     };
@@ -438,8 +439,26 @@ pub async fn sync_folder(
         decide_flags(ctx, &list1, &list2, &d, &perm2, sel2.is_some());
     let mut items: Vec<CopyItem> = Vec::new();
     let mut keys_of: HashMap<u32, Option<String>> = HashMap::new();
+    let cross: std::collections::HashSet<String> = if cfg.messages.skipcrossduplicates {
+        ctx.cross_keys.lock().map(|k| k.clone()).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let mut crossdup = 0u64;
     for &i in &d.copy {
         let m = &list1[i];
+        if let Some(k) = &m.key
+            && cross.contains(k)
+        {
+            crossdup += 1;
+            if cfg.debug {
+                out.line(format!(
+                    "msg {}/{} is a cross duplicate: already on host2 in a folder synced before",
+                    job.name1, m.uid
+                ));
+            }
+            continue;
+        }
         if let Some(skip) = imapsync_plan::select::size_filtered(
             Some(m.size),
             ctx.maxsize().map(|v| v as i64),
@@ -484,7 +503,12 @@ pub async fn sync_folder(
             .map_err(conn_err(Side::Host1))?;
     }
     let mut copied_pairs: Vec<(u32, u32)> = Vec::new();
-    let size_skipped = (d.copy.len() - items.len()) as u64;
+    let size_skipped = (d.copy.len() - items.len()) as u64 - crossdup;
+    if crossdup > 0 {
+        let mut st = ctx.stats();
+        st.crossdup2 += crossdup;
+        st.skipped += crossdup;
+    }
     let mut missing_after = items.len() as u64;
     if dry {
         for it in &items {
@@ -503,6 +527,7 @@ pub async fn sync_folder(
             folder2: job.name2.clone(),
             multiappend: cfg.messages.multiappend,
             uidnext2: sel2.as_ref().and_then(|s| s.uidnext),
+            transform: transformer(ctx),
         };
         let mut sink = Sink {
             ctx,
@@ -671,6 +696,18 @@ pub async fn sync_folder(
         };
         let _ = store.save_folder(r);
     }
+    if cfg.messages.skipcrossduplicates
+        && let Ok(mut k) = ctx.cross_keys.lock()
+    {
+        k.extend(list2.iter().filter_map(|m| m.key.clone()));
+        let copied1: HashSet<u32> = copied_pairs.iter().map(|&(u1, _)| u1).collect();
+        k.extend(
+            list1
+                .iter()
+                .filter(|m| copied1.contains(&m.uid))
+                .filter_map(|m| m.key.clone()),
+        );
+    }
     {
         let mut st = ctx.stats();
         st.identified1 += identified1;
@@ -680,6 +717,88 @@ pub async fn sync_folder(
         st.folders_synced += 1;
     }
     Ok(())
+}
+
+/// The whole-message rewrite of the run (`--skipmess`, `--maxlinelength`, `--regexmess`,
+/// `--disarmreadreceipts`), or `None` when there is none: messages then stream untouched.
+pub fn transformer(ctx: &Ctx) -> Option<copy::Transformer> {
+    let m = &ctx.cfg.messages;
+    if m.regexmess.is_empty()
+        && m.skipmess.is_empty()
+        && !m.disarmreadreceipts
+        && m.maxlinelength.is_none()
+    {
+        return None;
+    }
+    let skipmess = m.skipmess.clone();
+    let regexmess = m.regexmess.clone();
+    let disarm = m.disarmreadreceipts;
+    let maxline = m.maxlinelength;
+    Some(std::sync::Arc::new(move |msg: &Bytes| {
+        for e in &skipmess {
+            match e.is_match_bytes(msg) {
+                Ok(true) => return copy::Transformed::Skip(format!("--skipmess {}", e.source())),
+                Ok(false) => {}
+                Err(err) => {
+                    return copy::Transformed::Skip(format!(
+                        "--skipmess {} failing: {err}",
+                        e.source()
+                    ));
+                }
+            }
+        }
+        if let Some(max) = maxline {
+            let longest = msg
+                .split(|&b| b == b'\n')
+                .map(|l| l.len() as u64)
+                .max()
+                .unwrap_or(0);
+            if longest > max {
+                return copy::Transformed::Skip(format!(
+                    "--maxlinelength {max} (a line of {longest} bytes)"
+                ));
+            }
+        }
+        let mut cur: Option<Vec<u8>> = None;
+        if disarm {
+            cur = disarm_read_receipts(msg).or(cur);
+        }
+        for e in &regexmess {
+            let input: &[u8] = cur.as_deref().unwrap_or(msg);
+            match e.apply_bytes(input) {
+                Ok(out) => cur = Some(out),
+                Err(err) => {
+                    return copy::Transformed::Skip(format!(
+                        "--regexmess {} failing: {err}",
+                        e.source()
+                    ));
+                }
+            }
+        }
+        match cur {
+            Some(v) if v.as_slice() != &msg[..] => copy::Transformed::Replace(Bytes::from(v)),
+            _ => copy::Transformed::Keep,
+        }
+    }))
+}
+
+/// Renames `Disposition-Notification-To:` header lines to `X-Disposition-Notification-To:`
+/// (in the header only), so that moved messages do not send read receipts again.
+fn disarm_read_receipts(msg: &[u8]) -> Option<Vec<u8>> {
+    let header_len = identity::header_block(msg).len();
+    let (head, body) = msg.split_at(header_len);
+    const NAME: &[u8] = b"disposition-notification-to:";
+    let mut out = Vec::with_capacity(msg.len() + 8);
+    let mut changed = false;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        if line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            out.extend_from_slice(b"X-");
+            changed = true;
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(body);
+    changed.then_some(out)
 }
 
 /// A folder with at least this many messages to copy is split by UID range over extra
@@ -1559,6 +1678,17 @@ impl CopySink for Sink<'_> {
                     imapsync_plan::display::bytes_display_string_bin(byterate),
                     imapsync_plan::display::bytes_display_string_bin(total_bytes as f64),
                 ));
+            }
+            Outcome::Skipped { reason } => {
+                self.failed += 1;
+                self.skipped_toobig += 1;
+                ctx.out.line(format!(
+                    "- msg {}/{} {{{}}} skipped by {reason}",
+                    self.job.name1, item.uid, item.size
+                ));
+                let mut st = ctx.stats();
+                st.skipped += 1;
+                st.bytes_skipped += item.size;
             }
             Outcome::TooBig { status, bytes } => {
                 // Skipped and reported, like a --maxsize skip: not an error.

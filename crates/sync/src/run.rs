@@ -343,6 +343,12 @@ async fn run_inner(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Opti
     } else {
         None
     };
+    // --skipcrossduplicates: "already copied in an earlier folder" needs folders in order.
+    let workers = if cfg.messages.skipcrossduplicates {
+        1
+    } else {
+        workers
+    };
     let n_workers = workers.min(jobs_len(&queue));
     let alive = Arc::new(AtomicUsize::new(n_workers));
     for _ in 0..n_workers {

@@ -291,7 +291,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("folderrec", List, Folders, "", "Sync this host1 folder and its subfolders, repeatable"),
     Flag::one("include", List, Folders, "", "Add host1 folders matching this regex, repeatable").value("REGEX"),
     Flag::one("exclude", List, Folders, "", "Skip folders matching this regex, repeatable").value("REGEX"),
-    Flag::one("noexclude", Switch, Folders, "off", "Drop the excludes added by the presets").not_yet(),
+    Flag::one("noexclude", Switch, Folders, "off", "Drop the excludes added by the presets"),
     Flag::one("folderfirst", List, Folders, "", "Sync this folder before the others, repeatable"),
     Flag::one("folderlast", List, Folders, "", "Sync this folder after the others, repeatable"),
     Flag::one("subscribed", Switch, Folders, "off", "Sync the folders subscribed on host1"),
@@ -306,7 +306,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("f1f2", List, Folders, "", "Force host1 folder SRC to host2 folder DST, repeatable")
         .value("SRC=DST"),
     Flag::one("f1f2h", Hash, Folders, "", "Hash form of --f1f2").value("SRC=DST").not_yet(),
-    Flag::one("nof1f2", Switch, Folders, "off", "Drop the --f1f2 added by the presets").not_yet(),
+    Flag::one("nof1f2", Switch, Folders, "off", "Drop the --f1f2 added by the presets"),
     Flag::one("regextrans2", List, Folders, "", "Rewrite host2 folder names with this substitution, repeatable")
         .value("S///"),
     Flag::one("subfolder1", Str, Folders, "", "Sync only this host1 subtree, to the root of host2"),
@@ -332,16 +332,15 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("checknoabletosearch", Bool, Selection, "on", "Compare SELECT and SEARCH counts to detect a broken SEARCH"),
     Flag::one("fetch_hash_set", Str, Selection, "1:*", "UID set fetched when SEARCH is not used").not_yet(),
     Flag::one("skipmess", List, Selection, "", "Skip messages whose content matches this regex, repeatable")
-        .value("REGEX")
-        .not_yet(),
-    Flag::one("maxlinelength", Int, Selection, "", "Skip messages having a line longer than this").not_yet(),
+        .value("REGEX"),
+    Flag::one("maxlinelength", Int, Selection, "", "Skip messages having a line longer than this"),
     Flag::one("maxlinelengthcmd", Str, Selection, "", "Command fixing over-long messages instead of skipping them")
         .value("CMD")
         .not_yet(),
     Flag::one("minmaxlinelength", Int, Selection, "", "Skip messages whose longest line is this short (testing)")
         .not_yet(),
-    Flag::one("skipcrossduplicates", Bool, Selection, "off", "Skip messages already copied to any host2 folder").not_yet(),
-    Flag::one("debugcrossduplicates", Bool, Selection, "off", "Report the cross-folder duplicates skipped").not_yet(),
+    Flag::one("skipcrossduplicates", Bool, Selection, "off", "Skip messages already copied to any host2 folder"),
+    Flag::one("debugcrossduplicates", Bool, Selection, "off", "Report the cross-folder duplicates skipped"),
     Flag::one("checkmessageexists", Bool, Selection, "off", "Check each message exists before fetching it"),
     Flag::one("dry1", Bool, Selection, "--dry", "In dry mode, do not fetch host1 bodies"),
     // ------------------------------------------------------------------
@@ -364,14 +363,13 @@ pub static FLAGS: &[Flag] = &[
     // ------------------------------------------------------------------
     // Message transformation
     Flag::one("regexmess", List, Transform, "", "Rewrite each message with this substitution, repeatable")
-        .value("S///")
-        .not_yet(),
-    Flag::one("noregexmess", Switch, Transform, "off", "Drop the --regexmess added by the presets").not_yet(),
+        .value("S///"),
+    Flag::one("noregexmess", Switch, Transform, "off", "Drop the --regexmess added by the presets"),
     Flag::one("pipemess", List, Transform, "", "Filter each message through this command, repeatable")
         .value("CMD")
         .not_yet(),
     Flag::one("pipemesscheck", Bool, Transform, "on", "Test the --pipemess commands at start").not_yet(),
-    Flag::one("disarmreadreceipts", Bool, Transform, "off", "Neutralise read-receipt requests in copied messages").not_yet(),
+    Flag::one("disarmreadreceipts", Bool, Transform, "off", "Neutralise read-receipt requests in copied messages"),
     Flag::one("truncmess", Int, Transform, "", "Cut each message to this many bytes").not_yet(),
     // ------------------------------------------------------------------
     // Flags, dates, labels, ACLs
@@ -379,7 +377,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("syncflagsaftercopy", Bool, FlagsDates, "off", "Store flags again after each copy").not_yet(),
     Flag::one("regexflag", List, FlagsDates, "", "Rewrite the flag list with this substitution, repeatable")
         .value("S///"),
-    Flag::one("noregexflag", Switch, FlagsDates, "off", "Drop the --regexflag added by the presets").not_yet(),
+    Flag::one("noregexflag", Switch, FlagsDates, "off", "Drop the --regexflag added by the presets"),
     Flag::one("filterflags", Bool, FlagsDates, "on", "Drop flags host2 cannot store"),
     Flag::one("filterbuggyflags", Bool, FlagsDates, "off", "Drop known bogus pseudo-system flags"),
     Flag::one("flagscase", Bool, FlagsDates, "on", "Normalise the case of the standard system flags"),
@@ -407,10 +405,10 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("uidexpunge2", Bool, Deletion, "with --delete2", "Expunge only the host2 messages deleted by the run"),
     // ------------------------------------------------------------------
     // Server presets
-    Flag::both("gmail", Switch, Presets, "off", "That side is Gmail: host, TLS, throttling and folder tweaks").not_yet(),
-    Flag::both("office", Switch, Presets, "off", "That side is Office 365: host, TLS and limits").not_yet(),
-    Flag::both("exchange", Switch, Presets, "off", "That side is Exchange: size and rate limits").not_yet(),
-    Flag::both("domino", Switch, Presets, "off", "That side is Domino: separator and prefix").not_yet(),
+    Flag::both("gmail", Switch, Presets, "off", "That side is Gmail: host, TLS, throttling and folder tweaks"),
+    Flag::both("office", Switch, Presets, "off", "That side is Office 365: host, TLS and limits"),
+    Flag::both("exchange", Switch, Presets, "off", "That side is Exchange: size and rate limits"),
+    Flag::both("domino", Switch, Presets, "off", "That side is Domino: separator and prefix"),
     // ------------------------------------------------------------------
     // Throttling and size limits
     Flag::one("maxmessagespersecond", Float, Throttling, "0 (no limit)", "Average copy rate limit in messages per second"),
