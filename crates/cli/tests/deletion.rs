@@ -56,6 +56,29 @@ fn delete2_removes_extras_and_duplicates_but_not_messages_flagged_by_hand() {
 }
 
 #[test]
+fn delete2duplicates_on_a_rerun_removes_the_duplicate_and_keeps_the_extra() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut c1 = p.imap1();
+    for i in 0..4 {
+        c1.append("INBOX", &[], None, &message(&format!("d{i}"), "s", "b"))
+            .expect("append");
+    }
+    // The first run records the folder in the state store, so the rerun starts from it.
+    p.sync(&[]);
+    let mut c2 = p.imap2();
+    c2.append("INBOX", &[], None, &message("d2", "s", "b"))
+        .expect("append"); // duplicate of a message already paired
+    c2.append("INBOX", &[], None, &message("only2", "x", "x"))
+        .expect("append"); // exists only on host2: not a duplicate
+    let r = p.sync(&["--delete2duplicates"]);
+    assert_eq!(r.num("Messages deleted on host2"), 1, "{}", r.show());
+    let mut want = ids(&p, false, "INBOX");
+    want.push("<only2@example.org>".to_string());
+    want.sort();
+    assert_eq!(ids(&p, true, "INBOX"), want);
+}
+
+#[test]
 fn delete2_refuses_when_uidvalidity_changed_then_acts_next_run() {
     let p = Pair::new(Layout::Slash, Layout::Slash);
     let mut c1 = p.imap1();

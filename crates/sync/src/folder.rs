@@ -1289,6 +1289,12 @@ async fn list_changes(
         .copied()
         .filter(|u| !paired2.contains(u))
         .collect();
+    // Host2 messages nobody paired may be duplicates of paired ones, whose keys the
+    // incremental listing does not fetch: when they are to be deleted, classify them from a
+    // full listing instead of guessing.
+    if (cfg.delete.delete2 || cfg.delete.delete2duplicates) && !unpaired2.is_empty() {
+        return list_all(ctx, c1, c2, true).await;
+    }
     // Host2 flags needed: where host1 flags changed (when host2 flags were not all fetched).
     let need2: Vec<u32> = if flags2_all.is_none() {
         flags1

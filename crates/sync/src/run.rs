@@ -36,6 +36,18 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
     let store = match &cfg.state_path {
         Some(p) => match imapsync_state::Store::open(p) {
             Ok(s) => Some(s),
+            // Two runs on one account pair at once would both see the same messages missing
+            // and both append them: refuse, as imapsync does with --pidfilelocking.
+            Err(e @ imapsync_state::StateError::Busy { .. }) => {
+                out.line(format!("Error: {e}"));
+                out.line("Wait for it to end, or give this run its own --statedir (or --nostate) if you really want two runs on these accounts at once.");
+                return RunResult {
+                    exit_code: 8,
+                    signal: None,
+                    stats: Stats::default(),
+                    nb_errors: 1,
+                };
+            }
             Err(e) => {
                 out.line(format!("Warning: {e}; this run goes on without the state store (identity by headers only)"));
                 None

@@ -1,0 +1,234 @@
+//! Running it in production: servers without the modern extensions, rate limits and their
+//! exit codes, pidfile locking, --abort, two runs at once on one account pair, sizes only.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Pair, message};
+use imapsync_testkit::{Corpus, Dovecot, Layout, fill};
+
+/// Capabilities a 1990s-style server lacks.
+const MODERN: &[&str] = &[
+    "CONDSTORE",
+    "QRESYNC",
+    "ESEARCH",
+    "LIST-STATUS",
+    "MULTIAPPEND",
+    "LITERAL+",
+    "UIDPLUS",
+    "STATUS=SIZE",
+    "SPECIAL-USE",
+    "LIST-EXTENDED",
+    "ENABLE",
+    "ID",
+    "NAMESPACE",
+    "SASL-IR",
+];
+
+#[test]
+fn servers_without_modern_extensions_sync_exactly_and_incrementally() {
+    let h1 = Dovecot::builder(Layout::DotPrefix)
+        .remove_capabilities(MODERN)
+        .start()
+        .expect("host1");
+    let h2 = Dovecot::builder(Layout::Slash)
+        .remove_capabilities(MODERN)
+        .start()
+        .expect("host2");
+    let p = Pair::with(h1, h2);
+    fill(&p.h1, "user1", "pass1", &Corpus::small()).expect("fill");
+    let r = p.sync(&[]);
+    assert_eq!(r.errors(), 0, "{}", r.show());
+    p.assert_same();
+    // Flag change and a new message: found without CONDSTORE, copied without UIDPLUS.
+    let mut c = p.imap1();
+    c.select("INBOX").expect("select");
+    c.store_flags("1", "+FLAGS", &["\\Flagged"]).expect("store");
+    c.append("INBOX", &[], None, &message("late", "l", "l"))
+        .expect("append");
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    p.assert_same();
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+    p.assert_same();
+}
+
+#[test]
+fn maxmessagespersecond_paces_the_copy() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    let mut c = p.imap1();
+    for i in 0..6 {
+        c.append("INBOX", &[], None, &message(&format!("r{i}"), "r", "r"))
+            .expect("append");
+    }
+    let t = Instant::now();
+    let r = p.sync(&[
+        "--maxmessagespersecond",
+        "4",
+        "--nofoldersizes",
+        "--nofoldersizesatend",
+    ]);
+    assert_eq!(r.num("Messages transferred"), 6, "{}", r.show());
+    assert!(
+        t.elapsed() >= Duration::from_millis(1000),
+        "6 messages at 4/s took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn exitwhenover_stops_with_118_and_errorsmax_stops_early() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    let mut c = p.imap1();
+    for i in 0..30 {
+        c.append(
+            "INBOX",
+            &[],
+            None,
+            &message(&format!("e{i}"), "e", &"x".repeat(2000)),
+        )
+        .expect("append");
+    }
+    let r = p.run(&[
+        "--exitwhenover",
+        "5000",
+        "--connections1",
+        "1",
+        "--connections2",
+        "1",
+        "--nomultiappend",
+    ]);
+    assert_eq!(r.code, 118, "{}", r.show());
+    assert!(r.has("Maximum bytes transferred reached"), "{}", r.show());
+    assert!(r.num("Messages transferred") < 30, "{}", r.show());
+    // The rest comes with the next run.
+    let r = p.sync(&[]);
+    assert!(r.num("Messages transferred") > 0);
+    p.assert_same();
+}
+
+#[test]
+fn pidfile_locking_abort_and_tail() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut spec = imapsync_testkit::CorpusSpec::small();
+    spec.messages = 300;
+    fill(&p.h1, "user1", "pass1", &Corpus::generate(&spec)).expect("fill");
+    let pidfile = p.dir.path().join("run.pid");
+    let pid_arg = pidfile.display().to_string();
+    let mut a = p.base_args();
+    a.extend([
+        "--pidfile".into(),
+        pid_arg.clone(),
+        "--maxmessagespersecond".into(),
+        "20".into(),
+    ]);
+    let mut child = Command::new(common::bin())
+        .args(&a)
+        .current_dir(p.dir.path())
+        .env("HOME", p.dir.path())
+        .env("XDG_STATE_HOME", p.dir.path().join("state-home"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    for _ in 0..100 {
+        if pidfile.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(&pidfile).expect("pidfile");
+    assert_eq!(
+        text.lines().next(),
+        Some(child.id().to_string().as_str()),
+        "{text}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&pidfile)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // A second run with --pidfilelocking refuses to start: exit 8.
+    let mut b = p.base_args();
+    b.extend([
+        "--pidfile".into(),
+        pid_arg.clone(),
+        "--pidfilelocking".into(),
+    ]);
+    let r = common::run_in(p.dir.path(), &b, &[]);
+    assert_eq!(r.code, 8, "{}", r.show());
+    // --abort stops the running one.
+    let r = common::run_in(
+        p.dir.path(),
+        &common::strings(&["--abort", "--pidfile", &pid_arg]),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.show());
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the aborted run exited {status}");
+    // Then a full run completes and nothing was lost or doubled.
+    p.sync(&[]);
+    p.assert_same();
+}
+
+#[test]
+fn two_runs_at_once_on_one_account_pair_do_not_corrupt_anything() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut spec = imapsync_testkit::CorpusSpec::small();
+    spec.messages = 200;
+    fill(&p.h1, "user1", "pass1", &Corpus::generate(&spec)).expect("fill");
+    let spawn = || {
+        Command::new(common::bin())
+            .args(p.base_args())
+            .args(["--pidfile", ""])
+            .current_dir(p.dir.path())
+            .env("HOME", p.dir.path())
+            .env("XDG_STATE_HOME", p.dir.path().join("state-home"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let a = spawn();
+    let b = spawn();
+    let oa = a.wait_with_output().expect("a");
+    let ob = b.wait_with_output().expect("b");
+    let codes = [oa.status.code(), ob.status.code()];
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&oa.stdout),
+        String::from_utf8_lossy(&ob.stdout)
+    );
+    // Whichever started second sees the state store locked and refuses with exit 8 before
+    // touching either server; the other one completes.
+    assert!(
+        codes.contains(&Some(8)) && codes.contains(&Some(0)),
+        "exit codes {codes:?}\n{both}"
+    );
+    assert!(both.contains("in use by another run"), "{both}");
+    p.assert_same();
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+}
+
+#[test]
+fn justfoldersizes_justlogin_and_justconnect_change_nothing() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    fill(&p.h1, "user1", "pass1", &Corpus::small()).expect("fill");
+    let before = p.snap2();
+    let r = p.sync(&["--justfoldersizes"]);
+    assert!(r.has("Host1 Nb messages:"), "{}", r.show());
+    assert!(r.has("Host1 Total size:"), "{}", r.show());
+    let r = p.sync(&["--justlogin"]);
+    assert!(r.has("success login on"), "{}", r.show());
+    let r = p.sync(&["--justconnect"]);
+    assert!(r.has("Host1 banner"), "{}", r.show());
+    assert_eq!(p.snap2(), before);
+}
