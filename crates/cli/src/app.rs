@@ -373,15 +373,14 @@ fn tail_until_exit(pid: i32, log: &str, out: &Out) {
     let mut pos = 0u64;
     loop {
         let alive = process_alive(pid);
-        if let Ok(mut f) = std::fs::File::open(log) {
-            if f.seek(SeekFrom::Start(pos)).is_ok() {
-                let mut buf = String::new();
-                if let Ok(n) = f.read_to_string(&mut buf) {
-                    pos += n as u64;
-                    for l in buf.lines() {
-                        out.line(l);
-                    }
-                }
+        let mut buf = String::new();
+        if let Ok(mut f) = std::fs::File::open(log)
+            && f.seek(SeekFrom::Start(pos)).is_ok()
+            && let Ok(n) = f.read_to_string(&mut buf)
+        {
+            pos += n as u64;
+            for l in buf.lines() {
+                out.line(l);
             }
         }
         if !alive {

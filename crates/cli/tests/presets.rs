@@ -45,8 +45,7 @@ fn gmail1_strips_the_gmail_prefix_and_copies_a_multi_label_message_once() {
     let last = r
         .out
         .lines()
-        .filter(|l| l.starts_with("Folder "))
-        .last()
+        .rfind(|l| l.starts_with("Folder "))
         .expect("folder lines");
     assert!(last.contains("[Gmail]/All Mail"), "{last}");
 }
