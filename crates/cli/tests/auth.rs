@@ -39,10 +39,28 @@ fn plain_with_authuser_logs_in_as_the_user() {
     let mut a = p.base_args();
     set(&mut a, "--password1", MASTER_PASSWORD);
     a.extend(["--authuser1".to_string(), MASTER_USER.to_string()]);
+    a.push("--debugimap1".to_string());
     let r = run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.has("auth [PLAIN]"), "{}", r.show());
     assert_eq!(r.num("Messages transferred"), 1);
+    // The SASL payload carries the password in base64: the IMAP trace masks it too.
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .encode(format!("user1\0{MASTER_USER}\0{MASTER_PASSWORD}"));
+    for text in [&r.out, &r.err] {
+        assert!(
+            !text.contains(&payload),
+            "SASL payload printed:\n{}",
+            r.show()
+        );
+        assert!(
+            !text.contains(MASTER_PASSWORD),
+            "password printed:\n{}",
+            r.show()
+        );
+    }
+    assert!(r.has("AUTHENTICATE PLAIN"), "no IMAP trace:\n{}", r.show());
     // Dovecot's own master-user syntax through LOGIN.
     let mut a = p.base_args();
     set(&mut a, "--user1", &format!("user1*{MASTER_USER}"));

@@ -46,6 +46,9 @@ pub enum Redact {
     /// Arguments after the command name are secret (LOGIN, AUTHENTICATE with SASL-IR,
     /// PROXYAUTH is not secret but LOGIN is).
     Arguments,
+    /// Only the first `n` bytes of the command are shown (`AUTHENTICATE PLAIN`, then the
+    /// SASL initial response is secret).
+    After(usize),
 }
 
 /// An encoded command, without tag and without final CRLF.
@@ -75,8 +78,18 @@ impl Command {
     /// The command rendered for a trace: text parts verbatim, literals as `{N}` plus a short
     /// note, secrets as `MASKED`.
     pub fn trace(&self) -> String {
-        if self.redact == Redact::Arguments {
-            return format!("{} MASKED", self.name);
+        match self.redact {
+            Redact::None => {}
+            Redact::Arguments => return format!("{} MASKED", self.name),
+            Redact::After(n) => {
+                let shown = match self.parts.first() {
+                    Some(Part::Text(t)) => {
+                        String::from_utf8_lossy(&t[..n.min(t.len())]).into_owned()
+                    }
+                    _ => self.name.to_string(),
+                };
+                return format!("{shown} MASKED");
+            }
         }
         let mut out = String::new();
         for p in &self.parts {
@@ -396,9 +409,8 @@ pub mod cmd {
     pub fn authenticate(mech: &str, initial_b64: Option<&str>) -> Command {
         let mut b = Builder::new("AUTHENTICATE").raw(format!(" {mech}"));
         if let Some(ir) = initial_b64 {
-            b = b
-                .redact()
-                .raw(format!(" {}", if ir.is_empty() { "=" } else { ir }));
+            b.redact = Redact::After(b.cur.len());
+            b = b.raw(format!(" {}", if ir.is_empty() { "=" } else { ir }));
         }
         b.build()
     }
@@ -632,6 +644,17 @@ mod tests {
         b"%*",
         b"line\r\nbreak",
     ];
+
+    #[test]
+    fn authenticate_trace_shows_the_mechanism_and_masks_the_response() {
+        let c = authenticate("PLAIN", Some("dXNlcgB1c2VyAHNlY3JldA=="));
+        assert_eq!(c.trace(), "AUTHENTICATE PLAIN MASKED");
+        assert!(
+            String::from_utf8_lossy(&c.to_wire("a1", &[])).contains("dXNlcgB1c2VyAHNlY3JldA==")
+        );
+        let c = authenticate("XOAUTH2", None);
+        assert_eq!(c.trace(), "AUTHENTICATE XOAUTH2");
+    }
 
     #[test]
     fn login_roundtrips_through_reference_grammar() {
