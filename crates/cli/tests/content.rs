@@ -143,3 +143,52 @@ fn automap_gmail_like_to_exchange_like() {
     assert_eq!(p.snap2(), before);
     let _ = CompareOptions::default();
 }
+
+#[test]
+fn double_blanks_and_an_invalid_mutf7_name() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut c = p.imap1();
+    c.create("INBOX.two  blanks").expect("create");
+    c.append("INBOX.two  blanks", &[], None, &message("blanks", "b", "b"))
+        .expect("append");
+    c.append("INBOX", &[], None, &message("plain", "p", "p"))
+        .expect("append");
+    // A folder whose on-disk name is not valid modified UTF-7 (as left behind by old
+    // servers or hand-made maildirs): Dovecot lists it, host2 refuses to create it.
+    let bad = p.h1.user_maildir("user1").join(".bad&name");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(bad.join(sub)).expect("maildir");
+    }
+    std::fs::write(
+        bad.join("cur/1700000000.M1P1.host:2,S"),
+        message("inbad", "x", "x"),
+    )
+    .expect("message");
+    let r = p.run(&[]);
+    // The listed name cannot be selected (Dovecot escapes it as `&-` in LIST but not in
+    // SELECT): that folder is reported, exit 117, and everything else is synced.
+    assert_eq!(r.code, 117, "{}", r.show());
+    assert!(
+        r.has("Host1 folder [INBOX.bad&-name] = [INBOX.bad&name]: Could not select"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(r.num("Messages transferred"), 2, "{}", r.show());
+    let snap = p.snap2();
+    assert_eq!(
+        snap.get("two  blanks").map(Vec::len),
+        Some(1),
+        "{:?}",
+        snap.keys()
+    );
+    assert_eq!(
+        snap.get("INBOX").map(Vec::len),
+        Some(1),
+        "{:?}",
+        snap.keys()
+    );
+    let r = p.run(&[]);
+    assert_eq!(r.code, 117, "{}", r.show());
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+    assert_eq!(count(&p.snap2()), 2);
+}

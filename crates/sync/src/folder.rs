@@ -198,7 +198,7 @@ pub async fn sync_folder(
         Ok(s) => s,
         Err(status) => {
             ctx.error(format!(
-                "Host1 folder {}: Could not select: {}",
+                "Host1 folder [{}]: Could not select: {}",
                 job.shown1,
                 status.full_text()
             ));
@@ -237,7 +237,7 @@ pub async fn sync_folder(
                     Err(status) => {
                         let _ = first;
                         ctx.error(format!(
-                            "Host2 folder {}: Could not select: {}",
+                            "Host2 folder [{}]: Could not select: {}",
                             job.shown2,
                             status.full_text()
                         ));
@@ -315,7 +315,7 @@ pub async fn sync_folder(
         Err((side, ListError::Conn(e))) => return Err(FolderError::Conn { side, err: e }),
         Err((side, ListError::Refused { command, status })) => {
             ctx.error(format!(
-                "{side} folder {}: {command} failed: {}",
+                "{side} folder [{}]: {command} failed: {}",
                 if side == Side::Host1 {
                     &job.shown1
                 } else {
