@@ -256,6 +256,8 @@ fn run_configured(
         }
         return 8;
     }
+    // Only a pidfile this run wrote is removed at the end.
+    let mut pidfile = pidfile;
     if let Some(p) = &pidfile
         && let Err(e) = write_pidfile(p, log_path.as_deref())
     {
@@ -263,6 +265,7 @@ fn run_configured(
             "Warning: can not write pidfile {}: {e}",
             p.display()
         ));
+        pidfile = None;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

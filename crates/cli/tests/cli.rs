@@ -225,3 +225,34 @@ fn missing_user_means_justconnect() {
     assert!(r.has("connecting only"), "{}", r.show());
     assert!(r.has("Host1 banner"), "{}", r.show());
 }
+
+#[test]
+fn planted_symlinks_for_log_and_pid_files_are_not_followed() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    p.imap1()
+        .append("INBOX", &[], None, &common::message("s1", "s", "s"))
+        .expect("append");
+    let victim = p.dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let log = p.dir.path().join("planted.log");
+    let pid = p.dir.path().join("planted.pid");
+    std::os::unix::fs::symlink(&victim, &log).expect("symlink");
+    std::os::unix::fs::symlink(&victim, &pid).expect("symlink");
+    let (log_s, pid_s) = (log.display().to_string(), pid.display().to_string());
+    let r = p.run(&["--logdir", "", "--logfile", &log_s, "--pidfile", &pid_s]);
+    // The sync itself goes on; the planted links are refused, not followed.
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    assert!(r.has("can not open log file"), "{}", r.show());
+    assert!(r.has("can not write pidfile"), "{}", r.show());
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(&pid)
+            .expect("pid link")
+            .file_type()
+            .is_symlink()
+    );
+}
