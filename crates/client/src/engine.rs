@@ -29,6 +29,7 @@
 //! parse error kills the connection: all its commands fail with the same [`ConnError`].
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,7 @@ use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
 
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{ConnError, Side};
+use crate::pushback::{self, PushBack};
 use crate::transport::Transport;
 
 /// Receives trace lines (`--debugimap`); secrets are already masked.
@@ -191,6 +193,41 @@ struct Shared {
     /// The owner gave up on this connection (it is then never reported alive again).
     abandoned: AtomicBool,
     bye: Mutex<Option<String>>,
+    /// Told each time a command is sent again after a transient refusal.
+    pushback_hook: Mutex<Option<PushbackHook>>,
+}
+
+/// Called with the refused command's name, the server's answer and the wait before it is
+/// sent again.
+pub type PushbackHook = Arc<dyn Fn(&str, &Status, Duration) + Send + Sync>;
+
+/// Times [`Connection::run`] sends a read-only or idempotent command again after the server
+/// refused it as a transient condition (throttling, `[INUSE]`, `[UNAVAILABLE]`, ...).
+pub const MAX_COMMAND_RETRIES: u32 = 5;
+
+/// Commands that can be sent again as they are when the server refused them as busy: they
+/// read, or their effect does not depend on how many times it happens.
+fn retryable(name: &str) -> bool {
+    matches!(
+        name,
+        "SELECT"
+            | "EXAMINE"
+            | "STATUS"
+            | "LIST"
+            | "LSUB"
+            | "UID FETCH"
+            | "UID SEARCH"
+            | "UID STORE"
+            | "SEARCH"
+            | "FETCH"
+            | "NAMESPACE"
+            | "CAPABILITY"
+            | "NOOP"
+            | "SUBSCRIBE"
+            | "GETQUOTAROOT"
+            | "ENABLE"
+            | "ID"
+    )
 }
 
 /// Handle to a running connection. Clones share the connection.
@@ -207,18 +244,14 @@ impl std::fmt::Debug for Connection {
 
 /// Future of a submitted command.
 pub struct Pending {
-    rx: oneshot::Receiver<Result<Done, ConnError>>,
+    inner: Pin<Box<dyn Future<Output = Result<Done, ConnError>> + Send>>,
 }
 
-impl std::future::Future for Pending {
+impl Future for Pending {
     type Output = Result<Done, ConnError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(r)) => Poll::Ready(r),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(ConnError::Shutdown)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.inner.as_mut().poll(cx)
     }
 }
 
@@ -282,15 +315,81 @@ impl Connection {
     }
 
     /// Like [`submit`](Self::submit) with bodies for the command's External literals.
+    ///
+    /// A command that only reads or is idempotent is sent again, after the wait the server
+    /// suggests (or an exponential back-off), when the server refuses it as a transient
+    /// condition (throttling, `[INUSE]`, `[UNAVAILABLE]`, ...); the last answer is returned.
     pub fn submit_with(&self, cmd: Command, bodies: Vec<Body>) -> Pending {
-        let (tx, rx) = oneshot::channel();
-        self.enqueue(cmd, bodies, Sink::Collect(tx));
-        Pending { rx }
+        let retry = (bodies.is_empty() && retryable(cmd.name)).then(|| (self.clone(), cmd.clone()));
+        let rx = self.send_collect(cmd, bodies);
+        Pending {
+            inner: Box::pin(async move {
+                let done = rx.await.unwrap_or(Err(ConnError::Shutdown))?;
+                match retry {
+                    Some((conn, cmd)) => conn.retry_refused(cmd, done).await,
+                    None => Ok(done),
+                }
+            }),
+        }
     }
 
-    /// Runs a command and waits for its answer.
+    fn send_collect(
+        &self,
+        cmd: Command,
+        bodies: Vec<Body>,
+    ) -> oneshot::Receiver<Result<Done, ConnError>> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(cmd, bodies, Sink::Collect(tx));
+        rx
+    }
+
+    /// Sends `cmd` again while the server refuses it as busy, up to [`MAX_COMMAND_RETRIES`].
+    async fn retry_refused(&self, cmd: Command, mut done: Done) -> Result<Done, ConnError> {
+        let mut attempt = 0;
+        loop {
+            if done.is_ok() || attempt >= MAX_COMMAND_RETRIES {
+                return Ok(done);
+            }
+            let code = done.status.code.as_ref().map(|c| c.name().to_string());
+            let PushBack::Retry(delay) = pushback::classify(code.as_deref(), &done.status.text)
+            else {
+                return Ok(done);
+            };
+            attempt += 1;
+            let wait = delay.max(pushback::backoff(attempt));
+            self.pushed_back(cmd.name, &done.status, wait);
+            tokio::time::sleep(wait).await;
+            done = self
+                .send_collect(cmd.clone(), Vec::new())
+                .await
+                .unwrap_or(Err(ConnError::Shutdown))?;
+        }
+    }
+
+    /// Runs a command and waits for its answer (see [`submit_with`](Self::submit_with) about
+    /// refusals that are sent again).
     pub async fn run(&self, cmd: Command) -> Result<Done, ConnError> {
         self.submit(cmd).await
+    }
+
+    /// Sets the function told about each command sent again after a push-back.
+    pub fn set_pushback_hook(&self, hook: PushbackHook) {
+        if let Ok(mut h) = self.shared.pushback_hook.lock() {
+            *h = Some(hook);
+        }
+    }
+
+    /// Tells the push-back hook, if any.
+    pub fn pushed_back(&self, command: &str, status: &Status, wait: Duration) {
+        let hook = self
+            .shared
+            .pushback_hook
+            .lock()
+            .ok()
+            .and_then(|h| h.clone());
+        if let Some(h) = hook {
+            h(command, status, wait);
+        }
     }
 
     /// Queues a command whose responses are delivered one by one, large literals in chunks.
@@ -342,6 +441,7 @@ pub fn start(
         closing: AtomicBool::new(false),
         abandoned: AtomicBool::new(false),
         bye: Mutex::new(None),
+        pushback_hook: Mutex::new(None),
     });
     let (rd, wr) = tokio::io::split(transport);
     let (deflater, inflater) = match compress {

@@ -11,14 +11,15 @@
 pub mod deflate;
 pub mod engine;
 pub mod error;
+pub mod pushback;
 pub mod secret;
 pub mod setup;
 pub mod tls;
 pub mod transport;
 
 pub use engine::{
-    Body, BodyReceiver, BodySender, Connection, Done, Item, ItemStream, Pending, Tracer,
-    body_channel,
+    Body, BodyReceiver, BodySender, Connection, Done, Item, ItemStream, Pending, PushbackHook,
+    Tracer, body_channel,
 };
 pub use error::{ConnError, SetupError, Side};
 pub use secret::Secret;

@@ -182,6 +182,8 @@ struct Setup {
     tracer: Option<Tracer>,
     caps: Capabilities,
     tag: u64,
+    /// Text of a `* BYE` the server sent, told when it then closes.
+    bye: Option<String>,
 }
 
 impl Setup {
@@ -221,7 +223,14 @@ impl Setup {
                         "S: {}",
                         String::from_utf8_lossy(&frame.bytes).trim_end()
                     ));
-                    return response::parse(&frame).map_err(|e| ConnError::Protocol(e.to_string()));
+                    let r =
+                        response::parse(&frame).map_err(|e| ConnError::Protocol(e.to_string()))?;
+                    if let Response::Untagged(Untagged::Status(st)) = &r
+                        && st.kind == StatusKind::Bye
+                    {
+                        self.bye = Some(st.full_text());
+                    }
+                    return Ok(r);
                 }
                 Some(_) => {
                     return Err(ConnError::Protocol(
@@ -236,7 +245,9 @@ impl Setup {
             buf.reserve(16 * 1024);
             let n = Self::with_timeout(timeout, stream.read_buf(buf)).await?;
             if n == 0 {
-                return Err(ConnError::Closed { bye: None });
+                return Err(ConnError::Closed {
+                    bye: self.bye.clone(),
+                });
             }
         }
     }
@@ -530,6 +541,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo),
         tracer: opts.tracer.clone(),
         caps: Capabilities::default(),
         tag: 0,
+        bye: None,
     };
     // Greeting.
     let greeting = match s.read_response().await? {

@@ -9,7 +9,6 @@
 //! * [`identity`]: imapsync's header signature.
 //! * [`flags`]: flag filtering and normalisation.
 //! * [`dates`]: INTERNALDATE and Date: header normalisation.
-//! * [`pushback`]: retry, skip or stop when a server refuses (RFC 5530 codes, throttling).
 //! * [`select`]: age windows and size filters.
 //! * [`throttle`]: imapsync's average-rate sleeps.
 //! * [`errors`]: error classification and exit codes.
@@ -24,6 +23,5 @@ pub mod flags;
 pub mod folders;
 pub mod identity;
 pub mod perlre;
-pub mod pushback;
 pub mod select;
 pub mod throttle;

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use imapsync_client::pushback::{self, PushBack};
 use imapsync_client::{Body, BodySender, ConnError, Connection, Item, Pending, body_channel};
-use imapsync_plan::pushback::{self, PushBack};
 use imapsync_proto::command::cmd::{self, AppendItem};
 use imapsync_proto::response::{BodyData, Code, Status, Untagged};
 use imapsync_proto::seqset::UidSet;
@@ -102,6 +102,9 @@ pub trait CopySink {
     fn stop(&self) -> bool {
         false
     }
+    /// Host2 pushed back (throttling, `[INUSE]`, ...): `n` messages are sent again after
+    /// `wait`, one APPEND at a time.
+    fn pushed_back(&mut self, _status: &Status, _wait: std::time::Duration, _n: usize) {}
 }
 
 /// Times a refused APPEND is retried after a transient refusal (throttling, INUSE, ...).
@@ -758,6 +761,7 @@ impl AppendState<'_> {
                     self.retry_queue.push_back((idx, b.clone()));
                 }
                 let wait = delay.max(pushback::backoff(attempt));
+                self.sink.pushed_back(&done.status, wait, f.idxs.len());
                 self.pause = Some(self.pause.map_or(wait, |p| p.max(wait)));
                 self.limit = 1;
                 return Ok(());

@@ -24,7 +24,7 @@ use imapsync_plan::diff::{self, Msg};
 use imapsync_plan::flags::{self, BuggyFlagsFilter, FlagOptions, FlagRewrite};
 use imapsync_plan::identity;
 use imapsync_proto::command::{StoreMode, cmd};
-use imapsync_proto::response::StatusItems;
+use imapsync_proto::response::{Status, StatusItems};
 use imapsync_proto::seqset::UidSet;
 use imapsync_state::{MapEntry, NewIntent, SideStatus, Summary};
 
@@ -834,6 +834,24 @@ impl CopySink for SharedSink<'_, '_> {
         match self.0.lock() {
             Ok(mut s) => s.flush(),
             Err(p) => p.into_inner().flush(),
+        }
+    }
+    fn pause(&mut self) -> Option<std::time::Duration> {
+        match self.0.lock() {
+            Ok(mut s) => s.pause(),
+            Err(p) => p.into_inner().pause(),
+        }
+    }
+    fn stop(&self) -> bool {
+        match self.0.lock() {
+            Ok(s) => s.stop(),
+            Err(p) => p.into_inner().stop(),
+        }
+    }
+    fn pushed_back(&mut self, status: &Status, wait: std::time::Duration, n: usize) {
+        match self.0.lock() {
+            Ok(mut s) => s.pushed_back(status, wait, n),
+            Err(p) => p.into_inner().pushed_back(status, wait, n),
         }
     }
 }
@@ -1719,10 +1737,10 @@ impl CopySink for Sink<'_> {
                     let _ = store.drop_intents(&[intent]);
                 }
                 if matches!(status.code.as_ref().map(|c| c.name()), Some("OVERQUOTA"))
-                    || imapsync_plan::pushback::classify(
+                    || imapsync_client::pushback::classify(
                         status.code.as_ref().map(|c| c.name()),
                         &status.text,
-                    ) == imapsync_plan::pushback::PushBack::OverQuota
+                    ) == imapsync_client::pushback::PushBack::OverQuota
                 {
                     if !ctx.aborted() {
                         ctx.error(format!(
@@ -1785,6 +1803,15 @@ impl CopySink for Sink<'_> {
 
     fn stop(&self) -> bool {
         self.ctx.aborted()
+    }
+
+    fn pushed_back(&mut self, status: &Status, wait: std::time::Duration, n: usize) {
+        self.ctx.out.line(format!(
+            "Host2: folder [{}] the server pushed back ({}): waiting {} ms, then sending {n} message(s) again, one APPEND at a time",
+            self.job.shown2,
+            status.full_text(),
+            wait.as_millis()
+        ));
     }
 
     fn flush(&mut self) {

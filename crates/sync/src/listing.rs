@@ -1,5 +1,7 @@
 //! Selecting a folder and listing its messages (UID, size, flags, internal date, identity key).
 
+use imapsync_client::engine::MAX_COMMAND_RETRIES;
+use imapsync_client::pushback::{self, PushBack};
 use imapsync_client::{ConnError, Connection, Item};
 use imapsync_plan::identity::{self, IdentityOptions};
 use imapsync_proto::command::cmd;
@@ -209,22 +211,39 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
     if sets.len() == 1 {
         // One command: stream its answers (a whole folder's listing is never held as
         // responses). It is the only streaming command on the connection.
-        let mut st = conn.stream(cmd::uid_fetch(&sets[0], &items, None, false));
-        while let Some(item) = st.next().await {
-            match item {
-                Item::Untagged(Untagged::Fetch { items: it, .. }) => add(it, &mut out),
-                Item::Done(Ok(status)) => {
-                    if !status.is_ok() {
+        let mut attempt = 0;
+        'stream: loop {
+            let mut st = conn.stream(cmd::uid_fetch(&sets[0], &items, None, false));
+            while let Some(item) = st.next().await {
+                match item {
+                    Item::Untagged(Untagged::Fetch { items: it, .. }) => add(it, &mut out),
+                    Item::Done(Ok(status)) => {
+                        if status.is_ok() {
+                            break 'stream;
+                        }
+                        // Refused as busy: wait as told and list again from scratch.
+                        let code = status.code.as_ref().map(|c| c.name().to_string());
+                        if let PushBack::Retry(delay) =
+                            pushback::classify(code.as_deref(), &status.text)
+                            && attempt < MAX_COMMAND_RETRIES
+                        {
+                            attempt += 1;
+                            let wait = delay.max(pushback::backoff(attempt));
+                            conn.pushed_back("UID FETCH", &status, wait);
+                            tokio::time::sleep(wait).await;
+                            out.clear();
+                            continue 'stream;
+                        }
                         return Err(ListError::Refused {
                             command: "UID FETCH",
                             status,
                         });
                     }
-                    break;
+                    Item::Done(Err(e)) => return Err(ListError::Conn(e)),
+                    _ => {}
                 }
-                Item::Done(Err(e)) => return Err(ListError::Conn(e)),
-                _ => {}
             }
+            break;
         }
     } else {
         // Several chunks: collected, a few ahead (collecting commands never block the

@@ -446,6 +446,7 @@ async fn ensure(
         }
         match connect(&side_cfg(ctx, side).connect).await {
             Ok((c, _)) => {
+                watch_pushback(ctx, &c);
                 *conn = Some(c.clone());
                 return Some(c);
             }
@@ -711,7 +712,22 @@ fn side_cfg(ctx: &Ctx, side: Side) -> &SideConfig {
 /// Connects and logs in one side for extra work (no lines printed, failures not recorded).
 pub(crate) async fn open_side_quiet(ctx: &Ctx, side: Side) -> Option<Connection> {
     let sc = side_cfg(ctx, side);
-    connect(&sc.connect).await.ok().map(|(c, _)| c)
+    let c = connect(&sc.connect).await.ok().map(|(c, _)| c)?;
+    watch_pushback(ctx, &c);
+    Some(c)
+}
+
+/// Says so each time the server refuses a command as busy and it is sent again.
+fn watch_pushback(ctx: &Ctx, c: &Connection) {
+    let out = ctx.out.clone();
+    let side = c.side();
+    c.set_pushback_hook(Arc::new(move |command, status, wait| {
+        out.line(format!(
+            "{side}: the server pushed back on {command} ({}): waiting {} ms, then sending it again",
+            status.full_text(),
+            wait.as_millis()
+        ));
+    }));
 }
 
 /// Connects and logs in one side; failures are recorded with imapsync's wording.
@@ -732,6 +748,7 @@ async fn open_side(ctx: &Arc<Ctx>, side: Side, quiet: bool) -> Option<(Connectio
     }
     match connect(o).await {
         Ok((conn, info)) => {
+            watch_pushback(ctx, &conn);
             if !quiet {
                 out.line(format!("{side} IP address: {}", info.address));
                 out.line(format!("{side} banner: {}", info.greeting));
