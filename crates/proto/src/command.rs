@@ -561,6 +561,22 @@ pub mod cmd {
         pub len: u64,
     }
 
+    /// An INTERNALDATE as APPEND wants it: RFC 3501's `date-time` needs a two-character day,
+    /// so Dovecot's space-padded ` 7-Jul-1996 ...` becomes `07-Jul-1996 ...`; anything that
+    /// cannot be part of a date (a quote from a hostile server) is dropped.
+    pub fn date_time(d: &str) -> String {
+        let clean: String = d
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ':' | '+' | '-'))
+            .collect();
+        if clean.as_bytes().get(1) == Some(&b'-') {
+            format!("0{clean}")
+        } else {
+            clean
+        }
+    }
+
     /// `APPEND mailbox (flags) "date" {len}` for one or several messages (MULTIAPPEND,
     /// RFC 3502, when `items` has more than one). Bodies are External parts.
     pub fn append(mailbox: &[u8], items: &[AppendItem]) -> Command {
@@ -568,7 +584,7 @@ pub mod cmd {
         for it in items {
             b = b.sp().flag_list(&it.flags);
             if let Some(d) = &it.internaldate {
-                b = b.raw(format!(" \"{}\"", d.trim()));
+                b = b.raw(format!(" \"{}\"", date_time(d)));
             }
             b = b.sp().external(it.len);
         }
@@ -588,7 +604,7 @@ pub mod cmd {
             .sp()
             .flag_list(flags);
         if let Some(d) = internaldate {
-            b = b.raw(format!(" \"{}\"", d.trim()));
+            b = b.raw(format!(" \"{}\"", date_time(d)));
         }
         b.sp().literal(body).build()
     }

@@ -29,7 +29,7 @@ use bytes::{Bytes, BytesMut};
 pub struct Limits {
     /// Literals larger than this are streamed in chunks instead of being kept in the response.
     pub stream_threshold: u64,
-    /// Largest chunk handed out while streaming a literal.
+    /// Largest chunk handed out while streaming a literal (0 counts as 1).
     pub chunk_size: usize,
     /// Largest response kept in memory (lines plus non-streamed literals). A SEARCH answer for a
     /// million-message folder is about 7 MB; anything near this limit is hostile or broken.
@@ -57,6 +57,9 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 pub const DEFAULT_MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// 4 GiB - 1: the largest literal a 32-bit server can announce.
 pub const DEFAULT_MAX_LITERAL: u64 = u32::MAX as u64;
+/// Most the framer reserves ahead of the bytes of an announced literal: the announced size
+/// may be a lie, so the buffer grows with what actually arrives.
+pub const MAX_RESERVE: usize = 256 * 1024;
 
 /// One complete response as it came off the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,8 +100,15 @@ pub struct Framer {
     limits: Limits,
     /// Bytes read from the socket and not yet handed out.
     input: BytesMut,
-    /// Where scanning for the end of the current response resumes in `input`.
+    /// Start in `input` of the current line of the current response (everything before it is
+    /// complete lines and kept literals of that response).
+    line_start: usize,
+    /// Where the search for the end of the current line resumes (`line_start..scan` is known
+    /// to hold no LF), so a long line arriving in small reads is scanned once.
     scan: usize,
+    /// While the bytes of a kept literal are awaited: where its header line ends in `input`,
+    /// and its length (re-checked against the threshold, which may change meanwhile).
+    awaited: Option<(usize, u64)>,
     /// Set while the current response's first line is known to be a status response.
     first_line_done: bool,
     /// Part of the current response already moved out of `input` because a literal of it is
@@ -121,7 +131,9 @@ impl Framer {
         Framer {
             limits,
             input: BytesMut::with_capacity(64 * 1024),
+            line_start: 0,
             scan: 0,
+            awaited: None,
             first_line_done: false,
             partial: None,
             streamed: Vec::new(),
@@ -160,23 +172,48 @@ impl Framer {
     }
 
     /// Pulls the next event, or `None` when more input is needed.
+    ///
+    /// The kept part of a response (its lines and non-streamed literals) never exceeds
+    /// [`Limits::max_response`], however the bytes arrive: a longer response is a
+    /// [`FrameError::ResponseTooLong`] as soon as that is certain (an announced literal counts
+    /// in full before its bytes are there). Nothing is reserved up front for an announced
+    /// literal beyond [`MAX_RESERVE`]: a server may lie about the size.
     pub fn next_event(&mut self) -> Result<Option<Event>, FrameError> {
         if self.streaming {
             return Ok(self.next_chunk());
         }
+        let kept_before = self.partial.as_ref().map_or(0, |p| p.len());
         loop {
+            if let Some((line_end, len)) = self.awaited {
+                if len > self.limits.stream_threshold {
+                    // The threshold went down while the bytes were awaited.
+                    self.awaited = None;
+                    return Ok(Some(self.start_streaming(line_end, len)));
+                }
+                // `line_end + len` <= max_response was checked, no overflow.
+                let end = line_end + len as usize;
+                if self.input.len() < end {
+                    let want = (end - self.input.len()).min(MAX_RESERVE);
+                    self.input.reserve(want);
+                    return Ok(None);
+                }
+                self.awaited = None;
+                self.line_start = end;
+                self.scan = end;
+            }
             // Find the end of the current line.
             let Some(rel) = memchr::memchr(b'\n', &self.input[self.scan..]) else {
-                let pending = self.input.len() + self.partial.as_ref().map_or(0, |p| p.len());
-                if pending > self.limits.max_response {
-                    return Err(FrameError::ResponseTooLong {
-                        limit: self.limits.max_response,
-                    });
+                self.scan = self.input.len();
+                if kept_before + self.input.len() > self.limits.max_response {
+                    return Err(self.too_long());
                 }
                 return Ok(None);
             };
-            let line_start = self.scan;
+            let line_start = self.line_start;
             let line_end = self.scan + rel + 1; // just after '\n'
+            if kept_before + line_end > self.limits.max_response {
+                return Err(self.too_long());
+            }
             let literal = if self.first_line_done || !is_status_line(&self.input[..line_end]) {
                 literal_len(&self.input[line_start..line_end])
             } else {
@@ -192,6 +229,7 @@ impl Framer {
                     } else {
                         self.input.split_to(line_end).freeze()
                     };
+                    self.line_start = 0;
                     self.scan = 0;
                     self.first_line_done = false;
                     let streamed = std::mem::take(&mut self.streamed);
@@ -205,34 +243,37 @@ impl Framer {
                         });
                     }
                     if len > self.limits.stream_threshold {
-                        // Move what we have of the response out of the input, then stream.
-                        let head = self.input.split_to(line_end);
-                        let partial = self.partial.get_or_insert_with(BytesMut::new);
-                        partial.extend_from_slice(&head);
-                        self.streamed.push(partial.len());
-                        let head = Bytes::copy_from_slice(&partial[..]);
-                        self.scan = 0;
-                        self.literal_left = len;
-                        self.streaming = true;
-                        return Ok(Some(Event::LiteralStart { len, head }));
+                        return Ok(Some(self.start_streaming(line_end, len)));
                     }
-                    let needed = line_end as u64 + len;
-                    if (self.input.len() as u64) < needed {
-                        let pending =
-                            needed as usize + self.partial.as_ref().map_or(0, |p| p.len());
-                        if pending > self.limits.max_response {
-                            return Err(FrameError::ResponseTooLong {
-                                limit: self.limits.max_response,
-                            });
-                        }
-                        // Keep `scan` at the line start so the literal header is re-read.
-                        self.scan = line_start;
-                        self.input.reserve(needed as usize - self.input.len());
-                        return Ok(None);
+                    // The literal is kept: it counts against max_response before it arrives.
+                    let end = (line_end as u64).saturating_add(len);
+                    if (kept_before as u64).saturating_add(end) > self.limits.max_response as u64 {
+                        return Err(self.too_long());
                     }
-                    self.scan = needed as usize;
+                    self.awaited = Some((line_end, len));
                 }
             }
+        }
+    }
+
+    /// Moves what we have of the response (up to the literal header ending at `line_end`) out
+    /// of the input and starts streaming the literal.
+    fn start_streaming(&mut self, line_end: usize, len: u64) -> Event {
+        let head = self.input.split_to(line_end);
+        let partial = self.partial.get_or_insert_with(BytesMut::new);
+        partial.extend_from_slice(&head);
+        self.streamed.push(partial.len());
+        let head = Bytes::copy_from_slice(&partial[..]);
+        self.line_start = 0;
+        self.scan = 0;
+        self.literal_left = len;
+        self.streaming = true;
+        Event::LiteralStart { len, head }
+    }
+
+    fn too_long(&self) -> FrameError {
+        FrameError::ResponseTooLong {
+            limit: self.limits.max_response,
         }
     }
 
@@ -244,8 +285,9 @@ impl Framer {
         if self.input.is_empty() {
             return None;
         }
-        let take =
-            (self.literal_left.min(self.limits.chunk_size as u64) as usize).min(self.input.len());
+        // A chunk size of 0 would never make progress.
+        let chunk = self.limits.chunk_size.max(1) as u64;
+        let take = (self.literal_left.min(chunk) as usize).min(self.input.len());
         let chunk = self.input.split_to(take).freeze();
         self.literal_left -= take as u64;
         Some(Event::LiteralChunk(chunk))

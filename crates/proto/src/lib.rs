@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod command;
 pub mod framer;
+pub mod fuzzing;
 pub mod mutf7;
 pub mod response;
 pub mod seqset;

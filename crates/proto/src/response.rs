@@ -1174,9 +1174,13 @@ impl<'a> Parser<'a> {
                     });
                 }
                 _ => {
-                    // Unknown item (BODYSTRUCTURE, ENVELOPE, X-GM-THRID, SAVEDATE, ...).
+                    // Unknown item (BODYSTRUCTURE, ENVELOPE, X-GM-THRID, SAVEDATE, ...), maybe
+                    // with a section and a partial origin (`X-ITEM[1]<0>`).
                     if self.peek() == Some(b'[') {
                         self.skip_list(b'[', b']')?;
+                        if self.peek() == Some(b'<') {
+                            self.flag_token();
+                        }
                     }
                     self.skip_spaces();
                     self.skip_value()?;
