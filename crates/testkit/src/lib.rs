@@ -16,6 +16,10 @@
 //! * [`FaultProxy`] is a tokio TCP proxy that injects latency (a delay line, not a
 //!   throttle), bandwidth caps, connection drops (RST or FIN) after N bytes or on the
 //!   K-th match of a pattern, stalls and refused connections, per connection number.
+//! * [`Shim`] is an IMAP-aware proxy that forwards by default and, by [`shim::Rule`],
+//!   answers chosen commands itself (`NO [OVERQUOTA]`, throttling `BAD`, ...), delays them,
+//!   drops the connection before or in the middle of a literal, injects untagged responses,
+//!   or rewrites the greeting / answers `* BYE` (Gmail's connection limit).
 //! * [`corpus`] generates deterministic mailboxes (seeded PRNG, realistic RFC 5322
 //!   messages, size distributions, flags, keywords, awkward folder names), and
 //!   [`fill()`] uploads them quickly with pipelined LITERAL+ APPENDs over several
@@ -53,6 +57,7 @@ pub mod mutf7;
 pub mod parse;
 pub mod prng;
 pub mod proxy;
+pub mod shim;
 pub mod spawn;
 pub mod tls;
 pub mod verify;
@@ -66,6 +71,7 @@ pub use fill::{FillReport, fill, fill_at};
 pub use fixtures::{Fixture, fixtures};
 pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
+pub use shim::{Shim, ShimStats};
 
 #[cfg(test)]
 mod tests {
