@@ -232,3 +232,75 @@ fn justfoldersizes_justlogin_and_justconnect_change_nothing() {
     assert!(r.has("Host1 banner"), "{}", r.show());
     assert_eq!(p.snap2(), before);
 }
+
+#[test]
+fn qresync_rerun_applies_vanished_and_changes_without_listing_every_uid() {
+    use imapsync_testkit::shim::Shim;
+    let h1 = Dovecot::builder(Layout::DotPrefix)
+        .no_tls()
+        .start()
+        .expect("host1");
+    let h2 = Dovecot::builder(Layout::Slash).start().expect("host2");
+    let p = Pair::with(h1, h2);
+    let mut c = p.imap1();
+    for i in 0..10 {
+        c.append("INBOX", &[], None, &message(&format!("q{i}"), "q", "q"))
+            .expect("append");
+    }
+    // host1 through a shim (plain text), to count the commands the sync sends.
+    let shim = Shim::start((p.h1.host(), p.h1.port()), Vec::new()).expect("shim");
+    let args = |extra: &[&str]| {
+        let mut a = p.base_args();
+        let i = a.iter().position(|x| x == "--port1").expect("port1");
+        a[i + 1] = shim.port().to_string();
+        a.extend(["--nossl1", "--notls1"].map(String::from));
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let r = common::run_in(p.dir.path(), &args(&[]), &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    p.assert_same();
+    // On host1: two messages expunged, one new, one flagged. host2 untouched.
+    c.select("INBOX").expect("select");
+    c.store_flags("2,5", "+FLAGS", &["\\Deleted"])
+        .expect("store");
+    c.expunge().expect("expunge");
+    c.store_flags("7", "+FLAGS", &["\\Flagged"]).expect("store");
+    c.append("INBOX", &[], None, &message("q-new", "q", "q"))
+        .expect("append");
+    let searches = shim.stats().commands_named("UID SEARCH");
+    let r = common::run_in(p.dir.path(), &args(&[]), &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(
+        r.has("Host1: folder [INBOX] QRESYNC: 2 changed and up to 2 expunged since the last sync"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(
+        shim.stats().commands_named("UID SEARCH"),
+        searches,
+        "UIDs listed in full"
+    );
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    // host2 keeps the two messages expunged on host1 (no --delete2) and has the rest exact.
+    let snap1 = p.snap1();
+    let snap2 = p.snap2();
+    let inbox1 = snap1.get("INBOX").expect("inbox1");
+    let inbox2 = snap2.get("INBOX").expect("inbox2");
+    assert_eq!(inbox2.len(), inbox1.len() + 2);
+    for m in inbox1 {
+        let twin = inbox2
+            .iter()
+            .find(|o| o.message_id == m.message_id)
+            .unwrap_or_else(|| panic!("{:?} missing on host2", m.message_id));
+        assert_eq!((&twin.sha256, &twin.flags), (&m.sha256, &m.flags));
+    }
+    // --delete2 lists every UID (never trusts the derived set) and makes host2 exact.
+    let r = common::run_in(p.dir.path(), &args(&["--delete2"]), &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert_eq!(r.num("Messages deleted on host2"), 2, "{}", r.show());
+    p.assert_same();
+    let r = common::run_in(p.dir.path(), &args(&[]), &[]);
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+    p.assert_same();
+}

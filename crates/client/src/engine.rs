@@ -195,6 +195,8 @@ struct Shared {
     bye: Mutex<Option<String>>,
     /// Told each time a command is sent again after a transient refusal.
     pushback_hook: Mutex<Option<PushbackHook>>,
+    /// The server confirmed `ENABLE QRESYNC` on this connection.
+    qresync: AtomicBool,
 }
 
 /// Called with the refused command's name, the server's answer and the wait before it is
@@ -372,6 +374,24 @@ impl Connection {
         self.submit(cmd).await
     }
 
+    /// Sends `ENABLE QRESYNC` (RFC 7162) when the server offers it, without waiting: it must
+    /// come before the first SELECT, and the answer is read before that SELECT's, so
+    /// [`qresync_enabled`](Self::qresync_enabled) is settled by the time a mailbox is
+    /// selected.
+    pub fn enable_qresync(&self) {
+        if self.caps().has("QRESYNC") {
+            drop(self.send_collect(
+                imapsync_proto::command::cmd::enable(&["QRESYNC"]),
+                Vec::new(),
+            ));
+        }
+    }
+
+    /// Whether QRESYNC is enabled on this connection.
+    pub fn qresync_enabled(&self) -> bool {
+        self.shared.qresync.load(Ordering::Relaxed)
+    }
+
     /// Sets the function told about each command sent again after a push-back.
     pub fn set_pushback_hook(&self, hook: PushbackHook) {
         if let Ok(mut h) = self.shared.pushback_hook.lock() {
@@ -442,6 +462,7 @@ pub fn start(
         abandoned: AtomicBool::new(false),
         bye: Mutex::new(None),
         pushback_hook: Mutex::new(None),
+        qresync: AtomicBool::new(false),
     });
     let (rd, wr) = tokio::io::split(transport);
     let (deflater, inflater) = match compress {
@@ -979,7 +1000,14 @@ impl Reader {
                 let Some(f) = self.inflight.remove(idx) else {
                     return Ok(());
                 };
-                let _ = f.name;
+                if f.name == "ENABLE"
+                    && status.kind == StatusKind::Ok
+                    && f.collected.iter().any(|u| {
+                        matches!(u, Untagged::Enabled(v) if v.iter().any(|e| e.eq_ignore_ascii_case("QRESYNC")))
+                    })
+                {
+                    self.shared.qresync.store(true, Ordering::Relaxed);
+                }
                 match f.sink {
                     Sink::Collect(tx) => {
                         let _ = tx.send(Ok(Done {
@@ -1077,12 +1105,15 @@ fn accepts(f: &InFlight, u: &Untagged) -> bool {
         Untagged::Quota { .. } | Untagged::QuotaRoot { .. } => {
             matches!(n, "GETQUOTAROOT" | "GETQUOTA")
         }
-        Untagged::Flags(_)
-        | Untagged::Exists(_)
-        | Untagged::Recent(_)
-        | Untagged::Vanished { .. } => {
+        // `VANISHED (EARLIER)` answers a UID FETCH with the VANISHED modifier (or a SELECT
+        // with QRESYNC); a plain VANISHED is an unsolicited expunge notice.
+        Untagged::Vanished { earlier: true, .. } => {
+            matches!(n, "SELECT" | "EXAMINE" | "UID FETCH")
+        }
+        Untagged::Flags(_) | Untagged::Exists(_) | Untagged::Recent(_) => {
             matches!(n, "SELECT" | "EXAMINE")
         }
+        Untagged::Vanished { earlier: false, .. } => false,
         Untagged::Status(s) => s.code.is_some() && matches!(n, "SELECT" | "EXAMINE"),
         Untagged::Expunge(_) | Untagged::Other(_) => false,
     }

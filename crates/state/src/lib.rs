@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS folder(
     missing INTEGER NOT NULL DEFAULT 0, extra INTEGER NOT NULL DEFAULT 0,
     bytes1 INTEGER NOT NULL DEFAULT 0, bytes2 INTEGER NOT NULL DEFAULT 0,
     options TEXT,
+    uids1 TEXT,
     UNIQUE(name1, name2)
 );
 CREATE TABLE IF NOT EXISTS map(
@@ -101,6 +102,9 @@ pub struct FolderRecord {
     /// a record only vouches for a folder under the same options.
     pub options: Option<String>,
     pub summary: Summary,
+    /// Host1 UIDs at the start of the last complete sync (an IMAP sequence set), the base
+    /// that QRESYNC's VANISHED and CHANGEDSINCE answers are applied to.
+    pub uids1: Option<String>,
 }
 
 /// UIDNEXT, HIGHESTMODSEQ and message count of one side.
@@ -262,6 +266,20 @@ impl Store {
         )
         .map_err(db_err(path))?;
         conn.execute_batch(SCHEMA).map_err(db_err(path))?;
+        // Stores made before `uids1` existed get the column (it starts empty: the next
+        // complete sync of each folder fills it).
+        let has_uids1: bool = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('folder') WHERE name='uids1'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db_err(path))?
+            > 0;
+        if !has_uids1 {
+            conn.execute_batch("ALTER TABLE folder ADD COLUMN uids1 TEXT;")
+                .map_err(db_err(path))?;
+        }
         let version: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key='schema'", [], |r| {
                 r.get(0)
@@ -334,7 +352,7 @@ impl Store {
             )?;
             c.query_row(
                 "SELECT id, uidvalidity1, uidvalidity2, uidnext1, modseq1, messages1, uidnext2, modseq2, messages2,
-                        complete, n1, n2, dup1, dup2, missing, extra, bytes1, bytes2, options
+                        complete, n1, n2, dup1, dup2, missing, extra, bytes1, bytes2, options, uids1
                  FROM folder WHERE name1=?1 AND name2=?2",
                 params![name1, name2],
                 |r| {
@@ -356,6 +374,7 @@ impl Store {
                         },
                         complete: r.get::<_, i64>(9)? != 0,
                         options: r.get(18)?,
+                        uids1: r.get(19)?,
                         summary: Summary {
                             n1: r.get::<_, i64>(10)? as u64,
                             n2: r.get::<_, i64>(11)? as u64,
@@ -378,7 +397,7 @@ impl Store {
             c.execute(
                 "UPDATE folder SET uidvalidity1=?2, uidvalidity2=?3, uidnext1=?4, modseq1=?5, messages1=?6,
                         uidnext2=?7, modseq2=?8, messages2=?9, complete=?10, n1=?11, n2=?12, dup1=?13,
-                        dup2=?14, missing=?15, extra=?16, bytes1=?17, bytes2=?18, options=?19
+                        dup2=?14, missing=?15, extra=?16, bytes1=?17, bytes2=?18, options=?19, uids1=?20
                  WHERE id=?1",
                 params![
                     rec.id,
@@ -400,6 +419,7 @@ impl Store {
                     rec.summary.bytes1 as i64,
                     rec.summary.bytes2 as i64,
                     rec.options,
+                    rec.uids1,
                 ],
             )
             .map(|_| ())
@@ -422,7 +442,7 @@ impl Store {
             tx.execute("DELETE FROM intent WHERE folder=?1", params![folder])?;
             tx.execute(
                 "UPDATE folder SET uidvalidity1=NULL, uidvalidity2=NULL, uidnext1=NULL, modseq1=NULL, messages1=NULL,
-                        uidnext2=NULL, modseq2=NULL, messages2=NULL, complete=0 WHERE id=?1",
+                        uidnext2=NULL, modseq2=NULL, messages2=NULL, complete=0, uids1=NULL WHERE id=?1",
                 params![folder],
             )?;
             tx.commit()
@@ -648,6 +668,39 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Store::open(&dir.path().join("state/x.sqlite")).expect("open");
         (dir, s)
+    }
+
+    #[test]
+    fn a_store_from_before_uids1_gets_the_column_and_keeps_its_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.sqlite");
+        {
+            let c = Connection::open(&path).expect("open");
+            // The folder table as the first release made it.
+            c.execute_batch(&SCHEMA.replace("    uids1 TEXT,\n", ""))
+                .expect("old schema");
+            c.execute(
+                "INSERT INTO folder(name1, name2, uidnext1, complete) VALUES('A', 'B', 7, 1)",
+                [],
+            )
+            .expect("row");
+            c.execute("INSERT INTO meta(key, value) VALUES('schema', '1')", [])
+                .expect("meta");
+        }
+        let st = Store::open(&path).expect("reopen");
+        let mut r = st.folder("A", "B").expect("record");
+        assert_eq!(
+            (r.side1.uidnext, r.complete, r.uids1.as_deref()),
+            (Some(7), true, None)
+        );
+        r.uids1 = Some("1:5,9".into());
+        st.save_folder(&r).expect("save");
+        assert_eq!(
+            st.folder("A", "B").expect("again").uids1.as_deref(),
+            Some("1:5,9")
+        );
+        st.reset_folder(r.id).expect("reset");
+        assert_eq!(st.folder("A", "B").expect("reset").uids1, None);
     }
 
     #[test]

@@ -123,6 +123,16 @@ pub fn unchanged(ctx: &Ctx, job: &FolderJob) -> bool {
     let fp = fingerprint(ctx);
     let need_modseq = cfg.messages.resyncflags;
     let time_dependent = cfg.messages.minage.is_some();
+    // Deletions asked for now may have work in a folder nothing changed in: extras or
+    // duplicates the last run left on host2, copies to remove from host1.
+    let d = &cfg.delete;
+    let deletions_pending = (d.delete2 && r.summary.extra > 0)
+        || (d.delete2duplicates && r.summary.dup2 > 0)
+        || ((d.delete1 || d.expunge1) && r.summary.n1 > 0)
+        || d.expunge2;
+    if deletions_pending {
+        return false;
+    }
     if !(r.complete
         && r.options.as_deref() == Some(fp.as_str())
         && !time_dependent
@@ -306,7 +316,7 @@ pub async fn sync_folder(
         let (Some(r), Some(s2)) = (&rec, &sel2) else {
             return Err(FolderError::Recorded);
         };
-        list_changes(ctx, c1, c2, r, &sel1, s2, &map).await
+        list_changes(ctx, c1, c2, r, &sel1, s2, &map, &job.shown1).await
     } else {
         list_all(ctx, c1, c2, sel2.is_some()).await
     };
@@ -684,6 +694,9 @@ pub async fn sync_folder(
         r.complete =
             folder_ok && missing_after == 0 && all_selected && list1.len() as u32 == sel1.exists;
         r.options = Some(fp.clone());
+        r.uids1 = r
+            .complete
+            .then(|| UidSet::from_uids(list1.iter().map(|m| m.uid)).to_string());
         r.summary = Summary {
             n1: identified1,
             n2: identified2,
@@ -1256,6 +1269,7 @@ async fn list_changes(
     sel1: &Selected,
     sel2: &Selected,
     map: &[MapEntry],
+    shown1: &str,
 ) -> Result<Listings, ListFail> {
     let cfg = &ctx.cfg;
     let ident = &cfg.messages.identity;
@@ -1269,11 +1283,42 @@ async fn list_changes(
     } else {
         None
     };
+    // With QRESYNC, host1's UIDs come from the recorded set minus what VANISHED since the
+    // recorded HIGHESTMODSEQ plus what changed: one command, no full UID listing. The result
+    // must add up to the EXISTS of the SELECT, or the full listing is used. Runs that delete
+    // on host2 always list in full.
+    let base1 = rec.uids1.as_deref().and_then(UidSet::parse);
+    let qresync = match (since1, &base1) {
+        (Some(m), Some(_))
+            if c1.qresync_enabled()
+                && !cfg.delete.delete2
+                && !cfg.delete.delete2duplicates
+                && sel1.highestmodseq >= Some(m) =>
+        {
+            Some(m)
+        }
+        _ => None,
+    };
     let h1 = async {
+        if let (Some(m), Some(base)) = (qresync, &base1) {
+            let (flags, vanished) = listing::changes_since(c1, m).await?;
+            // (A recorded set far bigger than the folder is not expanded: full listing.)
+            let limit = (sel1.exists as usize).saturating_mul(4).max(100_000);
+            let mut all: Vec<u32> = base.expand(limit).unwrap_or_default();
+            all.retain(|u| !vanished.iter().any(|v| v.contains(*u)));
+            all.extend(flags.keys().copied());
+            all.sort_unstable();
+            all.dedup();
+            if all.len() == sel1.exists as usize {
+                let gone: u64 = vanished.iter().map(|v| v.len()).sum();
+                return Ok::<_, ListError>((all, flags, Some(gone)));
+            }
+            return Ok((listing::search(c1, "ALL").await?, flags, None));
+        }
         let all = listing::search(c1, "ALL");
         let flags = listing::flags(c1, None, since1);
         let (all, flags) = tokio::join!(all, flags);
-        Ok::<_, ListError>((all?, flags?))
+        Ok((all?, flags?, None))
     };
     let h2 = async {
         if host2_unchanged {
@@ -1286,7 +1331,14 @@ async fn list_changes(
         }
     };
     let (r1, r2) = tokio::join!(h1, h2);
-    let (all1, flags1) = r1.map_err(|e| (Side::Host1, e))?;
+    let (all1, flags1, vanished1) = r1.map_err(|e| (Side::Host1, e))?;
+    if let Some(gone) = vanished1 {
+        ctx.out.line(format!(
+            "Host1: folder [{}] QRESYNC: {} changed and up to {gone} expunged since the last sync",
+            shown1,
+            flags1.len()
+        ));
+    }
     let (all2, flags2_all) = r2.map_err(|e| (Side::Host2, e))?;
     let set1: HashSet<u32> = all1.iter().copied().collect();
     let set2: HashSet<u32> = all2.iter().copied().collect();

@@ -372,3 +372,42 @@ pub async fn flags(
     }
     Ok(out)
 }
+
+/// QRESYNC (RFC 7162): flags changed since `modseq` (new messages included) and the UIDs
+/// expunged since then (`VANISHED (EARLIER)`), in one command.
+pub async fn changes_since(
+    conn: &Connection,
+    modseq: u64,
+) -> Result<(std::collections::HashMap<u32, String>, Vec<UidSet>), ListError> {
+    let done = conn
+        .run(cmd::uid_fetch(
+            &UidSet::range(1, STAR),
+            "UID FLAGS",
+            Some(modseq),
+            true,
+        ))
+        .await?;
+    if !done.is_ok() {
+        return Err(ListError::Refused {
+            command: "UID FETCH",
+            status: done.status,
+        });
+    }
+    let mut flags = std::collections::HashMap::new();
+    let mut vanished = Vec::new();
+    for u in done.untagged {
+        match u {
+            Untagged::Fetch { items, .. } => {
+                if let (Some(uid), Some(f)) = (items.uid, items.flags) {
+                    flags.insert(uid, f.join(" "));
+                }
+            }
+            Untagged::Vanished {
+                earlier: true,
+                uids,
+            } => vanished.push(uids),
+            _ => {}
+        }
+    }
+    Ok((flags, vanished))
+}

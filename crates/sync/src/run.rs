@@ -717,8 +717,11 @@ pub(crate) async fn open_side_quiet(ctx: &Ctx, side: Side) -> Option<Connection>
     Some(c)
 }
 
-/// Says so each time the server refuses a command as busy and it is sent again.
+/// Prepares a new connection: push-backs are reported; host1 gets QRESYNC when offered.
 fn watch_pushback(ctx: &Ctx, c: &Connection) {
+    if c.side() == Side::Host1 {
+        c.enable_qresync();
+    }
     let out = ctx.out.clone();
     let side = c.side();
     c.set_pushback_hook(Arc::new(move |command, status, wait| {
