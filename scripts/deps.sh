@@ -11,10 +11,11 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y --no-install-recommends "${need[@]}" >/tmp/imapsync-rs-apt.log 2>&1; then
-    $SUDO apt-get update >>/tmp/imapsync-rs-apt.log 2>&1
-    $SUDO apt-get install -y --no-install-recommends "${need[@]}" >>/tmp/imapsync-rs-apt.log 2>&1 \
-      || { cat /tmp/imapsync-rs-apt.log >&2; exit 1; }
+  log=$(mktemp)
+  if ! $SUDO apt-get install -y --no-install-recommends "${need[@]}" >"$log" 2>&1; then
+    $SUDO apt-get update >>"$log" 2>&1
+    $SUDO apt-get install -y --no-install-recommends "${need[@]}" >>"$log" 2>&1 \
+      || { cat "$log" >&2; exit 1; }
   fi
   # The packages start a system-wide Dovecot; the tests use their own instances only.
   $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true

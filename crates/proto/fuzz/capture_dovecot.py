@@ -3,7 +3,7 @@
 
 Usage (against a throwaway server of the test kit, filled with its small corpus):
 
-    imapsync-testkit serve --layout slash --state-file /tmp/st &   # then: . /tmp/st
+    imapsync-testkit serve --layout slash --state-file st.env &   # then: . ./st.env
     imapsync-testkit fill --port "$PORT" --user user1 --pass pass1 --preset small
     python3 capture_dovecot.py 127.0.0.1 "$PORT" user1 pass1 corpus
 

@@ -6,7 +6,7 @@
 # cargo-fuzz needs nightly only for -Zsanitizer; the SanitizerCoverage instrumentation
 # libFuzzer is guided by is reachable on stable through -Cpasses=sancov-module and LLVM
 # options, which is all this script adds (no AddressSanitizer: the crate has no unsafe code).
-# New inputs go to a work directory outside the repository (the committed seeds in
+# New inputs go to fuzz/work (ignored by git; FUZZ_WORK overrides; the committed seeds in
 # corpus/<target> are only read); crashes are written to fuzz/artifacts/<target>/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,7 +14,7 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 targets=${*:-framer response roundtrip_command mutf7 seqset}
 triple=$(rustc -vV | sed -n 's/^host: //p')
-work=${FUZZ_WORK:-${TMPDIR:-/tmp}/imapsync-proto-fuzz}
+work=${FUZZ_WORK:-work}
 cd "$here"
 RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
 -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -583,7 +583,7 @@ fn pick_ports() -> Result<(u16, u16)> {
 
 /// Remove temp dirs of earlier test processes that died without cleaning up.
 fn reap_stale_dirs() {
-    let Ok(rd) = std::fs::read_dir("/tmp") else {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in rd.flatten() {
@@ -696,8 +696,7 @@ impl Dovecot {
         let ids = ids()?;
         let dir = tempfile::Builder::new()
             .prefix("itk-dovecot-")
-            .tempdir_in("/tmp")
-            .or_else(|_| tempfile::Builder::new().prefix("itk-dovecot-").tempdir())
+            .tempdir()
             .context("creating the instance temp dir")?;
         let d = dir.path();
         std::fs::write(d.join("owner.pid"), format!("{}\n", std::process::id()))?;
