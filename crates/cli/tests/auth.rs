@@ -3,13 +3,8 @@
 
 mod common;
 
-use common::{Pair, message, run_in};
+use common::{Pair, message, run_in, set_arg};
 use imapsync_testkit::{Dovecot, Layout, MASTER_PASSWORD, MASTER_USER, WEIRD_PASSWORD};
-
-fn set(args: &mut [String], key: &str, value: &str) {
-    let i = args.iter().position(|a| a == key).expect("key");
-    args[i + 1] = value.to_string();
-}
 
 fn seeded() -> Pair {
     let p = Pair::new(Layout::Slash, Layout::Slash);
@@ -26,8 +21,8 @@ fn login_with_a_password_full_of_special_characters() {
     c.append("INBOX", &[], None, &message("w", "w", "w"))
         .expect("append");
     let mut a = p.base_args();
-    set(&mut a, "--user1", "weird");
-    set(&mut a, "--password1", WEIRD_PASSWORD);
+    set_arg(&mut a, "--user1", "weird");
+    set_arg(&mut a, "--password1", WEIRD_PASSWORD);
     let r = run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert_eq!(r.num("Messages transferred"), 1);
@@ -37,7 +32,7 @@ fn login_with_a_password_full_of_special_characters() {
 fn plain_with_authuser_logs_in_as_the_user() {
     let p = seeded();
     let mut a = p.base_args();
-    set(&mut a, "--password1", MASTER_PASSWORD);
+    set_arg(&mut a, "--password1", MASTER_PASSWORD);
     a.extend(["--authuser1".to_string(), MASTER_USER.to_string()]);
     a.push("--debugimap1".to_string());
     let r = run_in(p.dir.path(), &a, &[]);
@@ -63,8 +58,8 @@ fn plain_with_authuser_logs_in_as_the_user() {
     assert!(r.has("AUTHENTICATE PLAIN"), "no IMAP trace:\n{}", r.show());
     // Dovecot's own master-user syntax through LOGIN.
     let mut a = p.base_args();
-    set(&mut a, "--user1", &format!("user1*{MASTER_USER}"));
-    set(&mut a, "--password1", MASTER_PASSWORD);
+    set_arg(&mut a, "--user1", &format!("user1*{MASTER_USER}"));
+    set_arg(&mut a, "--password1", MASTER_PASSWORD);
     let r = run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     // --proxyauth without --authuser is a usage error.

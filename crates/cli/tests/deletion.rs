@@ -140,14 +140,11 @@ fn delete2_with_host1_connection_dropped_during_the_listing_deletes_nothing_wron
             .only(ConnSet::only([1])),
     )
     .expect("proxy");
-    let mut a = p.base_args();
-    let i = a.iter().position(|x| x == "--port1").expect("port1");
-    a[i + 1] = proxy.port().to_string();
-    a.extend([
-        "--delete2".to_string(),
-        "--nostate".into(),
-        "--nofoldersizes".into(),
-    ]);
+    let a = p.args_via(
+        1,
+        proxy.port(),
+        &["--delete2", "--nostate", "--nofoldersizes"],
+    );
     let r = common::run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(

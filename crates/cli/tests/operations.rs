@@ -250,11 +250,8 @@ fn qresync_rerun_applies_vanished_and_changes_without_listing_every_uid() {
     // host1 through a shim (plain text), to count the commands the sync sends.
     let shim = Shim::start((p.h1.host(), p.h1.port()), Vec::new()).expect("shim");
     let args = |extra: &[&str]| {
-        let mut a = p.base_args();
-        let i = a.iter().position(|x| x == "--port1").expect("port1");
-        a[i + 1] = shim.port().to_string();
-        a.extend(["--nossl1", "--notls1"].map(String::from));
-        a.extend(extra.iter().map(|s| s.to_string()));
+        let mut a = p.args_via(1, shim.port(), &["--nossl1", "--notls1"]);
+        a.extend(common::strings(extra));
         a
     };
     let r = common::run_in(p.dir.path(), &args(&[]), &[]);

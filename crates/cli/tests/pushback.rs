@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Pair, count, message, run_in};
+use common::{Pair, count, message, run_in, set_arg, strings};
 use imapsync_testkit::shim::{Action, Rule, Shim, When};
 use imapsync_testkit::{Corpus, CorpusSpec, Dovecot, Layout, fill};
 
@@ -21,18 +21,12 @@ fn pair() -> Pair {
 
 /// Arguments that reach host2 through `shim` (and host1 through `shim1` when given).
 fn args(p: &Pair, shim2: &Shim, shim1: Option<&Shim>, extra: &[&str]) -> Vec<String> {
-    let mut a = p.base_args();
-    let set = |a: &mut Vec<String>, key: &str, value: String| {
-        let i = a.iter().position(|x| x == key).expect("key");
-        a[i + 1] = value;
-    };
-    set(&mut a, "--port2", shim2.port().to_string());
-    a.extend(["--nossl2".into(), "--notls2".into()]);
+    let mut a = p.args_via(2, shim2.port(), &["--nossl2", "--notls2"]);
     if let Some(s1) = shim1 {
-        set(&mut a, "--port1", s1.port().to_string());
-        a.extend(["--nossl1".into(), "--notls1".into()]);
+        set_arg(&mut a, "--port1", &s1.port().to_string());
+        a.extend(strings(&["--nossl1", "--notls1"]));
     }
-    a.extend(extra.iter().map(|s| s.to_string()));
+    a.extend(strings(extra));
     a
 }
 

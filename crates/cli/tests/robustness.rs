@@ -110,15 +110,11 @@ fn host2_connection_dropped_mid_append_literal_is_resumed_exactly() {
             .only(ConnSet::only([1])),
     )
     .expect("proxy");
-    let mut a = p.base_args();
-    let i = a.iter().position(|x| x == "--port2").expect("port2");
-    a[i + 1] = proxy.port().to_string();
-    a.extend([
-        "--connections1".into(),
-        "1".into(),
-        "--connections2".into(),
-        "1".into(),
-    ]);
+    let a = p.args_via(
+        2,
+        proxy.port(),
+        &["--connections1", "1", "--connections2", "1"],
+    );
     let r = common::run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.num("Reconnections to host2") >= 1, "{}", r.show());
@@ -136,15 +132,11 @@ fn host1_connection_dropped_mid_fetch_literal_is_resumed_exactly() {
             .only(ConnSet::only([1])),
     )
     .expect("proxy");
-    let mut a = p.base_args();
-    let i = a.iter().position(|x| x == "--port1").expect("port1");
-    a[i + 1] = proxy.port().to_string();
-    a.extend([
-        "--connections1".into(),
-        "1".into(),
-        "--connections2".into(),
-        "1".into(),
-    ]);
+    let a = p.args_via(
+        1,
+        proxy.port(),
+        &["--connections1", "1", "--connections2", "1"],
+    );
     let r = common::run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.num("Reconnections to host1") >= 1, "{}", r.show());
@@ -162,17 +154,18 @@ fn stalled_host2_is_detected_by_timeout_and_resumed() {
             .only(ConnSet::only([1])),
     )
     .expect("proxy");
-    let mut a = p.base_args();
-    let i = a.iter().position(|x| x == "--port2").expect("port2");
-    a[i + 1] = proxy.port().to_string();
-    a.extend([
-        "--timeout2".into(),
-        "3".into(),
-        "--connections1".into(),
-        "1".into(),
-        "--connections2".into(),
-        "1".into(),
-    ]);
+    let a = p.args_via(
+        2,
+        proxy.port(),
+        &[
+            "--timeout2",
+            "3",
+            "--connections1",
+            "1",
+            "--connections2",
+            "1",
+        ],
+    );
     let r = common::run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.has("--timeout"), "{}", r.show());
@@ -190,9 +183,7 @@ fn refused_extra_connections_mean_fewer_workers_not_failure() {
         Faults::new().refuse(ConnSet::From(2)),
     )
     .expect("proxy");
-    let mut a = p.base_args();
-    let i = a.iter().position(|x| x == "--port2").expect("port2");
-    a[i + 1] = proxy.port().to_string();
+    let a = p.args_via(2, proxy.port(), &[]);
     let r = common::run_in(p.dir.path(), &a, &[]);
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.has("going on with fewer connections"), "{}", r.show());

@@ -47,7 +47,7 @@ use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
 
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{ConnError, Side};
-use crate::pushback::{self, PushBack};
+use crate::pushback;
 use crate::transport::Transport;
 
 /// Receives trace lines (`--debugimap`); secrets are already masked.
@@ -352,13 +352,10 @@ impl Connection {
             if done.is_ok() || attempt >= MAX_COMMAND_RETRIES {
                 return Ok(done);
             }
-            let code = done.status.code.as_ref().map(|c| c.name().to_string());
-            let PushBack::Retry(delay) = pushback::classify(code.as_deref(), &done.status.text)
-            else {
+            let Some(wait) = pushback::retry_wait(&done.status, attempt + 1) else {
                 return Ok(done);
             };
             attempt += 1;
-            let wait = delay.max(pushback::backoff(attempt));
             self.pushed_back(cmd.name, &done.status, wait);
             tokio::time::sleep(wait).await;
             done = self

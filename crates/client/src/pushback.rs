@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use imapsync_proto::response::Status;
+
 /// The decision for a refused command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PushBack {
@@ -75,6 +77,20 @@ fn suggested_delay(lower: &str) -> Option<Duration> {
         Duration::from_millis(n)
     };
     Some(d.min(MAX_SUGGESTED_DELAY))
+}
+
+/// The decision for a refused command's tagged answer.
+pub fn of_status(status: &Status) -> PushBack {
+    classify(status.code.as_ref().map(|c| c.name()), &status.text)
+}
+
+/// How long to wait before the n-th retry (1-based) of a command refused as busy: what the
+/// server suggests, at least the back-off. `None` when the refusal is not transient.
+pub fn retry_wait(status: &Status, attempt: u32) -> Option<Duration> {
+    match of_status(status) {
+        PushBack::Retry(delay) => Some(delay.max(backoff(attempt))),
+        _ => None,
+    }
 }
 
 /// Exponential back-off for the n-th retry (1-based): 0.5 s, 1 s, 2 s, ... capped at 30 s.

@@ -741,8 +741,7 @@ impl AppendState<'_> {
             }
             return Ok(());
         }
-        let code = done.status.code.as_ref().map(|c| c.name().to_string());
-        let decision = pushback::classify(code.as_deref(), &done.status.text);
+        let decision = pushback::of_status(&done.status);
         if let PushBack::Retry(delay) = decision
             && let Some(bodies) = &f.bodies
         {

@@ -1788,11 +1788,8 @@ impl CopySink for Sink<'_> {
                 if let (Some(store), Some(intent)) = (&ctx.store, intent) {
                     let _ = store.drop_intents(&[intent]);
                 }
-                if matches!(status.code.as_ref().map(|c| c.name()), Some("OVERQUOTA"))
-                    || imapsync_client::pushback::classify(
-                        status.code.as_ref().map(|c| c.name()),
-                        &status.text,
-                    ) == imapsync_client::pushback::PushBack::OverQuota
+                if imapsync_client::pushback::of_status(&status)
+                    == imapsync_client::pushback::PushBack::OverQuota
                 {
                     if !ctx.aborted() {
                         ctx.error(format!(

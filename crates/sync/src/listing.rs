@@ -1,7 +1,7 @@
 //! Selecting a folder and listing its messages (UID, size, flags, internal date, identity key).
 
 use imapsync_client::engine::MAX_COMMAND_RETRIES;
-use imapsync_client::pushback::{self, PushBack};
+use imapsync_client::pushback;
 use imapsync_client::{ConnError, Connection, Item};
 use imapsync_plan::identity::{self, IdentityOptions};
 use imapsync_proto::command::cmd;
@@ -222,13 +222,10 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
                             break 'stream;
                         }
                         // Refused as busy: wait as told and list again from scratch.
-                        let code = status.code.as_ref().map(|c| c.name().to_string());
-                        if let PushBack::Retry(delay) =
-                            pushback::classify(code.as_deref(), &status.text)
-                            && attempt < MAX_COMMAND_RETRIES
+                        if attempt < MAX_COMMAND_RETRIES
+                            && let Some(wait) = pushback::retry_wait(&status, attempt + 1)
                         {
                             attempt += 1;
-                            let wait = delay.max(pushback::backoff(attempt));
                             conn.pushed_back("UID FETCH", &status, wait);
                             tokio::time::sleep(wait).await;
                             out.clear();

@@ -47,6 +47,7 @@
 //! Failure policy: nothing here skips. A missing Dovecot binary, a server that does
 //! not greet, or a protocol error is an `Err` carrying the relevant log tail.
 
+mod background;
 pub mod corpus;
 pub mod date;
 pub mod dovecot;

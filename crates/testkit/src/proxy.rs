@@ -21,10 +21,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use regex::bytes::Regex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
+
+use crate::background::Background;
 
 /// Direction of traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,16 +257,14 @@ impl Shared {
 
 /// A running fault proxy; stops on [`FaultProxy::stop`] or drop.
 pub struct FaultProxy {
-    addr: SocketAddr,
+    server: Background,
     shared: Arc<Shared>,
-    shutdown: Option<watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for FaultProxy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FaultProxy")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .field("target", &self.shared.target)
             .finish()
     }
@@ -278,50 +278,25 @@ impl FaultProxy {
             .context("resolving the proxy target")?
             .next()
             .ok_or_else(|| anyhow!("proxy target resolves to nothing"))?;
-        let listener =
-            std::net::TcpListener::bind(("127.0.0.1", 0)).context("binding the proxy")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             target,
             faults: Mutex::new(faults),
             counters: Counters::default(),
             events: Mutex::new(Vec::new()),
         });
-        let (tx, rx) = watch::channel(false);
         let sh = shared.clone();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("building the proxy runtime")?;
-        let thread = std::thread::Builder::new()
-            .name(format!("faultproxy-{}", addr.port()))
-            .spawn(move || {
-                rt.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(l) => accept_loop(l, sh, rx).await,
-                        Err(e) => eprintln!("faultproxy: cannot use listener: {e}"),
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_secs(2));
-            })
-            .context("starting the proxy thread")?;
-        Ok(FaultProxy {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let server = Background::start("faultproxy", move |sock, n| handle(sock, n, sh.clone()))?;
+        Ok(FaultProxy { server, shared })
     }
 
     /// Listening port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// Listening address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Replace the faults for connections accepted from now on.
@@ -355,47 +330,7 @@ impl FaultProxy {
 
     /// Stop listening and close every proxied connection.
     pub fn stop(mut self) {
-        self.shutdown_now();
-    }
-
-    fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        self.shutdown_now();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut n = 0u64;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            acc = listener.accept() => {
-                let Ok((sock, _)) = acc else { continue };
-                n += 1;
-                let sh = shared.clone();
-                let mut sd = shutdown.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = handle(sock, n, sh) => {}
-                        _ = sd.changed() => {}
-                    }
-                });
-            }
-        }
+        self.server.stop();
     }
 }
 

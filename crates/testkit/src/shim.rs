@@ -63,9 +63,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use regex::bytes::{Regex, RegexBuilder};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+
+use crate::background::Background;
 
 /// A connection with no traffic in either direction for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -404,16 +406,14 @@ impl Shared {
 
 /// A running shim; stops on [`Shim::stop`] or drop.
 pub struct Shim {
-    addr: SocketAddr,
+    server: Background,
     shared: Arc<Shared>,
-    shutdown: Option<watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Shim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shim")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .field("target", &self.shared.target)
             .finish()
     }
@@ -429,9 +429,6 @@ impl Shim {
             .next()
             .ok_or_else(|| anyhow!("shim target resolves to nothing"))?;
         let rules = RuleSet::compile(rules)?;
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("binding the shim")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             target,
             rules: Mutex::new(Arc::new(rules)),
@@ -440,40 +437,19 @@ impl Shim {
             commands: Mutex::new(BTreeMap::new()),
             events: Mutex::new(Vec::new()),
         });
-        let (tx, rx) = watch::channel(false);
         let sh = shared.clone();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("building the shim runtime")?;
-        let thread = std::thread::Builder::new()
-            .name(format!("imapshim-{}", addr.port()))
-            .spawn(move || {
-                rt.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(l) => accept_loop(l, sh, rx).await,
-                        Err(e) => eprintln!("shim: cannot use listener: {e}"),
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_secs(2));
-            })
-            .context("starting the shim thread")?;
-        Ok(Shim {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let server = Background::start("imapshim", move |sock, n| handle(sock, n, sh.clone()))?;
+        Ok(Shim { server, shared })
     }
 
     /// Listening port on 127.0.0.1.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// Listening address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Replace the rules (and their counters) for connections accepted from now on.
@@ -522,47 +498,7 @@ impl Shim {
 
     /// Stop listening and close every connection.
     pub fn stop(mut self) {
-        self.shutdown_now();
-    }
-
-    fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Shim {
-    fn drop(&mut self) {
-        self.shutdown_now();
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut n = 0u64;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            acc = listener.accept() => {
-                let Ok((sock, _)) = acc else { continue };
-                n += 1;
-                let sh = shared.clone();
-                let mut sd = shutdown.clone();
-                tokio::spawn(async move {
-                    tokio::select! {
-                        _ = handle(sock, n, sh) => {}
-                        _ = sd.changed() => {}
-                    }
-                });
-            }
-        }
+        self.server.stop();
     }
 }
 

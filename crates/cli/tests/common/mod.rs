@@ -90,6 +90,12 @@ pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// Sets the value that follows `key` in `args`.
+pub fn set_arg(args: &mut [String], key: &str, value: &str) {
+    let i = args.iter().position(|a| a == key).expect("key");
+    args[i + 1] = value.to_string();
+}
+
 /// Two servers and a scratch directory.
 pub struct Pair {
     pub h1: Dovecot,
@@ -138,6 +144,15 @@ impl Pair {
             "--sslargs2".into(),
             format!("SSL_ca_file={}", self.h2.ca_cert_path().display()),
         ]
+    }
+
+    /// [`base_args`](Self::base_args) with host `side` (1 or 2) reached through `port` (a
+    /// proxy or shim in front of it), then `extra`.
+    pub fn args_via(&self, side: u8, port: u16, extra: &[&str]) -> Vec<String> {
+        let mut a = self.base_args();
+        set_arg(&mut a, &format!("--port{side}"), &port.to_string());
+        a.extend(strings(extra));
+        a
     }
 
     pub fn run(&self, extra: &[&str]) -> Run {
