@@ -824,48 +824,35 @@ pub const SPLIT_MIN_RTT_US: u64 = 5_000;
 /// A copy sink shared by the parallel copies of one folder.
 struct SharedSink<'a, 'b>(&'a std::sync::Mutex<&'b mut (dyn CopySink + Send)>);
 
+impl SharedSink<'_, '_> {
+    /// Runs `f` on the shared sink (a panicked holder does not stop the others).
+    fn with<R>(&self, f: impl FnOnce(&mut (dyn CopySink + Send)) -> R) -> R {
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut **guard)
+    }
+}
+
 impl CopySink for SharedSink<'_, '_> {
     fn intents(&mut self, items: &[&CopyItem], uidnext2: Option<u32>) -> Vec<i64> {
-        match self.0.lock() {
-            Ok(mut s) => s.intents(items, uidnext2),
-            Err(p) => p.into_inner().intents(items, uidnext2),
-        }
+        self.with(|s| s.intents(items, uidnext2))
     }
     fn outcome(&mut self, item: &CopyItem, outcome: Outcome, intent: Option<i64>) {
-        match self.0.lock() {
-            Ok(mut s) => s.outcome(item, outcome, intent),
-            Err(p) => p.into_inner().outcome(item, outcome, intent),
-        }
+        self.with(|s| s.outcome(item, outcome, intent))
     }
     fn discard(&mut self, intents: &[i64]) {
-        match self.0.lock() {
-            Ok(mut s) => s.discard(intents),
-            Err(p) => p.into_inner().discard(intents),
-        }
+        self.with(|s| s.discard(intents))
     }
     fn flush(&mut self) {
-        match self.0.lock() {
-            Ok(mut s) => s.flush(),
-            Err(p) => p.into_inner().flush(),
-        }
+        self.with(|s| s.flush())
     }
     fn pause(&mut self) -> Option<std::time::Duration> {
-        match self.0.lock() {
-            Ok(mut s) => s.pause(),
-            Err(p) => p.into_inner().pause(),
-        }
+        self.with(|s| s.pause())
     }
     fn stop(&self) -> bool {
-        match self.0.lock() {
-            Ok(s) => s.stop(),
-            Err(p) => p.into_inner().stop(),
-        }
+        self.with(|s| s.stop())
     }
     fn pushed_back(&mut self, status: &Status, wait: std::time::Duration, n: usize) {
-        match self.0.lock() {
-            Ok(mut s) => s.pushed_back(status, wait, n),
-            Err(p) => p.into_inner().pushed_back(status, wait, n),
-        }
+        self.with(|s| s.pushed_back(status, wait, n))
     }
 }
 
