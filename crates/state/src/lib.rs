@@ -1,7 +1,10 @@
-//! The local state store: what a previous run learnt, so the next one moves only what changed
+//! The state store: what a previous run learnt, so the next one moves only what changed
 //! and never copies a message twice.
 //!
-//! One SQLite database (WAL, `synchronous=NORMAL`) per account pair, in a private directory.
+//! One SQLite database (WAL, `synchronous=NORMAL`) per account pair, in a private directory;
+//! or, for a batch spread over several machines, the same records in a PostgreSQL database
+//! shared by all of them ([`Location::Postgres`], see [`pg`](crate::pg)). Both are behind
+//! one [`Store`] type with the same methods, so the executor does not know which it has.
 //! Per folder pair it keeps:
 //! * both sides' UIDVALIDITY, and the UIDNEXT / HIGHESTMODSEQ / message count seen at the end
 //!   of the last complete sync: equal values on the next run mean "nothing changed" and the
@@ -17,7 +20,13 @@
 //!
 //! Files are created 0600 in a directory created 0700; neither is opened through a symlink.
 //! An advisory lock (`flock`) on `<db>.lock` keeps two runs of the same account pair apart:
-//! the second one gets [`StateError::Busy`] and can carry on without a store.
+//! the second one gets [`StateError::Busy`] and can carry on without a store. In PostgreSQL a
+//! session-level advisory lock on the account does the same across machines.
+
+mod pg;
+pub mod pgconn;
+
+pub use pg::hostname;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -160,17 +169,134 @@ pub struct Intent {
     pub uidnext2: Option<u32>,
 }
 
+/// Where the state of one account pair lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file of its own.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (its URL) and the account pair's key in it.
+    Postgres { url: String, account: String },
+}
+
+impl Location {
+    /// A SQLite path, or a PostgreSQL URL followed by `/` and the account's file name (what
+    /// `--statedir postgres://...` gives: the store's file name is the account key).
+    pub fn from_path(path: &Path) -> Location {
+        let s = path.to_string_lossy();
+        if pgconn::is_url(&s)
+            && let Some((url, file)) = s.rsplit_once('/')
+            && !file.is_empty()
+            && url.contains("://")
+            && !url.ends_with('/')
+        {
+            return Location::Postgres {
+                url: url.to_string(),
+                account: file.trim_end_matches(".sqlite").to_string(),
+            };
+        }
+        Location::Sqlite(path.to_path_buf())
+    }
+}
+
 /// The store of one account pair.
 pub struct Store {
-    db: Mutex<Connection>,
-    path: PathBuf,
-    _lock: File,
+    backend: Backend,
+    shown: PathBuf,
+}
+
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(pg::PgStore),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Store({})", self.path.display())
+        write!(f, "Store({})", self.shown.display())
     }
+}
+
+macro_rules! delegate {
+    ($( $(#[$m:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        $(
+            $(#[$m])*
+            pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+                match &self.backend {
+                    Backend::Sqlite(s) => s.$name($($arg),*),
+                    Backend::Postgres(s) => s.$name($($arg),*),
+                }
+            }
+        )*
+    };
+}
+
+impl Store {
+    /// Opens or creates the store at `path` (its directory is made private), taking the lock.
+    /// A path that is a PostgreSQL URL plus an account key opens that account's records in
+    /// the database ([`Location::from_path`]).
+    pub fn open(path: &Path) -> Result<Store> {
+        Store::open_at(&Location::from_path(path))
+    }
+
+    /// Opens the store at `loc`, creating (or upgrading) it, and takes the account's lock.
+    pub fn open_at(loc: &Location) -> Result<Store> {
+        match loc {
+            Location::Sqlite(p) => Ok(Store {
+                backend: Backend::Sqlite(SqliteStore::open(p)?),
+                shown: p.clone(),
+            }),
+            Location::Postgres { url, account } => {
+                let s = pg::PgStore::open(url, account)?;
+                Ok(Store {
+                    shown: PathBuf::from(s.shown()),
+                    backend: Backend::Postgres(s),
+                })
+            }
+        }
+    }
+
+    /// The file, or the database (without password) and account key.
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    delegate! {
+        /// Stores a free-form description (e.g. the account pair) in the meta table.
+        fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+        /// The record of a folder pair, created empty if new.
+        fn folder(&self, name1: &str, name2: &str) -> Result<FolderRecord>;
+        /// Saves the statuses and summary of a folder pair (after a sync attempt).
+        fn save_folder(&self, rec: &FolderRecord) -> Result<()>;
+        /// Marks a folder pair incomplete (at the start of a sync, so a crash leaves it marked).
+        fn mark_incomplete(&self, folder: i64) -> Result<()>;
+        /// Forgets everything about a folder pair (a UIDVALIDITY changed): map, intents, statuses.
+        fn reset_folder(&self, folder: i64) -> Result<()>;
+        /// The UID map of a folder pair.
+        fn load_map(&self, folder: i64) -> Result<Vec<MapEntry>>;
+        /// Adds or replaces map entries.
+        fn insert_map(&self, folder: i64, entries: &[MapEntry]) -> Result<()>;
+        /// Updates the flags recorded for host1 UIDs.
+        fn update_flags(&self, folder: i64, flags: &[(u32, String)]) -> Result<()>;
+        /// Removes map entries by host1 UID.
+        fn remove_uid1(&self, folder: i64, uids: &[u32]) -> Result<()>;
+        /// Removes map entries by host2 UID.
+        fn remove_uid2(&self, folder: i64, uids: &[u32]) -> Result<()>;
+        /// Journals APPENDs about to be sent; returns their ids (same order).
+        fn add_intents(&self, folder: i64, intents: &[NewIntent]) -> Result<Vec<i64>>;
+        /// Turns intents into map entries (APPENDUID received), atomically.
+        fn resolve_intents(&self, folder: i64, done: &[(i64, MapEntry)]) -> Result<()>;
+        /// Drops intents whose APPEND certainly did not happen (refused by the server), or whose
+        /// outcome has been settled another way.
+        fn drop_intents(&self, ids: &[i64]) -> Result<()>;
+        /// Intents left open in a folder pair.
+        fn open_intents(&self, folder: i64) -> Result<Vec<Intent>>;
+    }
+}
+
+/// The SQLite store of one account pair.
+struct SqliteStore {
+    db: Mutex<Connection>,
+    path: PathBuf,
+    _lock: File,
 }
 
 /// Creates `dir` (and parents) with mode 0700 if missing; refuses a symlink or a directory
@@ -228,9 +354,8 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StateError + '_ {
     }
 }
 
-impl Store {
-    /// Opens or creates the store at `path` (its directory is made private), taking the lock.
-    pub fn open(path: &Path) -> Result<Store> {
+impl SqliteStore {
+    fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent() {
             private_dir(dir)?;
         }
@@ -313,15 +438,11 @@ impl Store {
             ));
             let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
         }
-        Ok(Store {
+        Ok(SqliteStore {
             db: Mutex::new(conn),
             path: path.to_path_buf(),
             _lock: lock,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {

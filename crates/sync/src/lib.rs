@@ -13,6 +13,7 @@ pub mod copy;
 pub mod ctx;
 pub mod discover;
 pub mod folder;
+pub mod handle;
 pub mod listing;
 pub mod mapping;
 pub mod output;
@@ -21,5 +22,6 @@ pub mod run;
 pub mod stats;
 
 pub use config::Config;
+pub use handle::RunHandle;
 pub use output::Out;
-pub use run::{RunResult, run};
+pub use run::{RunResult, run, run_with};

@@ -15,6 +15,7 @@ use crate::config::{Config, SideConfig};
 use crate::ctx::Ctx;
 use crate::discover::{self, SideFolders};
 use crate::folder::{self, FolderError, FolderJob};
+use crate::handle::RunHandle;
 use crate::mapping;
 use crate::output::Out;
 use crate::report::{self, ReportInput};
@@ -32,6 +33,11 @@ pub struct RunResult {
 
 /// Runs a sync described by `cfg`, printing through `out`.
 pub async fn run(cfg: Config, out: Out) -> RunResult {
+    run_with(cfg, out, &RunHandle::default()).await
+}
+
+/// [`run`] with a handle the caller can read live counters from and stop the run with.
+pub async fn run_with(cfg: Config, out: Out, handle: &RunHandle) -> RunResult {
     let start_rss = report::rss_mib();
     let store = match &cfg.state_path {
         Some(p) => match imapsync_state::Store::open(p) {
@@ -59,6 +65,7 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
         out.line(format!("State store: {}", s.path().display()));
     }
     let ctx = Arc::new(Ctx::new(Arc::new(cfg), out.clone(), store));
+    handle.attach(&ctx);
     let mut sizes = None;
     // QUIT, TERM and INT stop the run: the counters so far are printed and the exit code is
     // 128 + the signal number, as a shell reports a process killed by it (imapsync re-raises
@@ -66,8 +73,9 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
     let signalled = tokio::select! {
         code = run_inner(&ctx, &mut sizes) => Err(code),
         sig = terminating_signal() => Ok(sig),
+        sig = handle.stopped() => Ok(sig),
     };
-    match signalled {
+    let result = match signalled {
         Err(code) => finish(&ctx, code, start_rss, sizes),
         Ok((name, num)) => {
             ctx.abort();
@@ -78,7 +86,9 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
             r.signal = Some(num);
             r
         }
-    }
+    };
+    handle.detach(&ctx);
+    result
 }
 
 /// Waits for SIGTERM, SIGQUIT or SIGINT.

@@ -545,7 +545,7 @@ fn port_rng() -> Rng {
 /// connections of the tests themselves cannot grab them between our probe and
 /// Dovecot's bind, and `restart()` can reuse them); each is verified by binding it.
 /// If that range is empty, the kernel picks (bind to port 0).
-fn pick_ports() -> Result<(u16, u16)> {
+pub(crate) fn pick_ports() -> Result<(u16, u16)> {
     let eph_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| {

@@ -20,6 +20,8 @@
 //!   answers chosen commands itself (`NO [OVERQUOTA]`, throttling `BAD`, ...), delays them,
 //!   drops the connection before or in the middle of a literal, injects untagged responses,
 //!   or rewrites the greeting / answers `* BYE` (Gmail's connection limit).
+//! * [`Postgres`] starts a throwaway PostgreSQL cluster (initdb in a temp dir, random
+//!   loopback port, run as an unprivileged user when the tests run as root).
 //! * [`corpus`] generates deterministic mailboxes (seeded PRNG, realistic RFC 5322
 //!   messages, size distributions, flags, keywords, awkward folder names), and
 //!   [`fill()`] uploads them quickly with pipelined LITERAL+ APPENDs over several
@@ -56,6 +58,7 @@ pub mod fixtures;
 pub mod imap;
 pub mod mutf7;
 pub mod parse;
+pub mod postgres;
 pub mod prng;
 pub mod proxy;
 pub mod shim;
@@ -71,6 +74,7 @@ pub use dovecot::{
 pub use fill::{FillReport, fill, fill_at};
 pub use fixtures::{Fixture, fixtures};
 pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
+pub use postgres::Postgres;
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
 pub use shim::{Shim, ShimStats};
 

@@ -222,6 +222,12 @@ pub struct ProxyStats {
     pub refused: u64,
     /// Connections currently open.
     pub active: u64,
+    /// Connections open as the server sees them: from the connection to the target until the
+    /// first end of stream in either direction (a client's LOGOUT answered and closed, or a
+    /// client gone).
+    pub open: u64,
+    /// The most connections that were [`open`](Self::open) at once.
+    pub peak_open: u64,
     /// Bytes delivered to the server.
     pub bytes_up: u64,
     /// Bytes delivered to the client.
@@ -235,6 +241,8 @@ struct Counters {
     connections: AtomicU64,
     refused: AtomicU64,
     active: AtomicU64,
+    open: AtomicU64,
+    peak_open: AtomicU64,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
     faults_fired: AtomicU64,
@@ -313,6 +321,8 @@ impl FaultProxy {
             connections: c.connections.load(Ordering::SeqCst),
             refused: c.refused.load(Ordering::SeqCst),
             active: c.active.load(Ordering::SeqCst),
+            open: c.open.load(Ordering::SeqCst),
+            peak_open: c.peak_open.load(Ordering::SeqCst),
             bytes_up: c.bytes_up.load(Ordering::SeqCst),
             bytes_down: c.bytes_down.load(Ordering::SeqCst),
             faults_fired: c.faults_fired.load(Ordering::SeqCst),
@@ -346,9 +356,17 @@ struct Ctl {
     kill_mode: AtomicU8,
     stalled_up: AtomicBool,
     stalled_down: AtomicBool,
+    ended: AtomicBool,
 }
 
 impl Ctl {
+    /// The first end of the connection (either direction, or a kill) leaves the open count.
+    fn end(&self, shared: &Shared) {
+        if !self.ended.swap(true, Ordering::SeqCst) {
+            shared.counters.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     fn fire(&self, mode: Kill) {
         self.kill_mode
             .store(if mode == Kill::Rst { 1 } else { 2 }, Ordering::SeqCst);
@@ -387,6 +405,8 @@ async fn handle(client: TcpStream, n: u64, shared: Arc<Shared>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     c.active.fetch_add(1, Ordering::SeqCst);
+    let now_open = c.open.fetch_add(1, Ordering::SeqCst) + 1;
+    c.peak_open.fetch_max(now_open, Ordering::SeqCst);
     let faulty = faults.apply_to.contains(n);
     let faults = if faulty { faults } else { Faults::default() };
     let (mut cr, mut cw) = client.into_split();
@@ -396,6 +416,7 @@ async fn handle(client: TcpStream, n: u64, shared: Arc<Shared>) {
         kill_mode: AtomicU8::new(0),
         stalled_up: AtomicBool::new(false),
         stalled_down: AtomicBool::new(false),
+        ended: AtomicBool::new(false),
     };
     let outcome = {
         let up = pump(Direction::Up, &mut cr, &mut sw, &faults, &ctl, &shared, n);
@@ -436,6 +457,7 @@ async fn handle(client: TcpStream, n: u64, shared: Arc<Shared>) {
         }
         _ => drop((cr, cw, sr, sw)),
     }
+    ctl.end(&shared);
     c.active.fetch_sub(1, Ordering::SeqCst);
     shared.event(format!(
         "conn {n}: closed ({})",
@@ -543,6 +565,7 @@ async fn pump(
             }
         }
         // EOF or read error: closing the channel makes the writer send FIN
+        ctl.end(shared);
     };
     let write_side = async {
         let mut allowed_at = Instant::now();

@@ -3,7 +3,7 @@
 //! ```text
 //! imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
 //!                        [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
-//!                        [--quota-kib N] [--max-mail-size BYTES]
+//!                        [--quota-kib N] [--max-mail-size BYTES] [--users N]
 //! imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
 //!                        [--messages N] [--folders F] [--seed S] [--connections C]
 //! imapsync-testkit snapshot --port P [--host H] --user U --pass W [--sep C --prefix X] [--full]
@@ -32,6 +32,7 @@ const USAGE: &str = "usage:
   imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
                          [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
                          [--quota-kib N] [--max-mail-size BYTES]
+                         [--users N]   (also acct1..acctN, password pass-acct<i>)
   imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
                          [--messages N] [--folders F] [--seed S] [--connections C]
   imapsync-testkit snapshot --port P [--host H] --user U --pass W [--sep C --prefix X] [--full]
@@ -182,6 +183,10 @@ fn serve(a: &Args) -> Result<ExitCode> {
     }
     if let Some(m) = a.num::<u64>("max-mail-size")? {
         b = b.max_mail_size(m);
+    }
+    // Many accounts (batch benchmarks): acct1..acctN with password pass-acct<i>.
+    for i in 1..=a.num::<u32>("users")?.unwrap_or(0) {
+        b = b.user(&format!("acct{i}"), &format!("pass-acct{i}"));
     }
     let mut server = b.start()?;
     let p = a.get("var-prefix").unwrap_or("");
