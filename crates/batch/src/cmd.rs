@@ -320,7 +320,7 @@ fn run_cmd(args: Vec<String>, runner: Arc<dyn AccountRunner>) -> i32 {
         Err(e) => return usage(e),
     };
     for a in &o.imapsync {
-        if let Some(why) = plan::refused_option(a, shared) {
+        if let Some(why) = plan::refused_option(a, shared, true) {
             return usage(format!("{a} can not be an option of the batch: {why}"));
         }
     }
@@ -349,7 +349,7 @@ fn run_cmd(args: Vec<String>, runner: Arc<dyn AccountRunner>) -> i32 {
         let refused_extra = a
             .extra
             .iter()
-            .find_map(|x| plan::refused_option(x, shared).map(|why| format!("{x}: {why}")));
+            .find_map(|x| plan::refused_option(x, shared, false).map(|why| format!("{x}: {why}")));
         let (conns, refused) = match (refused_extra, runner.check(&check_args(&o.imapsync, a))) {
             (Some(why), _) => (1, Some(why)),
             (None, Ok(c)) => (c.connections, None),
@@ -479,7 +479,7 @@ fn work_and_report(
         .filter_map(|s| counts.get(s).map(|n| format!("{} {n}", s.as_str())))
         .collect();
     display.line(&format!(
-        "batch: {} accounts: {}; {} messages, {} transferred over all accounts; this process ran {} accounts in {}",
+        "batch: {} accounts: {}; {} messages, {} transferred over all accounts; this process ended {} account runs in {}",
         jobs.len(),
         by.join(", "),
         transferred,

@@ -409,10 +409,10 @@ pub fn account_args(a: &AccountArgs<'_>) -> Vec<String> {
     v
 }
 
-/// Options the batch refuses among the options for every account or an account's extras.
-/// Passwords in there would be written to the job store (use the account file or
+/// Options the batch refuses among the options for every account (`global`) or an account's
+/// extras. Passwords in there would be written to the job store (use the account file or
 /// references); the rest are the batch's to decide.
-pub fn refused_option(arg: &str, shared_state: bool) -> Option<&'static str> {
+pub fn refused_option(arg: &str, shared_state: bool, global: bool) -> Option<&'static str> {
     let name = arg.trim_start_matches('-');
     let name = name.split('=').next().unwrap_or(name);
     const SECRETS: &[&str] = &[
@@ -430,6 +430,9 @@ pub fn refused_option(arg: &str, shared_state: bool) -> Option<&'static str> {
         return Some(
             "passwords and tokens are given per account in the account file (inline, or file:/env:/oauth2: references), never as options the job store would keep",
         );
+    }
+    if global && name == "logfile" {
+        return Some("every account would write the same log file; give --logdir instead");
     }
     if shared_state && (name == "statedir" || name == "tmpdir") {
         return Some(
@@ -673,13 +676,15 @@ mod tests {
 
     #[test]
     fn options_the_batch_keeps_for_itself() {
-        assert!(refused_option("--password1", false).is_some());
-        assert!(refused_option("--password2=x", false).is_some());
-        assert!(refused_option("--oauthaccesstoken1", false).is_some());
-        assert!(refused_option("--statedir", true).is_some());
-        assert!(refused_option("--statedir", false).is_none());
-        assert!(refused_option("--passfile1", false).is_none());
-        assert!(refused_option("password1", false).is_none());
+        assert!(refused_option("--password1", false, true).is_some());
+        assert!(refused_option("--password2=x", false, false).is_some());
+        assert!(refused_option("--oauthaccesstoken1", false, false).is_some());
+        assert!(refused_option("--statedir", true, false).is_some());
+        assert!(refused_option("--statedir", false, true).is_none());
+        assert!(refused_option("--passfile1", false, true).is_none());
+        assert!(refused_option("password1", false, true).is_none());
+        assert!(refused_option("--logfile", false, true).is_some());
+        assert!(refused_option("--logfile", false, false).is_none());
     }
 
     #[test]

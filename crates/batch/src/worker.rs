@@ -73,11 +73,8 @@ pub async fn work(
     let beat = Duration::from_secs_f64((lease / 3.0).clamp(0.2, 20.0));
     let mut heartbeat = tokio::time::interval(beat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut redraw = tokio::time::interval(Duration::from_millis(if display.is_tty() {
-        250
-    } else {
-        10_000
-    }));
+    let every = Duration::from_millis(if display.is_tty() { 250 } else { 10_000 });
+    let mut redraw = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     redraw.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut int, mut term) = match (
         signal(SignalKind::interrupt()),

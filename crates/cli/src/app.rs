@@ -66,6 +66,9 @@ fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Runs the program with `args` (without the program name); returns the exit code.
 pub fn main_with(args: Vec<String>) -> i32 {
+    if args.first().is_some_and(|a| a == "batch") {
+        return crate::batch_cmd::main(args[1..].to_vec());
+    }
     if args.is_empty() {
         print!("{}", flags::help_text());
         return 0;
@@ -135,7 +138,7 @@ pub fn main_with(args: Vec<String>) -> i32 {
     run_configured(&parsed, cfg, extras, extra_notes)
 }
 
-fn banner() -> String {
+pub(crate) fn banner() -> String {
     format!(
         "Here is imapsync-rs {} (a Rust re-implementation of imapsync, option-compatible with imapsync 2.229/2.314) on {} {}",
         flags::VERSION,
@@ -144,7 +147,7 @@ fn banner() -> String {
     )
 }
 
-fn command_line(p: &Parsed) -> String {
+pub(crate) fn command_line(p: &Parsed) -> String {
     format!("imapsync {}", p.masked_command_line())
 }
 
