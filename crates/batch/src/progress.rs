@@ -209,9 +209,10 @@ fn draw(out: &mut impl Write, snap: &Snapshot) -> usize {
             "{}",
             fit(
                 &format!(
-                    "  {}  {} msgs  {}  {}",
+                    "  {}  {} copied  {} skipped  {}  {}",
                     r.name,
                     r.progress.transferred,
+                    r.progress.skipped,
                     bytes(r.progress.bytes),
                     duration(r.seconds)
                 ),

@@ -94,7 +94,8 @@ pub async fn work(
         .any(|(a, b)| a.is_inline() || b.is_inline());
     let bandwidth = plan::per_account_bandwidth(opts.bandwidth, jobs);
     let mut active: HashMap<i64, Active> = HashMap::new();
-    let mut set: JoinSet<(i64, Outcome)> = JoinSet::new();
+    let mut set: JoinSet<Outcome> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut stopping: Option<i32> = None;
     let mut finished = 0usize;
     let mut last_beat_ok = Instant::now();
@@ -102,6 +103,7 @@ pub async fn work(
     let started = Instant::now();
     let mut counts = store.counts().unwrap_or_default();
     let mut counts_at = Instant::now();
+    let mut counts_stale = false;
     loop {
         let mut wait = 1.0f64;
         if stopping.is_none() {
@@ -133,7 +135,9 @@ pub async fn work(
                                         started: Instant::now(),
                                     },
                                 );
-                                set.spawn(async move { (id, fut.await) });
+                                let task = set.spawn(fut);
+                                tasks.insert(task.id(), id);
+                                counts_stale = true;
                             }
                             Err(why) => {
                                 display.line(&format!("batch: refused {}: {why}", job.name()));
@@ -189,8 +193,18 @@ pub async fn work(
             };
         }
         tokio::select! {
-            Some(joined) = set.join_next(), if !set.is_empty() => {
-                let Ok((id, outcome)) = joined else { continue };
+            Some(joined) = set.join_next_with_id(), if !set.is_empty() => {
+                let (task, outcome) = match joined {
+                    Ok((task, outcome)) => (task, outcome),
+                    // A run that panicked: recorded as ended with errors, with why.
+                    Err(e) => (e.id(), Outcome {
+                        exit_code: 1,
+                        progress: Progress::default(),
+                        errors: vec![format!("internal error: the run of this account ended abnormally ({e})")],
+                        log_file: None,
+                    }),
+                };
+                let Some(id) = tasks.remove(&task) else { continue };
                 let Some(a) = active.remove(&id) else { continue };
                 let p = outcome.progress;
                 done_totals.transferred += p.transferred;
@@ -231,6 +245,11 @@ pub async fn work(
                 }
             }
             _ = redraw.tick() => {
+                if counts_stale || counts_at.elapsed() > Duration::from_secs(1) {
+                    counts = store.counts().unwrap_or(counts);
+                    counts_at = Instant::now();
+                    counts_stale = false;
+                }
                 display.progress(&snapshot(&display, &counts, &active, done_totals, started));
             }
             _ = int.recv() => stop(&mut stopping, 2, &active, &display),

@@ -94,8 +94,20 @@ impl std::fmt::Debug for PgConn {
 
 impl PgConn {
     /// Connects (10 s timeout, TCP keepalives on) with `application` as application_name,
-    /// which `pg_stat_activity` shows to whoever looks for the owner of a lock.
+    /// which `pg_stat_activity` shows to whoever looks for the owner of a lock. A lost
+    /// connection stays lost (a session-level lock would go with it).
     pub fn connect(url: &str, application: &str) -> Result<PgConn, PgError> {
+        PgConn::open(url, application, false)
+    }
+
+    /// [`connect`](Self::connect), and connect again when the connection was lost (the call
+    /// that found it lost fails; the next ones use the new connection). For users that hold
+    /// no session state (the batch job store).
+    pub fn connect_reconnecting(url: &str, application: &str) -> Result<PgConn, PgError> {
+        PgConn::open(url, application, true)
+    }
+
+    fn open(url: &str, application: &str, reconnect: bool) -> Result<PgConn, PgError> {
         let shown = mask_url(url);
         let mut config: postgres::Config = url
             .parse()
@@ -132,6 +144,12 @@ impl PgConn {
                     }
                 };
                 for job in rx {
+                    if reconnect
+                        && client.is_closed()
+                        && let Ok(c) = config.connect(postgres::NoTls)
+                    {
+                        client = c;
+                    }
                     job(&mut client);
                 }
                 let _ = client.close();

@@ -575,18 +575,16 @@ impl<D: Db> JobStore for SqlStore<D> {
         self.tx(move |tx| {
             let cfg = read_config(tx)?.unwrap_or_default();
             let lease = if cfg.lease > 0.0 { cfg.lease } else { 60.0 };
+            // Only what the choice needs; the chosen row is read whole afterwards.
             let rows = tx.query(
-                &format!(
-                    "SELECT {JOB_COLUMNS} FROM imapsync_jobs
-                      WHERE (state IN ('pending', 'retry') OR (state = 'running' AND lease_until < ?))
-                        AND (? = 1 OR (secret1 <> 'inline' AND secret2 <> 'inline'))
-                      ORDER BY CASE WHEN state = 'running' THEN 0 ELSE 1 END, id
-                      LIMIT 1000"
-                ),
+                "SELECT id, host1, host2, conns, not_before FROM imapsync_jobs
+                  WHERE (state IN ('pending', 'retry') OR (state = 'running' AND lease_until < ?))
+                    AND (? = 1 OR (secret1 <> 'inline' AND secret2 <> 'inline'))
+                  ORDER BY CASE WHEN state = 'running' THEN 0 ELSE 1 END, id
+                  LIMIT 1000",
                 &[now.into(), i64::from(inline).into()],
             )?;
-            let jobs: Vec<Job> = rows.iter().map(job_of).collect();
-            if jobs.is_empty() {
+            if rows.is_empty() {
                 let left = tx.query(
                     "SELECT COUNT(*) FROM imapsync_jobs WHERE state IN ('pending', 'retry', 'running')",
                     &[],
@@ -618,48 +616,51 @@ impl<D: Db> JobStore for SqlStore<D> {
                 load.last_start
                     .insert(r[0].text(), r[1].real().unwrap_or(0.0));
             }
-            let cands: Vec<Candidate> = jobs
+            let cands: Vec<Candidate> = rows
                 .iter()
-                .map(|j| Candidate {
-                    host1: j.host1.clone(),
-                    host2: j.host2.clone(),
-                    conns: j.conns,
-                    not_before: j.not_before,
+                .map(|r| Candidate {
+                    host1: r[1].text(),
+                    host2: r[2].text(),
+                    conns: r[3].int() as u32,
+                    not_before: r[4].real(),
                 })
                 .collect();
             match plan::pick(&cands, &load, &cfg.limits, now) {
                 Pick::Nothing => Ok(Claim::Later(1.0)),
                 Pick::Wait { seconds } => Ok(Claim::Later(seconds.min(1.0))),
                 Pick::Take { index, reserved } => {
-                    let mut job = jobs[index].clone();
-                    tx.exec(
+                    let id = rows[index][0].int();
+                    let n = tx.exec(
                         "UPDATE imapsync_jobs SET state = 'running', owner = ?, lease_until = ?, reserved = ?,
                                 attempts = attempts + 1, total_attempts = total_attempts + 1,
                                 started_at = ?, not_before = NULL, transferred = 0, skipped = 0, errors = 0,
                                 bytes = 0
                           WHERE id = ? AND (state IN ('pending', 'retry') OR lease_until < ?)",
                         &[
-                            worker.clone().into(),
+                            worker.into(),
                             (now + lease).into(),
                             reserved.into(),
                             now.into(),
-                            job.id.into(),
+                            id.into(),
                             now.into(),
                         ],
                     )?;
+                    if n != 1 {
+                        return Ok(Claim::Later(0.01));
+                    }
                     tx.exec(
                         "INSERT INTO imapsync_hosts(host, last_start) VALUES(?, ?)
                          ON CONFLICT (host) DO UPDATE SET last_start = excluded.last_start",
-                        &[plan::host_key(&job.host1).into(), now.into()],
+                        &[plan::host_key(&cands[index].host1).into(), now.into()],
                     )?;
-                    job.state = JobState::Running;
-                    job.owner = Some(worker);
-                    job.lease_until = Some(now + lease);
-                    job.reserved = reserved;
-                    job.attempts += 1;
-                    job.total_attempts += 1;
-                    job.started_at = Some(now);
-                    Ok(Claim::Job(Box::new(job)))
+                    let row = tx.query(
+                        &format!("SELECT {JOB_COLUMNS} FROM imapsync_jobs WHERE id = ?"),
+                        &[id.into()],
+                    )?;
+                    match row.first() {
+                        Some(r) => Ok(Claim::Job(Box::new(job_of(r)))),
+                        None => Ok(Claim::Later(0.01)),
+                    }
                 }
             }
         })

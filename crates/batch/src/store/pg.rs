@@ -67,7 +67,7 @@ fn err(shown: &str, e: impl std::fmt::Display) -> StoreError {
 impl PgDb {
     pub fn open(url: &str) -> Result<PgDb> {
         let shown = pgconn::mask_url(url);
-        let conn = PgConn::connect(
+        let conn = PgConn::connect_reconnecting(
             url,
             &format!(
                 "imapsync-batch {} on {}",
@@ -136,6 +136,12 @@ impl PgTx<'_, '_> {
             .map_err(|e| err(self.shown, pgconn::render(&e)))?;
         STATEMENTS.with(|m| m.borrow_mut().insert(sql.to_string(), st.clone()));
         Ok(st)
+    }
+
+    /// An error; prepared statements are forgotten (the connection may be a new one next time).
+    fn failed(&self, e: &postgres::Error) -> StoreError {
+        STATEMENTS.with(|m| m.borrow_mut().clear());
+        err(self.shown, pgconn::render(e))
     }
 
     fn params(st: &postgres::Statement, vals: &[Val]) -> Vec<Box<dyn ToSql + Sync + Send>> {
@@ -229,9 +235,7 @@ impl Tx for PgTx<'_, '_> {
         let p = Self::params(&st, params);
         let refs: Vec<&(dyn ToSql + Sync)> =
             p.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
-        self.tx
-            .execute(&st, &refs)
-            .map_err(|e| err(self.shown, pgconn::render(&e)))
+        self.tx.execute(&st, &refs).map_err(|e| self.failed(&e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
@@ -239,10 +243,7 @@ impl Tx for PgTx<'_, '_> {
         let p = Self::params(&st, params);
         let refs: Vec<&(dyn ToSql + Sync)> =
             p.iter().map(|b| &**b as &(dyn ToSql + Sync)).collect();
-        let rows = self
-            .tx
-            .query(&st, &refs)
-            .map_err(|e| err(self.shown, pgconn::render(&e)))?;
+        let rows = self.tx.query(&st, &refs).map_err(|e| self.failed(&e))?;
         Ok(rows
             .iter()
             .map(|r| (0..r.len()).map(|i| value(r, i)).collect())
