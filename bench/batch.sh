@@ -4,7 +4,8 @@
 #   single  one account holding all N*M messages, one `imapsync` run (the single-account figure)
 #   batch   `imapsync batch run --jobs J` over the N accounts (one process)
 #   loop    one `imapsync` process per account, J at a time (what a shell loop with GNU parallel
-#           or xargs -P gives)
+#           or xargs -P gives), with imapsync's default connections
+#   loopP   the same loop with the connection pairs the batch gives each account (8/J)
 # Same corpus shape everywhere (the testkit's bench preset), same options, logs on.
 #
 #   bench/batch.sh [--accounts 500] [--messages 20] [--folders 3] [--jobs 8] [--keep]
@@ -48,8 +49,8 @@ start() { # start NAME LAYOUT
 }
 waitfile() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; exit 1; }
 # One source, three destinations (one per way of copying).
-start src dot; start dsingle slash; start dbatch slash; start dloop slash
-for f in src dsingle dbatch dloop; do waitfile "$WORK/$f.env"; . "$WORK/$f.env"; done
+start src dot; start dsingle slash; start dbatch slash; start dloop slash; start dloopp slash
+for f in src dsingle dbatch dloop dloopp; do waitfile "$WORK/$f.env"; . "$WORK/$f.env"; done
 
 echo "== corpus: $ACCOUNTS accounts x $MESSAGES messages ($FOLDERS folders each), and one account of $TOTAL"
 t0=$(date +%s.%N)
@@ -101,28 +102,35 @@ r=$(cd "$WORK" && $MEASURE "$WORK/batch.out" "$BIN/imapsync" batch run --account
 row batch "$TOTAL" "$r" "$(verify_many "$DBATCH_PORT" "$@")"
 BATCH_WALL=$(sed -n 's/.*wall=\([0-9.]*\).*/\1/p' <<<"$r")
 
-# loop: one process per account, JOBS at a time
-cat >"$WORK/one.sh" <<SH
+# loop: one process per account, JOBS at a time; then the same with the batch's pairs
+PAIRS=$(( 8 / JOBS )); [ "$PAIRS" -lt 1 ] && PAIRS=1; [ "$PAIRS" -gt 4 ] && PAIRS=4
+loop() { # loop NAME PORT EXTRA...
+  local name=$1 port=$2; shift 2
+  cat >"$WORK/one-$name.sh" <<SH
 #!/bin/sh
 exec "$BIN/imapsync" --host1 127.0.0.1 --port1 "$SRC_PORT" --user1 "acct\$1" --password1 "pass-acct\$1" \
-  --host2 127.0.0.1 --port2 "$DLOOP_PORT" --user2 "acct\$1" --password2 "pass-acct\$1" ${COMMON[*]} \
-  --statedir "$WORK/state-loop" --logdir "$WORK/log-loop" --pidfile "" >/dev/null 2>&1
+  --host2 127.0.0.1 --port2 "$port" --user2 "acct\$1" --password2 "pass-acct\$1" ${COMMON[*]} $* \
+  --statedir "$WORK/state-$name" --logdir "$WORK/log-$name" --pidfile "" >/dev/null 2>&1
 SH
-chmod +x "$WORK/one.sh"
-if command -v parallel >/dev/null; then
-  LOOP=(sh -c "seq 1 $ACCOUNTS | parallel -j $JOBS $WORK/one.sh {}")
-else
-  LOOP=(sh -c "seq 1 $ACCOUNTS | xargs -P $JOBS -n 1 $WORK/one.sh")
-fi
-r=$($MEASURE "$WORK/loop.out" "${LOOP[@]}" 2>&1 | tail -n 1)
+  chmod +x "$WORK/one-$name.sh"
+  if command -v parallel >/dev/null; then
+    $MEASURE "$WORK/$name.out" sh -c "seq 1 $ACCOUNTS | parallel -j $JOBS $WORK/one-$name.sh {}" 2>&1 | tail -n 1
+  else
+    $MEASURE "$WORK/$name.out" sh -c "seq 1 $ACCOUNTS | xargs -P $JOBS -n 1 $WORK/one-$name.sh" 2>&1 | tail -n 1
+  fi
+}
+r=$(loop loop "$DLOOP_PORT")
 row loop "$TOTAL" "$r" "$(verify_many "$DLOOP_PORT" "$@")"
 LOOP_WALL=$(sed -n 's/.*wall=\([0-9.]*\).*/\1/p' <<<"$r")
+r=$(loop loopP "$DLOOPP_PORT" --connections1 "$PAIRS" --connections2 "$PAIRS")
+row "loop$PAIRS" "$TOTAL" "$r" "$(verify_many "$DLOOPP_PORT" "$@")"
+LOOPP_WALL=$(sed -n 's/.*wall=\([0-9.]*\).*/\1/p' <<<"$r")
 
-python3 - "$SINGLE_WALL" "$BATCH_WALL" "$LOOP_WALL" "$ACCOUNTS" "$MESSAGES" "$JOBS" <<'PY'
+python3 - "$SINGLE_WALL" "$BATCH_WALL" "$LOOP_WALL" "$LOOPP_WALL" "$ACCOUNTS" "$MESSAGES" "$JOBS" <<'PY'
 import sys
-s, b, l = map(float, sys.argv[1:4])
-n, m, j = sys.argv[4:7]
+s, b, l, lp = map(float, sys.argv[1:5])
+n, m, j = sys.argv[5:8]
 print(f"{n} accounts x {m} messages, {j} at once: batch = {s / b * 100:.0f}% of the single-account msg/s, "
-      f"{l / b:.2f}x the per-process loop")
+      f"{l / b:.2f}x the per-process loop with imapsync's connections, {lp / b:.2f}x with the batch's")
 PY
 grep -E "^batch: [0-9]+ accounts:" "$WORK/batch.out" || true

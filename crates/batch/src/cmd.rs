@@ -45,6 +45,8 @@ batch run:
   --max-per-host2 N    same for host2 (an account's connections are lowered to fit)
   --stagger SECONDS    between two account starts on one host1 (default 0, 1 for Gmail/Office 365)
   --bandwidth B        total bytes per second of this process's accounts (each gets B/jobs)
+  Unless --connections1/2 are given, an account opens 8/jobs connection pairs (at least 1,
+  at most imapsync's 4): with many accounts at once the parallelism comes from the accounts.
   --pass NAME          a pass of the migration (e.g. prestage, delta, final): a new name runs
                        every account again; the same name resumes (default: the current one)
   --retry-failed       run again the accounts that ended with errors or could not connect
@@ -198,8 +200,12 @@ fn hide_pg_password(location: &str) -> String {
     imapsync_state::pgconn::mask_url(location)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// One worker thread per account at once (and one for the scheduler): the executor calls
+/// its state store synchronously, and a file being created or synced there must hold up one
+/// account only, not every account of the batch (as separate imapsync processes would not).
+fn runtime(jobs: usize) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.clamp(1, 63) + 1)
         .enable_all()
         .build()
         .map_err(|e| format!("can not start the runtime: {e}"))
@@ -262,8 +268,7 @@ fn check_args(global: &[String], a: &Account) -> Vec<String> {
         user2: &a.user2,
         secret2: &dummy,
         extra: &a.extra,
-        wanted: 1,
-        reserved: 1,
+        reserved: None,
         bandwidth: None,
         statedir: None,
     })
@@ -352,7 +357,14 @@ fn run_cmd(args: Vec<String>, runner: Arc<dyn AccountRunner>) -> i32 {
             .find_map(|x| plan::refused_option(x, shared, false).map(|why| format!("{x}: {why}")));
         let (conns, refused) = match (refused_extra, runner.check(&check_args(&o.imapsync, a))) {
             (Some(why), _) => (1, Some(why)),
-            (None, Ok(c)) => (c.connections, None),
+            (None, Ok(c)) => (
+                plan::account_pairs(
+                    c.connections,
+                    plan::sets_connections(o.imapsync.iter().chain(&a.extra)),
+                    jobs,
+                ),
+                None,
+            ),
             (None, Err((_, msg))) => (1, Some(msg)),
         };
         new_jobs.push(NewJob {
@@ -449,7 +461,7 @@ fn work_and_report(
     secrets: Arc<Secrets>,
     display: Arc<Display>,
 ) -> i32 {
-    let rt = match runtime() {
+    let rt = match runtime(opts.jobs) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("imapsync batch: {e}");

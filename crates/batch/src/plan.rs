@@ -326,6 +326,29 @@ pub fn pick(cands: &[Candidate], load: &HostLoad, limits: &Limits, now: f64) -> 
     Pick::Wait { seconds: wait }
 }
 
+/// Connection pairs a batch keeps busy per side when the accounts leave it to the batch: with
+/// many accounts at once the parallelism comes from the accounts, and every extra connection
+/// of a small account costs a login and a server process for little work.
+pub const BATCH_PAIRS: u32 = 8;
+
+/// Connection pairs an account runs with: what its options ask for when they say
+/// (`--connections1/2`), else its default lowered so that `jobs` accounts together keep about
+/// [`BATCH_PAIRS`] pairs (4 accounts at once: 2 pairs each; 8 or more: 1).
+pub fn account_pairs(asked: u32, explicit: bool, jobs: usize) -> u32 {
+    let asked = asked.max(1);
+    if explicit {
+        return asked;
+    }
+    let share = BATCH_PAIRS / u32::try_from(jobs.max(1)).unwrap_or(u32::MAX);
+    asked.min(share.max(1))
+}
+
+/// Do these imapsync options set the connections (`--connections1`, `--connections2`)?
+pub fn sets_connections<'a>(args: impl IntoIterator<Item = &'a String>) -> bool {
+    args.into_iter()
+        .any(|a| a.starts_with('-') && a.trim_start_matches('-').starts_with("connections"))
+}
+
 /// Per-account `--maxbytespersecond` that keeps `jobs` accounts of one process under a total
 /// of `total` bytes per second.
 pub fn per_account_bandwidth(total: Option<f64>, jobs: usize) -> Option<f64> {
@@ -368,9 +391,8 @@ pub struct AccountArgs<'a> {
     pub secret2: &'a SecretArg,
     /// The account's own extra options (they win over the batch's).
     pub extra: &'a [String],
-    /// Connection pairs it asks for, and what it was given.
-    pub wanted: u32,
-    pub reserved: u32,
+    /// Connection pairs it was given (under the caps); `None` leaves its own.
+    pub reserved: Option<u32>,
     /// Per-account share of the bandwidth cap.
     pub bandwidth: Option<f64>,
     /// The shared state database (PostgreSQL), when the job store is one.
@@ -378,7 +400,8 @@ pub struct AccountArgs<'a> {
 }
 
 /// The account's imapsync command line: the batch's options, the account, its extra options,
-/// then what the batch imposes (connections under the caps, bandwidth share, shared state).
+/// then what the batch imposes (the connection pairs it reserved for it, bandwidth share,
+/// shared state).
 pub fn account_args(a: &AccountArgs<'_>) -> Vec<String> {
     let mut v: Vec<String> = a.global.to_vec();
     for (side, host, user, secret) in [
@@ -392,10 +415,10 @@ pub fn account_args(a: &AccountArgs<'_>) -> Vec<String> {
         secret.push(side, &mut v);
     }
     v.extend(a.extra.iter().cloned());
-    if a.reserved < a.wanted {
+    if let Some(r) = a.reserved {
         for side in [1, 2] {
             v.push(format!("--connections{side}"));
-            v.push(a.reserved.to_string());
+            v.push(r.to_string());
         }
     }
     if let Some(b) = a.bandwidth {
@@ -655,8 +678,7 @@ mod tests {
             user2: "u2",
             secret2: &s2,
             extra: &extra,
-            wanted: 4,
-            reserved: 4,
+            reserved: None,
             bandwidth: None,
             statedir: None,
         };
@@ -664,7 +686,7 @@ mod tests {
             account_args(&a).join(" "),
             "--nofoldersizes --maxsize 100 --host1 h1:1430 --user1 u1 --password1 p1 --host2 h2 --user2 u2 --passfile2 /p2 --maxsize 50"
         );
-        a.reserved = 2;
+        a.reserved = Some(2);
         a.bandwidth = per_account_bandwidth(Some(1000.0), 3);
         a.statedir = Some("postgres://db/x");
         assert!(account_args(&a).join(" ").ends_with(
@@ -672,6 +694,30 @@ mod tests {
         ));
         assert_eq!(per_account_bandwidth(None, 3), None);
         assert_eq!(per_account_bandwidth(Some(0.0), 3), None);
+    }
+
+    #[test]
+    fn connection_pairs_of_an_account_in_a_batch() {
+        for (asked, explicit, jobs, pairs) in [
+            (4, false, 1, 4),
+            (4, false, 2, 4),
+            (4, false, 4, 2),
+            (4, false, 8, 1),
+            (4, false, 16, 1),
+            (4, true, 8, 4),
+            (2, false, 3, 2),
+            (0, false, 4, 1),
+        ] {
+            assert_eq!(
+                account_pairs(asked, explicit, jobs),
+                pairs,
+                "{asked} {explicit} {jobs}"
+            );
+        }
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(sets_connections(&args(&["--connections1", "2"])));
+        assert!(sets_connections(&args(&["-connections2=3"])));
+        assert!(!sets_connections(&args(&["--exclude", "connections"])));
     }
 
     #[test]

@@ -300,11 +300,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Messages per second over time, in `n` equal buckets from the first start to the last
-/// sample: from the progress samples (cumulative per run, reset when a run starts again).
+/// sample. The progress samples are cumulative per run (they start again from zero when an
+/// account runs again); the messages between two samples of an account are spread evenly
+/// over the time between them (from the start of its run for the first one).
 pub fn throughput(jobs: &[Job], events: &[Event], n: usize) -> Vec<(f64, f64)> {
     let start = jobs
         .iter()
         .filter_map(|j| j.started_at)
+        .chain(events.iter().map(|e| e.at))
         .fold(f64::INFINITY, f64::min);
     let end = events
         .iter()
@@ -315,16 +318,44 @@ pub fn throughput(jobs: &[Job], events: &[Event], n: usize) -> Vec<(f64, f64)> {
     }
     let width = (end - start) / n as f64;
     let mut buckets = vec![0f64; n];
-    let mut last: HashMap<i64, u64> = HashMap::new();
+    let started: HashMap<i64, f64> = jobs
+        .iter()
+        .filter_map(|j| j.started_at.map(|s| (j.id, s)))
+        .collect();
+    let mut last: HashMap<i64, (f64, u64)> = HashMap::new();
     for e in events {
-        let prev = last.insert(e.job, e.transferred).unwrap_or(0);
+        let (t0, prev) = last.get(&e.job).copied().unwrap_or_else(|| {
+            let s = started
+                .get(&e.job)
+                .copied()
+                .filter(|s| *s <= e.at)
+                .unwrap_or(e.at);
+            (s, 0)
+        });
+        last.insert(e.job, (e.at, e.transferred));
         let delta = if e.transferred >= prev {
             e.transferred - prev
         } else {
             e.transferred
-        };
-        let i = (((e.at - start) / width) as usize).min(n - 1);
-        buckets[i] += delta as f64;
+        } as f64;
+        if delta == 0.0 {
+            continue;
+        }
+        let (a, b) = (t0.max(start), e.at.max(t0));
+        if b - a < 1e-9 {
+            let i = (((b - start) / width) as usize).min(n - 1);
+            buckets[i] += delta;
+            continue;
+        }
+        let first = (((a - start) / width) as usize).min(n - 1);
+        let last_i = (((b - start) / width) as usize).min(n - 1);
+        for (i, bucket) in buckets.iter_mut().enumerate().take(last_i + 1).skip(first) {
+            let lo = (start + i as f64 * width).max(a);
+            let hi = (start + (i + 1) as f64 * width).min(b);
+            if hi > lo {
+                *bucket += delta * (hi - lo) / (b - a);
+            }
+        }
     }
     buckets
         .iter()
@@ -728,8 +759,12 @@ mod tests {
         assert!(h.contains("&lt;script&gt;"));
         assert!(h.contains("<polyline"));
         assert!(h.contains("aria-label=\"bytes per account\""));
+        // 10 messages over the first 5 s (from the start), 10 over the next 5 s.
         let t = throughput(&jobs, &events, 2);
         assert_eq!(t.len(), 2);
-        assert_eq!(t.iter().map(|p| p.1).sum::<f64>() * 5.0, 20.0);
+        assert!(
+            (t[0].1 - 2.0).abs() < 1e-9 && (t[1].1 - 2.0).abs() < 1e-9,
+            "{t:?}"
+        );
     }
 }

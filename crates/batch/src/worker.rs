@@ -325,8 +325,7 @@ fn start(
         user2: &job.user2,
         secret2: &s2,
         extra: &job.extra,
-        wanted: job.conns,
-        reserved: job.reserved,
+        reserved: Some(job.reserved),
         bandwidth,
         statedir: opts.statedir.as_deref(),
     });
