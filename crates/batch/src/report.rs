@@ -465,14 +465,14 @@ svg{{background:#fafafa;border:1px solid #ddd}}small{{color:#666}}\
                 format!("{x:.1},{y:.1}")
             })
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<svg width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" role=\"img\" aria-label=\"messages per second over time\">\
 <polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"{}\"/>\
 <line x1=\"{pad}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"#999\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{y0}\" stroke=\"#999\"/>\
 <text x=\"{pad}\" y=\"{ty}\" font-size=\"11\">{}</text><text x=\"{x1}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{}</text>\
 <text x=\"4\" y=\"{py}\" font-size=\"11\">{max:.0}</text><text x=\"4\" y=\"{y0}\" font-size=\"11\">0</text>\
-<text x=\"{cx}\" y=\"14\" font-size=\"12\" text-anchor=\"middle\">messages per second</text></svg>\n",
+<text x=\"{cx}\" y=\"14\" font-size=\"12\" text-anchor=\"middle\">messages per second</text></svg>",
             poly.join(" "),
             esc(&iso(t0)),
             esc(&iso(t1)),
