@@ -165,7 +165,6 @@ pub async fn work(
                     Ok(Claim::Finished) => {
                         if active.is_empty() {
                             display.finish(&snapshot(
-                                &display,
                                 &counts,
                                 &active,
                                 done_totals,
@@ -186,7 +185,7 @@ pub async fn work(
                 }
             }
         } else if active.is_empty() {
-            display.finish(&snapshot(&display, &counts, &active, done_totals, started));
+            display.finish(&snapshot(&counts, &active, done_totals, started));
             return WorkerEnd {
                 signal: stopping,
                 finished,
@@ -250,7 +249,7 @@ pub async fn work(
                     counts_at = Instant::now();
                     counts_stale = false;
                 }
-                display.progress(&snapshot(&display, &counts, &active, done_totals, started));
+                display.progress(&snapshot(&counts, &active, done_totals, started));
             }
             _ = int.recv() => stop(&mut stopping, 2, &active, &display),
             _ = term.recv() => stop(&mut stopping, 15, &active, &display),
@@ -274,13 +273,11 @@ fn stop(stopping: &mut Option<i32>, sig: i32, active: &HashMap<i64, Active>, dis
 }
 
 fn snapshot(
-    display: &Display,
     counts: &plan::Counts,
     active: &HashMap<i64, Active>,
     done: Progress,
     started: Instant,
 ) -> Snapshot {
-    let _ = display;
     let mut running: Vec<Running> = active
         .values()
         .map(|a| Running {

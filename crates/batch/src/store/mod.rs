@@ -459,6 +459,7 @@ impl<D: Db> JobStore for SqlStore<D> {
     fn import(&self, jobs: &[NewJob], pass: &str, retry: RetrySet) -> Result<Imported> {
         let jobs = jobs.to_vec();
         let pass = pass.to_string();
+        let shown = self.db.shown();
         self.tx(move |tx| {
             let old_pass = get_meta(tx, "pass")?;
             let new_pass = old_pass.as_ref().is_some_and(|p| *p != pass);
@@ -470,7 +471,7 @@ impl<D: Db> JobStore for SqlStore<D> {
                 let n = running.first().and_then(|r| r.first()).map_or(0, Val::int);
                 if n > 0 {
                     return Err(StoreError::Db {
-                        store: String::new(),
+                        store: shown,
                         reason: format!(
                             "{n} accounts are still running in pass {:?}: let them end (or stop their workers and wait for their leases to expire) before starting pass {pass:?}",
                             old_pass.unwrap_or_default()
