@@ -3,6 +3,7 @@
 use imapsync_client::engine::MAX_COMMAND_RETRIES;
 use imapsync_client::pushback;
 use imapsync_client::{ConnError, Connection, Item};
+pub use imapsync_plan::folderplan::{Listed, Selected};
 use imapsync_plan::identity::{self, IdentityOptions};
 use imapsync_proto::command::cmd;
 use imapsync_proto::response::{Code, Status, Untagged};
@@ -10,21 +11,6 @@ use imapsync_proto::seqset::{STAR, UidSet};
 
 /// Longest UID set put in one command (imapsync keeps command lines under 1000 characters).
 pub const MAX_SET_LEN: usize = 900;
-
-/// A selected folder.
-#[derive(Clone, Debug, Default)]
-pub struct Selected {
-    pub exists: u32,
-    pub uidvalidity: Option<u32>,
-    pub uidnext: Option<u32>,
-    pub highestmodseq: Option<u64>,
-    /// PERMANENTFLAGS as imapsync uses them: empty = no filtering (absent, empty, or `\*`).
-    pub permanentflags: String,
-    pub permanentflags_shown: String,
-    pub read_only: bool,
-    /// QRESYNC `VANISHED (EARLIER)` UIDs and changed messages, when asked for.
-    pub vanished: Vec<u32>,
-}
 
 /// SELECT (or EXAMINE when `write` is false). `Ok(Err(status))` when the server refuses.
 pub async fn select(
@@ -60,11 +46,6 @@ pub async fn select(
                 Some(Code::PermanentFlags(f)) => perm = Some(f.clone()),
                 _ => {}
             },
-            Untagged::Vanished { uids, .. } => {
-                if let Some(v) = uids.expand(10_000_000) {
-                    s.vanished.extend(v);
-                }
-            }
             _ => {}
         }
     }
@@ -75,22 +56,6 @@ pub async fn select(
         }
     }
     Ok(Ok(s))
-}
-
-/// One listed message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Listed {
-    pub uid: u32,
-    pub size: u64,
-    /// Flags, space separated, as the server sent them.
-    pub flags: String,
-    pub internaldate: Option<String>,
-    pub key: Option<String>,
-    /// The key is our fallback (hash of the whole header and size): pair n-th with n-th.
-    pub pairwise: bool,
-    /// `flags` is current (false for a paired message whose flags were not fetched because
-    /// nothing changed).
-    pub flags_known: bool,
 }
 
 /// What to list.

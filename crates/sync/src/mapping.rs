@@ -7,8 +7,8 @@ use imapsync_plan::folders::{
     self, FolderError, FolderMapper, Host1Listing, ListedFolder, MapperOptions, Namespace,
     SelectionOptions,
 };
-use imapsync_plan::perlre::PerlExpr;
 
+use crate::config::Mode;
 use crate::ctx::Ctx;
 use crate::discover::SideFolders;
 
@@ -29,6 +29,16 @@ pub struct Plan {
     pub sep2: String,
     /// Host2 folders that no host1 folder maps to (for `--delete2folders`).
     pub only_on_2: Vec<String>,
+}
+
+/// Both folder listings, mapped, with the statuses of the folders concerned.
+#[derive(Debug)]
+pub struct Mapped {
+    pub f1: SideFolders,
+    pub f2: SideFolders,
+    pub plan: Plan,
+    pub status1: std::collections::HashMap<String, imapsync_proto::response::StatusItems>,
+    pub status2: std::collections::HashMap<String, imapsync_proto::response::StatusItems>,
 }
 
 /// Why no plan could be made, with imapsync's exit code.
@@ -179,23 +189,13 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         lines.extend(am.report());
         table = am.table();
     }
-    let regextrans2 = fc
-        .regextrans2
-        .iter()
-        .map(|r| {
-            PerlExpr::parse(r).map_err(|e| PlanError {
-                message: format!("--regextrans2 {r}: {e}"),
-                exit_code: 64,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let mapper = FolderMapper::new(
         MapperOptions {
             f1f2: fc.f1f2.clone(),
             automap: table,
             subfolder1: fc.subfolder1.clone(),
             subfolder2: fc.subfolder2.clone(),
-            regextrans2,
+            regextrans2: fc.regextrans2.clone(),
             fixslash2: fc.fixslash2,
             fix_inbox_inbox: fc.fixinboxinbox,
         },
@@ -217,7 +217,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         });
     }
     let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
-    if cfg.debug || cfg.modes.justfolderlists || cfg.modes.justautomap {
+    if cfg.debug || cfg.mode == Mode::JustFolderLists {
         lines.push("Host1: folders list:".into());
         lines.extend(h1_all.iter().map(|n| folders::display_name(n)));
         lines.push("Host2: folders list:".into());
@@ -227,7 +227,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         lines.push("Folders in host2 not in host1:".into());
         lines.extend(only_on_2.iter().map(|n| folders::display_name(n)));
     }
-    if cfg.modes.justfolderlists || cfg.modes.justautomap || cfg.debug {
+    if cfg.mode == Mode::JustFolderLists || cfg.debug {
         lines.push("Folders mapping host1 -> host2:".into());
         lines.extend(
             pairs
@@ -241,14 +241,4 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         sep2: ns2.sep,
         only_on_2,
     })
-}
-
-/// Folders to create on host2 for `name2` (parents first, then itself), given what exists.
-pub fn to_create(plan: &Plan, name2: &str, existing: &[String]) -> Vec<String> {
-    if name2.eq_ignore_ascii_case("INBOX") || existing.iter().any(|e| e == name2) {
-        return Vec::new();
-    }
-    let mut v = folders::parents_to_create(name2, &plan.sep2, existing);
-    v.push(name2.to_string());
-    v
 }
