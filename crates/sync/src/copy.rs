@@ -374,6 +374,9 @@ async fn deliver_batch(
     }
 }
 
+/// Reads the answer of one FETCH of `idxs`: a single large message is streamed to host2 as
+/// its literal arrives; in a batch each literal is collected. Every message gets a body or a
+/// failure.
 async fn read_group(
     items: &[CopyItem],
     idxs: &[usize],
@@ -381,132 +384,166 @@ async fn read_group(
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: &Arc<Semaphore>,
 ) -> Result<(), ConnError> {
-    let by_uid: HashMap<u32, usize> = idxs.iter().map(|&i| (items[i].uid, i)).collect();
-    let single = if idxs.len() == 1 {
-        idxs.first().copied()
-    } else {
-        None
+    let mut g = GroupReader {
+        items,
+        idxs,
+        tx,
+        budget,
+        single: if idxs.len() == 1 {
+            idxs.first().copied()
+        } else {
+            None
+        },
+        delivered: vec![false; idxs.len()],
+        streaming: None,
+        collected: None,
+        stream_dead: false,
     };
-    let mut delivered: Vec<bool> = vec![false; idxs.len()];
-    let pos: HashMap<usize, usize> = idxs.iter().enumerate().map(|(p, &i)| (i, p)).collect();
-    // A literal being streamed: to a body channel (single large message) or collected.
-    let mut streaming: Option<BodySender> = None;
-    let mut collected: Option<BytesMut> = None;
-    let mut stream_dead = false;
     let mut status: Option<Status> = None;
     while let Some(item) = stream.next().await {
         match item {
-            Item::LiteralStart(len) => match single {
-                Some(idx) => {
-                    let (s, r) = body_channel(len, STREAM_CHUNKS);
-                    streaming = Some(s);
-                    stream_dead = false;
-                    if let Some(p) = pos.get(&idx) {
-                        delivered[*p] = true;
-                    }
-                    if tx
-                        .send(Ok(Fetched {
-                            idx,
-                            body: Body::Stream(r),
-                            permit: None,
-                        }))
-                        .await
-                        .is_err()
-                    {
-                        stream_dead = true;
-                    }
-                }
-                None => {
-                    if len > MAX_COLLECTED_LITERAL {
-                        return Err(ConnError::Protocol(format!(
-                            "literal of {len} bytes in a batch"
-                        )));
-                    }
-                    collected = Some(BytesMut::with_capacity(len as usize));
-                }
-            },
-            Item::LiteralChunk(c) => {
-                if let Some(s) = &streaming {
-                    if !stream_dead && !s.send(c).await {
-                        stream_dead = true;
-                    }
-                } else if let Some(b) = &mut collected {
-                    b.extend_from_slice(&c);
-                }
-            }
-            Item::LiteralEnd => {
-                streaming = None;
-            }
-            Item::Untagged(Untagged::Fetch { items: it, .. }) => {
-                let Some(uid) = it.uid else { continue };
-                let Some(&idx) = by_uid.get(&uid) else {
-                    continue;
-                };
-                let Some(p) = pos.get(&idx).copied() else {
-                    continue;
-                };
-                let Some(section) = it.sections.iter().find(|s| s.section.is_empty()) else {
-                    continue;
-                };
-                if delivered[p] {
-                    continue; // streamed already
-                }
-                let body = match &section.data {
-                    BodyData::Bytes(b) => b.clone(),
-                    BodyData::Streamed(_) => match collected.take() {
-                        Some(b) => b.freeze(),
-                        None => continue,
-                    },
-                    BodyData::Nil => {
-                        delivered[p] = true;
-                        let _ = tx
-                            .send(Err(FetchEnd::Failed(
-                                idx,
-                                "the server returned NIL as body".into(),
-                            )))
-                            .await;
-                        continue;
-                    }
-                };
-                delivered[p] = true;
-                let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
-                let permit = budget.clone().acquire_many_owned(want.max(1)).await.ok();
-                let _ = tx
-                    .send(Ok(Fetched {
-                        idx,
-                        body: Body::Bytes(body),
-                        permit,
-                    }))
-                    .await;
-            }
+            Item::LiteralStart(len) => g.literal_start(len).await?,
+            Item::LiteralChunk(c) => g.chunk(c).await,
+            Item::LiteralEnd => g.streaming = None,
+            Item::Untagged(Untagged::Fetch { items: it, .. }) => g.fetched(it).await,
             Item::Untagged(_) => {}
             Item::Done(Ok(st)) => {
                 status = Some(st);
                 break;
             }
             Item::Done(Err(e)) => {
-                if let Some(s) = streaming.take() {
+                if let Some(s) = g.streaming.take() {
                     s.fail(format!("host1 connection failed: {e}")).await;
                 }
                 return Err(e);
             }
         }
     }
-    if let Some(s) = streaming.take() {
-        s.fail("host1 answer ended inside a literal".into()).await;
-    }
-    let why = match &status {
-        Some(st) if !st.is_ok() => format!("could not be fetched: {}", st.full_text()),
-        _ => "could not be fetched: the message is no longer on host1".to_string(),
-    };
-    for (p, &idx) in idxs.iter().enumerate() {
-        if !delivered[p] {
-            let _ = tx.send(Err(FetchEnd::Failed(idx, why.clone()))).await;
-        }
-    }
+    g.finish(status.as_ref()).await;
     match status {
         Some(_) => Ok(()),
         None => Err(ConnError::Closed { bye: None }),
+    }
+}
+
+/// The state of [`read_group`].
+struct GroupReader<'a> {
+    items: &'a [CopyItem],
+    idxs: &'a [usize],
+    tx: &'a mpsc::Sender<Result<Fetched, FetchEnd>>,
+    budget: &'a Arc<Semaphore>,
+    /// The one large message of a group of one.
+    single: Option<usize>,
+    /// Per position in `idxs`: a body or a failure was handed over.
+    delivered: Vec<bool>,
+    /// A literal being streamed to host2 (single large message).
+    streaming: Option<BodySender>,
+    /// A literal being collected (batch).
+    collected: Option<BytesMut>,
+    /// Host2's side of the stream went away: the rest of the literal is read and dropped.
+    stream_dead: bool,
+}
+
+impl GroupReader<'_> {
+    fn position(&self, idx: usize) -> Option<usize> {
+        self.idxs.iter().position(|&i| i == idx)
+    }
+
+    async fn literal_start(&mut self, len: u64) -> Result<(), ConnError> {
+        let Some(idx) = self.single else {
+            if len > MAX_COLLECTED_LITERAL {
+                return Err(ConnError::Protocol(format!(
+                    "literal of {len} bytes in a batch"
+                )));
+            }
+            self.collected = Some(BytesMut::with_capacity(len as usize));
+            return Ok(());
+        };
+        let (s, r) = body_channel(len, STREAM_CHUNKS);
+        self.streaming = Some(s);
+        self.stream_dead = false;
+        if let Some(p) = self.position(idx) {
+            self.delivered[p] = true;
+        }
+        let sent = self
+            .tx
+            .send(Ok(Fetched {
+                idx,
+                body: Body::Stream(r),
+                permit: None,
+            }))
+            .await;
+        self.stream_dead = sent.is_err();
+        Ok(())
+    }
+
+    async fn chunk(&mut self, c: Bytes) {
+        if let Some(s) = &self.streaming {
+            if !self.stream_dead && !s.send(c).await {
+                self.stream_dead = true;
+            }
+        } else if let Some(b) = &mut self.collected {
+            b.extend_from_slice(&c);
+        }
+    }
+
+    /// A FETCH answer: hands over its body unless it was streamed already.
+    async fn fetched(&mut self, it: imapsync_proto::response::FetchItems) {
+        let Some(uid) = it.uid else { return };
+        let Some(p) = self.idxs.iter().position(|&i| self.items[i].uid == uid) else {
+            return;
+        };
+        let Some(section) = it.sections.iter().find(|s| s.section.is_empty()) else {
+            return;
+        };
+        if self.delivered[p] {
+            return; // streamed already
+        }
+        let idx = self.idxs[p];
+        let body = match &section.data {
+            BodyData::Bytes(b) => b.clone(),
+            BodyData::Streamed(_) => match self.collected.take() {
+                Some(b) => b.freeze(),
+                None => return,
+            },
+            BodyData::Nil => {
+                self.delivered[p] = true;
+                let why = "the server returned NIL as body".to_string();
+                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                return;
+            }
+        };
+        self.delivered[p] = true;
+        let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
+        let permit = self
+            .budget
+            .clone()
+            .acquire_many_owned(want.max(1))
+            .await
+            .ok();
+        let fetched = Fetched {
+            idx,
+            body: Body::Bytes(body),
+            permit,
+        };
+        let _ = self.tx.send(Ok(fetched)).await;
+    }
+
+    /// The answer ended: a literal cut short fails its stream; every message not handed over
+    /// fails with the reason.
+    async fn finish(&mut self, status: Option<&Status>) {
+        if let Some(s) = self.streaming.take() {
+            s.fail("host1 answer ended inside a literal".into()).await;
+        }
+        let why = match status {
+            Some(st) if !st.is_ok() => format!("could not be fetched: {}", st.full_text()),
+            _ => "could not be fetched: the message is no longer on host1".to_string(),
+        };
+        for (p, &idx) in self.idxs.iter().enumerate() {
+            if !self.delivered[p] {
+                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why.clone()))).await;
+            }
+        }
     }
 }
 

@@ -139,41 +139,11 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         cfg.side2.prefix.as_deref(),
         &mut lines,
     );
-    let list1 = listed(f1);
-    let list2 = listed(f2);
-    let lsub1: Vec<ListedFolder> = f1
-        .subscribed
-        .iter()
-        .map(|n| ListedFolder {
-            name: n.clone(),
-            attributes: Vec::new(),
-        })
-        .collect();
-    let selection = folders::select_folders(
-        Host1Listing {
-            list: &list1,
-            lsub: &lsub1,
-            namespace: &ns1,
-        },
-        &SelectionOptions {
-            folder: fc.folder.clone(),
-            folderrec: fc.folderrec.clone(),
-            include: fc.include.clone(),
-            exclude: fc.exclude.clone(),
-            subscribed: fc.subscribed,
-            checkfoldersexist: fc.checkfoldersexist,
-            checkselectable: fc.checkselectable,
-            subfolder1: fc.subfolder1.clone(),
-            folderfirst: fc.folderfirst.clone(),
-            folderlast: fc.folderlast.clone(),
-        },
-    )?;
-    lines.extend(selection.lines.iter().cloned());
-    lines.extend(selection.warnings.iter().cloned());
+    let (list1, list2) = (listed(f1), listed(f2));
+    let selected = selection(fc, f1, &list1, &ns1, &mut lines)?;
     let h1_all = folders::selectable_names(&list1);
     let h2_all = folders::selectable_names(&list2);
-    let mut table = Default::default();
-    if fc.automap {
+    let table = if fc.automap {
         let am = automap::automap(
             AutomapSide {
                 list: &list1,
@@ -183,12 +153,14 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
                 list: &list2,
                 prefix: &ns2.prefix,
             },
-            &selection.folders,
+            &selected,
         );
         lines.extend(am.lines.iter().cloned());
         lines.extend(am.report());
-        table = am.table();
-    }
+        am.table()
+    } else {
+        Default::default()
+    };
     let mapper = FolderMapper::new(
         MapperOptions {
             f1f2: fc.f1f2.clone(),
@@ -206,18 +178,80 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
     )?;
     lines.extend(mapper.lines().iter().cloned());
     lines.extend(mapper.f1f2_report(&h1_all));
-    let mut pairs = Vec::new();
-    for name1 in &selection.folders {
-        let name2 = mapper.map(name1)?;
-        pairs.push(Pair {
-            shown1: shown(name1),
-            shown2: shown(&name2),
-            name1: name1.clone(),
-            name2,
-        });
-    }
+    let pairs = selected
+        .iter()
+        .map(|name1| {
+            let name2 = mapper.map(name1)?;
+            Ok(Pair {
+                shown1: shown(name1),
+                shown2: shown(&name2),
+                name1: name1.clone(),
+                name2,
+            })
+        })
+        .collect::<Result<Vec<_>, FolderError>>()?;
     let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
-    if cfg.debug || cfg.mode == Mode::JustFolderLists {
+    let verbose = cfg.debug || cfg.mode == Mode::JustFolderLists;
+    lines.extend(listing_lines(verbose, &h1_all, &h2_all, &only_on_2, &pairs));
+    Ok(Plan {
+        pairs,
+        lines,
+        sep2: ns2.sep,
+        only_on_2,
+    })
+}
+
+/// The host1 folders to sync, in order.
+fn selection(
+    fc: &crate::config::FolderConfig,
+    f1: &SideFolders,
+    list1: &[ListedFolder],
+    ns1: &Namespace,
+    lines: &mut Vec<String>,
+) -> Result<Vec<String>, PlanError> {
+    let lsub1: Vec<ListedFolder> = f1
+        .subscribed
+        .iter()
+        .map(|n| ListedFolder {
+            name: n.clone(),
+            attributes: Vec::new(),
+        })
+        .collect();
+    let selection = folders::select_folders(
+        Host1Listing {
+            list: list1,
+            lsub: &lsub1,
+            namespace: ns1,
+        },
+        &SelectionOptions {
+            folder: fc.folder.clone(),
+            folderrec: fc.folderrec.clone(),
+            include: fc.include.clone(),
+            exclude: fc.exclude.clone(),
+            subscribed: fc.subscribed,
+            checkfoldersexist: fc.checkfoldersexist,
+            checkselectable: fc.checkselectable,
+            subfolder1: fc.subfolder1.clone(),
+            folderfirst: fc.folderfirst.clone(),
+            folderlast: fc.folderlast.clone(),
+        },
+    )?;
+    lines.extend(selection.lines.iter().cloned());
+    lines.extend(selection.warnings.iter().cloned());
+    Ok(selection.folders)
+}
+
+/// Both folder lists and the mapping (with `--debug` or `--justfolderlists`), and the host2
+/// folders no host1 folder maps to.
+fn listing_lines(
+    verbose: bool,
+    h1_all: &[String],
+    h2_all: &[String],
+    only_on_2: &[String],
+    pairs: &[Pair],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if verbose {
         lines.push("Host1: folders list:".into());
         lines.extend(h1_all.iter().map(|n| folders::display_name(n)));
         lines.push("Host2: folders list:".into());
@@ -227,7 +261,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         lines.push("Folders in host2 not in host1:".into());
         lines.extend(only_on_2.iter().map(|n| folders::display_name(n)));
     }
-    if cfg.mode == Mode::JustFolderLists || cfg.debug {
+    if verbose {
         lines.push("Folders mapping host1 -> host2:".into());
         lines.extend(
             pairs
@@ -235,10 +269,5 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
                 .map(|p| format!("[{}] -> [{}]", p.shown1, p.shown2)),
         );
     }
-    Ok(Plan {
-        pairs,
-        lines,
-        sep2: ns2.sep,
-        only_on_2,
-    })
+    lines
 }

@@ -527,4 +527,189 @@ mod tests {
         );
         assert!(age_criteria(Some(10.0), Some(30.0), now).is_some_and(|s| s.starts_with("OR ")));
     }
+
+    /// A run's configuration from a command line (hosts, users and passwords given).
+    fn cfg(extra: &[&str]) -> Config {
+        let mut args: Vec<String> = [
+            "--host1",
+            "a",
+            "--user1",
+            "u",
+            "--password1",
+            "p",
+            "--host2",
+            "b",
+            "--user2",
+            "v",
+            "--password2",
+            "q",
+            "--nostate",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let parsed = crate::flags::parse(args).unwrap_or_else(|e| panic!("{extra:?}: {e}"));
+        match resolve(parsed) {
+            Ok(Action::Run(inv)) => inv.config,
+            other => panic!("{extra:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn deletion_defaults_are_derived_once() {
+        // (options, delete1, expunge1, delete2, delete2duplicates, uidexpunge2)
+        let table: &[(&[&str], [bool; 5])] = &[
+            (&[], [false, false, false, false, false]),
+            (&["--delete2"], [false, false, true, true, true]),
+            (
+                &["--delete2", "--nodelete2duplicates"],
+                [false, false, true, false, true],
+            ),
+            (
+                &["--delete2", "--syncduplicates"],
+                [false, false, true, false, true],
+            ),
+            (&["--delete2duplicates"], [false, false, false, true, true]),
+            (
+                &["--delete2", "--nouidexpunge2"],
+                [false, false, true, true, false],
+            ),
+            (&["--delete1"], [true, true, false, false, false]),
+            (
+                &["--delete1", "--noexpunge1"],
+                [true, false, false, false, false],
+            ),
+            (&["--gmail2"], [false, true, false, false, false]),
+        ];
+        for (args, want) in table {
+            let d = cfg(args).delete;
+            let got = [
+                d.delete1,
+                d.expunge1,
+                d.delete2,
+                d.delete2duplicates,
+                d.uidexpunge2,
+            ];
+            assert_eq!(&got, want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn run_modes() {
+        let table: &[(&[&str], Mode)] = &[
+            (&[], Mode::Sync),
+            (&["--justconnect"], Mode::JustConnect),
+            (&["--justlogin"], Mode::JustLogin),
+            (&["--justfolderlists"], Mode::JustFolderLists),
+            (&["--justautomap"], Mode::JustFolderLists),
+            (&["--justfoldersizes"], Mode::JustFolderSizes),
+            (&["--justfolders"], Mode::JustFolders),
+            // The earliest stop wins.
+            (&["--justfolders", "--justlogin"], Mode::JustLogin),
+        ];
+        for (args, want) in table {
+            assert_eq!(cfg(args).mode, *want, "{args:?}");
+        }
+        // A missing user implies --justconnect, and says so.
+        let parsed =
+            crate::flags::parse(["--host1", "a", "--host2", "b"]).unwrap_or_else(|e| panic!("{e}"));
+        let Ok(Action::Run(inv)) = resolve(parsed) else {
+            panic!("expected a run")
+        };
+        assert_eq!(inv.config.mode, Mode::JustConnect);
+        assert!(
+            inv.notes
+                .iter()
+                .any(|n| n.contains("No --user1, --user2 given")),
+            "{:?}",
+            inv.notes
+        );
+    }
+
+    #[test]
+    fn folder_sizes_defaults() {
+        let s = |args: &[&str]| {
+            let c = cfg(args);
+            (c.sizes.before, c.sizes.after)
+        };
+        assert_eq!(s(&[]), (true, true));
+        assert_eq!(s(&["--justfolders"]), (false, true));
+        assert_eq!(s(&["--nofoldersizes"]), (false, false));
+        assert_eq!(s(&["--nofoldersizes", "--foldersizesatend"]), (false, true));
+        assert_eq!(s(&["--nofoldersizesatend"]), (true, false));
+    }
+
+    #[test]
+    fn presets_fill_only_what_the_user_left() {
+        let c = cfg(&["--office2"]);
+        assert_eq!(c.messages.maxsize, Some(45_000_000));
+        assert_eq!(c.rates.maxmessagespersecond, Some(4.0));
+        assert!(c.messages.disarmreadreceipts);
+        let c = cfg(&["--office2", "--maxsize", "1000"]);
+        assert_eq!(c.messages.maxsize, Some(1000), "the user's value wins");
+        let c = cfg(&["--exchange2", "--noregexflag"]);
+        assert!(c.messages.regexflag.is_empty());
+        let c = cfg(&["--gmail1"]);
+        assert!(c.folders.automap);
+        assert!(c.messages.skipcrossduplicates);
+        let c = cfg(&["--gmail1", "--noskipcrossduplicates"]);
+        assert!(!c.messages.skipcrossduplicates);
+    }
+
+    #[test]
+    fn ages_become_searches_unless_a_search_is_given() {
+        let c = cfg(&["--maxage", "10"]);
+        assert!(
+            c.side1
+                .search
+                .as_deref()
+                .is_some_and(|s| s.starts_with("SENTSINCE "))
+        );
+        assert!(c.side2.search.is_some());
+        assert_eq!(c.messages.maxage, None, "filtered by the server, not by us");
+        let c = cfg(&["--maxage", "10", "--search", "ALL"]);
+        assert_eq!(c.side1.search.as_deref(), Some("ALL"));
+        assert_eq!(c.messages.maxage, Some(10.0), "filtered on our side");
+        let c = cfg(&["--maxage", "10", "--noabletosearch"]);
+        assert_eq!(c.side1.search, None);
+        assert_eq!(c.messages.maxage, Some(10.0));
+    }
+
+    #[test]
+    fn bad_expressions_are_usage_errors() {
+        for (args, name) in [
+            (&["--regextrans2", "s/(/x/"][..], "--regextrans2"),
+            (&["--regexflag", "s/(/x/"][..], "--regexflag"),
+            (&["--regexmess", "s/(/x/"][..], "--regexmess"),
+            (
+                &["--delete2foldersonly", "s/a/b/"][..],
+                "--delete2foldersonly",
+            ),
+        ] {
+            let mut all = vec![
+                "--host1",
+                "a",
+                "--user1",
+                "u",
+                "--password1",
+                "p",
+                "--host2",
+                "b",
+                "--user2",
+                "v",
+                "--password2",
+                "q",
+            ];
+            all.extend_from_slice(args);
+            let parsed = crate::flags::parse(all).unwrap_or_else(|e| panic!("{e}"));
+            match resolve(parsed) {
+                Err(e) => {
+                    assert_eq!(e.exit_code, 64);
+                    assert!(e.message.starts_with(name), "{}", e.message);
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
 }

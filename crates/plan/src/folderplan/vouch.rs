@@ -433,4 +433,124 @@ mod tests {
         };
         assert!(!incremental(&incomplete, &s1, &s2, false, &r));
     }
+
+    #[test]
+    fn the_record_saved_at_the_end() {
+        use crate::folderplan::testutil::msg;
+        use crate::folderplan::{Listings, decide};
+        let m = opts();
+        let d = DeleteConfig::default();
+        let r = rules(&m, &d);
+        let plan = decide(
+            &r,
+            Listings {
+                list1: vec![
+                    msg(1, Some("a"), ""),
+                    msg(2, Some("b"), ""),
+                    msg(3, Some("c"), ""),
+                ],
+                list2: vec![msg(10, Some("a"), ""), msg(11, Some("x"), "")],
+                map: &[],
+                have2: true,
+                permanentflags2: "",
+                cross_keys: None,
+            },
+        );
+        let sel1 = Selected {
+            exists: 3,
+            uidvalidity: Some(7),
+            uidnext: Some(4),
+            highestmodseq: Some(5),
+            ..Selected::default()
+        };
+        let sel2 = Selected {
+            uidvalidity: Some(9),
+            ..Selected::default()
+        };
+        let status2 = side(14, 4, Some(8));
+        let all_copied = FolderOutcome {
+            ok: true,
+            missing_after: 0,
+            copied: 2,
+        };
+        let rec = finish_record(
+            &FolderRecord::default(),
+            &r,
+            &sel1,
+            &sel2,
+            status2,
+            &plan,
+            all_copied,
+        );
+        assert!(rec.complete);
+        assert_eq!((rec.uidvalidity1, rec.uidvalidity2), (Some(7), Some(9)));
+        assert_eq!(rec.side1, side(4, 3, Some(5)));
+        assert_eq!(rec.side2, status2);
+        assert_eq!(rec.options.as_deref(), Some("FP"));
+        assert_eq!(rec.uids1.as_deref(), Some("1:3"));
+        assert_eq!(
+            rec.summary,
+            Summary {
+                n1: 3,
+                n2: 4,
+                dup1: 0,
+                dup2: 0,
+                missing: 0,
+                extra: 1,
+                bytes1: 101 + 102 + 103,
+                bytes2: 110 + 111,
+            }
+        );
+        // Anything short of that leaves it incomplete, without a UID set to build on.
+        for outcome in [
+            FolderOutcome {
+                ok: false,
+                ..all_copied
+            },
+            FolderOutcome {
+                missing_after: 1,
+                ..all_copied
+            },
+        ] {
+            let rec = finish_record(
+                &FolderRecord::default(),
+                &r,
+                &sel1,
+                &sel2,
+                status2,
+                &plan,
+                outcome,
+            );
+            assert!(!rec.complete && rec.uids1.is_none(), "{outcome:?}");
+        }
+        let more = Selected {
+            exists: 4,
+            ..sel1.clone()
+        };
+        assert!(
+            !finish_record(
+                &FolderRecord::default(),
+                &r,
+                &more,
+                &sel2,
+                status2,
+                &plan,
+                all_copied
+            )
+            .complete
+        );
+        let searched = Rules { search2: true, ..r };
+        assert!(
+            !finish_record(
+                &FolderRecord::default(),
+                &searched,
+                &sel1,
+                &sel2,
+                status2,
+                &plan,
+                all_copied
+            )
+            .complete
+        );
+    }
 }
