@@ -15,6 +15,9 @@
 //!   messages by identity instead of copying them again (mbsync's journal-before-act idea,
 //!   without adding any header to the messages).
 //!
+//! The record types are plain data defined by `imapsync_plan::record` (the folder plan
+//! decides what is recorded); this crate stores them.
+//!
 //! Files are created 0600 in a directory created 0700; neither is opened through a symlink.
 //! An advisory lock (`flock`) on `<db>.lock` keeps two runs of the same account pair apart:
 //! the second one gets [`StateError::Busy`] and can carry on without a store.
