@@ -78,7 +78,12 @@ pub enum Outcome {
     /// Appended; host2 UID when the server told (UIDPLUS).
     Copied { uid2: Option<u32>, bytes: u64 },
     /// Host2 refused the APPEND.
-    Refused { status: Status, bytes: u64 },
+    Refused {
+        status: Status,
+        bytes: u64,
+        /// The message's `Subject:` (for the error line), when its header was seen.
+        subject: String,
+    },
     /// Host2 refused the message as too big (`[TOOBIG]`, APPENDLIMIT): skipped, reported.
     TooBig { status: Status, bytes: u64 },
     /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule).
@@ -175,6 +180,23 @@ struct Fetched {
     idx: usize,
     body: Body,
     permit: Option<OwnedSemaphorePermit>,
+    /// The first bytes of a streamed body, as they pass (for the error line of a refusal).
+    head: Option<Head>,
+}
+
+/// The start of a streamed body, kept while it passes.
+type Head = Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// Bytes of a streamed body kept to name it in an error line.
+const HEAD_KEPT: usize = 16 * 1024;
+
+/// The `Subject:` of a message (or of its first bytes), unfolded, for error lines.
+fn subject_of(msg: &[u8]) -> String {
+    imapsync_plan::identity::parse_header_fields(msg)
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(b"subject"))
+        .map(|f| String::from_utf8_lossy(&f.value).trim().to_string())
+        .unwrap_or_default()
 }
 
 enum FetchEnd {
@@ -351,6 +373,7 @@ async fn deliver_batch(
                         idx,
                         body: Body::Bytes(body),
                         permit: share,
+                        head: None,
                     }))
                     .await;
             }
@@ -396,6 +419,7 @@ async fn read_group(
         },
         delivered: vec![false; idxs.len()],
         streaming: None,
+        head: None,
         collected: None,
         stream_dead: false,
     };
@@ -404,7 +428,10 @@ async fn read_group(
         match item {
             Item::LiteralStart(len) => g.literal_start(len).await?,
             Item::LiteralChunk(c) => g.chunk(c).await,
-            Item::LiteralEnd => g.streaming = None,
+            Item::LiteralEnd => {
+                g.streaming = None;
+                g.head = None;
+            }
             Item::Untagged(Untagged::Fetch { items: it, .. }) => g.fetched(it).await,
             Item::Untagged(_) => {}
             Item::Done(Ok(st)) => {
@@ -438,6 +465,8 @@ struct GroupReader<'a> {
     delivered: Vec<bool>,
     /// A literal being streamed to host2 (single large message).
     streaming: Option<BodySender>,
+    /// Its first bytes, kept for an error line.
+    head: Option<Head>,
     /// A literal being collected (batch).
     collected: Option<BytesMut>,
     /// Host2's side of the stream went away: the rest of the literal is read and dropped.
@@ -465,12 +494,15 @@ impl GroupReader<'_> {
         if let Some(p) = self.position(idx) {
             self.delivered[p] = true;
         }
+        let head = Head::default();
+        self.head = Some(head.clone());
         let sent = self
             .tx
             .send(Ok(Fetched {
                 idx,
                 body: Body::Stream(r),
                 permit: None,
+                head: Some(head),
             }))
             .await;
         self.stream_dead = sent.is_err();
@@ -478,6 +510,13 @@ impl GroupReader<'_> {
     }
 
     async fn chunk(&mut self, c: Bytes) {
+        if let Some(head) = &self.head
+            && let Ok(mut h) = head.lock()
+            && h.len() < HEAD_KEPT
+        {
+            let n = (HEAD_KEPT - h.len()).min(c.len());
+            h.extend_from_slice(&c[..n]);
+        }
         if let Some(s) = &self.streaming {
             if !self.stream_dead && !s.send(c).await {
                 self.stream_dead = true;
@@ -525,6 +564,7 @@ impl GroupReader<'_> {
             idx,
             body: Body::Bytes(body),
             permit,
+            head: None,
         };
         let _ = self.tx.send(Ok(fetched)).await;
     }
@@ -555,6 +595,8 @@ struct InFlightAppend {
     bodies: Option<Vec<Bytes>>,
     intents: Vec<i64>,
     lens: Vec<u64>,
+    /// The first bytes of a streamed body.
+    head: Option<Head>,
     fut: Pending,
 }
 
@@ -710,7 +752,7 @@ impl AppendState<'_> {
             Body::Stream(r) => {
                 // Keep order: what is batched goes first.
                 self.flush();
-                self.submit_stream(f.idx, r);
+                self.submit_stream(f.idx, r, f.head);
             }
         }
     }
@@ -760,7 +802,7 @@ impl AppendState<'_> {
         }
     }
 
-    fn submit_stream(&mut self, idx: usize, r: imapsync_client::BodyReceiver) {
+    fn submit_stream(&mut self, idx: usize, r: imapsync_client::BodyReceiver, head: Option<Head>) {
         // An unsent stream is dropped: the fetcher discards the rest of the literal.
         let Some(intents) = self.journal(&[idx]) else {
             return;
@@ -782,6 +824,7 @@ impl AppendState<'_> {
             bodies: None,
             intents,
             lens: vec![len],
+            head,
             fut,
         });
     }
@@ -826,6 +869,7 @@ impl AppendState<'_> {
             // Kept (cheap: shared buffers) to send again after a transient refusal.
             bodies: Some(msgs.into_iter().map(|(_, b)| b).collect()),
             intents,
+            head: None,
             fut,
         });
     }
@@ -864,7 +908,16 @@ impl AppendState<'_> {
             let outcome = if decision == PushBack::TooBig {
                 Outcome::TooBig { status, bytes }
             } else {
-                Outcome::Refused { status, bytes }
+                let subject = match (&f.bodies, &f.head) {
+                    (Some(bodies), _) => bodies.get(k).map(|b| subject_of(b)).unwrap_or_default(),
+                    (None, Some(h)) => h.lock().map(|h| subject_of(&h)).unwrap_or_default(),
+                    (None, None) => String::new(),
+                };
+                Outcome::Refused {
+                    status,
+                    bytes,
+                    subject,
+                }
             };
             self.hooks.progress.outcome(&self.items[idx], outcome);
         }

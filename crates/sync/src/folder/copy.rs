@@ -292,7 +292,7 @@ impl<'a> FolderProgress<'a> {
         st.bytes_skipped += bytes;
     }
 
-    fn refused(&self, item: &CopyItem, status: &Status, bytes: u64) {
+    fn refused(&self, item: &CopyItem, status: &Status, bytes: u64, subject: &str) {
         let ctx = self.ctx;
         self.state().failed += 1;
         if imapsync_client::pushback::of_status(status)
@@ -311,7 +311,7 @@ impl<'a> FolderProgress<'a> {
             return;
         }
         ctx.error(format!(
-            "- msg {}/{} {{{}}} could not append ( Subject:[], Date:[{}], Size:[{}], Flags:[{}] ) to folder {}: {}",
+            "- msg {}/{} {{{}}} could not append ( Subject:[{subject}], Date:[{}], Size:[{}], Flags:[{}] ) to folder {}: {}",
             self.job.name1,
             item.uid,
             bytes,
@@ -359,7 +359,11 @@ impl Progress for FolderProgress<'_> {
                 ),
                 bytes,
             ),
-            Outcome::Refused { status, bytes } => self.refused(item, &status, bytes),
+            Outcome::Refused {
+                status,
+                bytes,
+                subject,
+            } => self.refused(item, &status, bytes, &subject),
             Outcome::FetchFailed { reason } => {
                 self.state().failed += 1;
                 self.ctx
