@@ -95,11 +95,6 @@ pub fn main_with(args: Vec<String>) -> i32 {
             64
         }
         Ok(Action::Abort(pidfile)) => abort_other(pidfile.as_deref()),
-        Ok(Action::Banner { command_line }) => {
-            println!("{}", banner());
-            println!("Command line used: {command_line}");
-            0
-        }
         Ok(Action::Run(inv)) => run(*inv),
         Err(e) => {
             eprintln!("{}", e.message);
@@ -267,14 +262,12 @@ fn run(mut inv: Invocation) -> i32 {
         o.flush();
         return code;
     }
-    if result.exiting_line {
-        out.line(imapsync_plan::errors::exiting_line(
-            code,
-            result.nb_errors,
-            errorsmax,
-            std::process::id(),
-        ));
-    }
+    out.line(imapsync_plan::errors::exiting_line(
+        code,
+        result.nb_errors,
+        errorsmax,
+        std::process::id(),
+    ));
     if let Some(p) = &pidfile {
         out.line(format!("Removing pidfile {}", p.display()));
         let _ = std::fs::remove_file(p);

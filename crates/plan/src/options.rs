@@ -13,13 +13,17 @@ use crate::perlre::PerlExpr;
 /// on host2, sync messages).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
+    /// `--justbanner`: print the banner and the start lines, connect nowhere.
+    JustBanner,
     /// `--justconnect` (also implied when a host or user is missing): connect, print banners
     /// and capabilities, no login.
     JustConnect,
     /// `--justlogin`: log in on both sides, then stop.
     JustLogin,
-    /// `--justfolderlists`, `--justautomap`: print both folder lists and the mapping.
+    /// `--justfolderlists`: print both folder lists and the mapping.
     JustFolderLists,
+    /// `--justautomap`: the same, to check the special-use mapping.
+    JustAutomap,
     /// `--justfoldersizes`: print the folder sizes of both sides.
     JustFolderSizes,
     /// `--justfolders`: create the folders on host2, copy no message.
@@ -32,6 +36,7 @@ pub enum Mode {
 /// The phases of a run, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
+    Start,
     Connect,
     Login,
     MapFolders,
@@ -44,9 +49,10 @@ impl Mode {
     /// The last phase this mode runs.
     pub fn last_phase(self) -> Phase {
         match self {
+            Mode::JustBanner => Phase::Start,
             Mode::JustConnect => Phase::Connect,
             Mode::JustLogin => Phase::Login,
-            Mode::JustFolderLists => Phase::MapFolders,
+            Mode::JustFolderLists | Mode::JustAutomap => Phase::MapFolders,
             Mode::JustFolderSizes => Phase::FolderSizes,
             Mode::JustFolders => Phase::CreateFolders,
             Mode::Sync => Phase::SyncMessages,
@@ -58,12 +64,27 @@ impl Mode {
         phase >= self.last_phase()
     }
 
+    /// The mode only looks: it ends before anything is written and without the statistics
+    /// block (imapsync's "Exiting because of --justX").
+    pub fn only_looks(self) -> bool {
+        matches!(
+            self,
+            Mode::JustBanner
+                | Mode::JustLogin
+                | Mode::JustFolderLists
+                | Mode::JustAutomap
+                | Mode::JustFolderSizes
+        )
+    }
+
     /// The option that selects this mode (for messages).
     pub fn option(self) -> &'static str {
         match self {
+            Mode::JustBanner => "--justbanner",
             Mode::JustConnect => "--justconnect",
             Mode::JustLogin => "--justlogin",
             Mode::JustFolderLists => "--justfolderlists",
+            Mode::JustAutomap => "--justautomap",
             Mode::JustFolderSizes => "--justfoldersizes",
             Mode::JustFolders => "--justfolders",
             Mode::Sync => "",
@@ -184,9 +205,11 @@ mod tests {
     #[test]
     fn modes_stop_after_their_phase() {
         let table = [
+            (Mode::JustBanner, Phase::Start),
             (Mode::JustConnect, Phase::Connect),
             (Mode::JustLogin, Phase::Login),
             (Mode::JustFolderLists, Phase::MapFolders),
+            (Mode::JustAutomap, Phase::MapFolders),
             (Mode::JustFolderSizes, Phase::FolderSizes),
             (Mode::JustFolders, Phase::CreateFolders),
             (Mode::Sync, Phase::SyncMessages),
@@ -195,6 +218,7 @@ mod tests {
             assert_eq!(mode.last_phase(), last, "{mode:?}");
             assert!(mode.stops_after(last), "{mode:?}");
             for earlier in [
+                Phase::Start,
                 Phase::Connect,
                 Phase::Login,
                 Phase::MapFolders,

@@ -42,6 +42,8 @@ pub struct Config {
     pub delete: DeleteConfig,
     pub rates: RateConfig,
     pub errorsmax: u64,
+    /// `--errorsdump` (default on): list the errors at the end.
+    pub errorsdump: bool,
     /// The state database, `None` = no state store.
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.

@@ -27,21 +27,26 @@ pub struct RunResult {
     pub signal: Option<i32>,
     pub stats: Stats,
     pub nb_errors: u64,
-    /// The run ends with imapsync's "Exiting with return value ..." line (not
-    /// `--justconnect`, which ends with its own).
-    pub exiting_line: bool,
 }
 
 /// Runs a sync described by `cfg`, printing through `out`.
 pub async fn run(cfg: Config, out: Out) -> RunResult {
+    if cfg.mode == Mode::JustBanner {
+        out.line("Exiting because of --justbanner");
+        return RunResult {
+            exit_code: 0,
+            signal: None,
+            stats: Stats::default(),
+            nb_errors: 0,
+        };
+    }
     if cfg.mode == Mode::JustConnect {
-        let exit_code = session::justconnect(&cfg, &out).await;
+        let (exit_code, nb_errors) = session::justconnect(&cfg, &out).await;
         return RunResult {
             exit_code,
             signal: None,
             stats: Stats::default(),
-            nb_errors: u64::from(exit_code != 0),
-            exiting_line: false,
+            nb_errors,
         };
     }
     let start_rss = report::rss_mib();
@@ -55,16 +60,20 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
     // 128 + the signal number, as a shell reports a process killed by it (imapsync re-raises
     // the signal). Whatever was being appended is settled by the journal on the next run.
     let signalled = tokio::select! {
-        code = phases(&ctx, &mut sizes) => Err(code),
+        ended = phases(&ctx, &mut sizes) => Err(ended),
         sig = terminating_signal() => Ok(sig),
     };
     match signalled {
-        Err(code) => finish(&ctx, code, start_rss, sizes),
+        Err(ended) => finish(&ctx, ended, start_rss, sizes),
         Ok((name, num)) => {
             ctx.abort();
             out.line(format!("Got a signal {name} ({num}): asked to terminate"));
             out.line("You should resynchronize those accounts by running a sync again, since some messages may not be transferred yet.");
-            let mut r = finish(&ctx, Some(128 + num), start_rss, None);
+            let ended = Ended {
+                code: Some(128 + num),
+                summary: true,
+            };
+            let mut r = finish(&ctx, ended, start_rss, None);
             r.exit_code = 128 + num;
             r.signal = Some(num);
             r
@@ -82,7 +91,6 @@ impl From<Busy> for RunResult {
             signal: None,
             stats: Stats::default(),
             nb_errors: 1,
-            exiting_line: true,
         }
     }
 }
@@ -138,30 +146,57 @@ struct Connected {
     info2: SessionInfo,
 }
 
-/// The phases of the run, stopped where the mode says. The exit code decided early (login
-/// failure, just* modes), or `None` to use the error log.
-async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<i32> {
-    let mode = ctx.cfg.mode;
-    let conn = connect_both(ctx).await?;
-    if mode.stops_after(Phase::Login) {
-        return stop(&conn, Some(0)).await;
+/// How the phases ended.
+struct Ended {
+    /// The exit code decided there; `None`: the error log decides.
+    code: Option<i32>,
+    /// The statistics block is printed (the run reached the folder loop).
+    summary: bool,
+}
+
+impl Ended {
+    /// Before the folder loop: no statistics (imapsync's exits on a login failure or a
+    /// just* mode).
+    fn early(code: Option<i32>) -> Self {
+        Ended {
+            code,
+            summary: false,
+        }
     }
-    let mut mapped = match map_folders(ctx, &conn).await {
-        Ok(m) => m,
-        Err(code) => return stop(&conn, code).await,
+}
+
+/// The phases of the run, stopped where the mode says.
+async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Ended {
+    let mode = ctx.cfg.mode;
+    let Some(conn) = connect_both(ctx).await else {
+        return Ended::early(None);
     };
-    if mode.stops_after(Phase::MapFolders) {
-        return stop(&conn, Some(0)).await;
+    let mut mapped = None;
+    if !mode.stops_after(Phase::Login) {
+        match map_folders(ctx, &conn).await {
+            Ok(m) => mapped = Some(m),
+            Err(code) => return stop(&conn, Ended::early(code)).await,
+        }
+    }
+    let (Some(mut mapped), false) = (mapped, mode.stops_after(Phase::MapFolders)) else {
+        return stop(&conn, looked(ctx, mode)).await;
+    };
+    let before = sizes::before(ctx, &mapped, &conn.c1, &conn.c2).await;
+    if mode.stops_after(Phase::FolderSizes) {
+        return stop(&conn, looked(ctx, mode)).await;
     }
     ctx.stats().folders_wanted = mapped.plan.pairs.len() as u64;
-    let before = sizes::before(ctx, &mapped);
-    if mode.stops_after(Phase::FolderSizes) {
-        return stop(&conn, Some(0)).await;
-    }
     let existing2 = folderops::prepare_host2(ctx, &conn.c2, &mut mapped).await;
     if mode.stops_after(Phase::CreateFolders) {
         ctx.stats().folders_synced = mapped.plan.pairs.len() as u64;
-        return stop(&conn, None).await;
+        return stop(
+            &conn,
+            Ended {
+                code: None,
+                summary: true,
+            },
+        )
+        .await;
     }
     ctx.out.line(format!(
         "++++ Looping on each one of {} folders to sync",
@@ -178,13 +213,24 @@ async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<
             *sizes = Some((b, a));
         }
     }
-    None
+    Ended {
+        code: None,
+        summary: true,
+    }
 }
 
-/// Logs both connections out and ends the run with `code`.
-async fn stop(conn: &Connected, code: Option<i32>) -> Option<i32> {
+/// The end of a mode that only looks: "Exiting because of --justX", exit 0 unless an error
+/// was recorded.
+fn looked(ctx: &Ctx, mode: Mode) -> Ended {
+    ctx.out
+        .line(format!("Exiting because of {}", mode.option()));
+    Ended::early(Some(0))
+}
+
+/// Logs both connections out and ends the run.
+async fn stop(conn: &Connected, ended: Ended) -> Ended {
     tokio::join!(conn.c1.logout(), conn.c2.logout());
-    code
+    ended
 }
 
 /// Logs in on both sides at once, measures the round trip, learns host2's limits.
@@ -333,12 +379,13 @@ async fn check_quota(ctx: &Ctx, c2: &Connection) {
 
 fn finish(
     ctx: &Arc<Ctx>,
-    early: Option<i32>,
+    ended: Ended,
     start_rss: f64,
     sizes: Option<(Totals, Totals)>,
 ) -> RunResult {
+    let early = ended.code;
     let cfg = &ctx.cfg;
-    let ended = ctx.started_epoch + ctx.elapsed();
+    let ended_at = ctx.started_epoch + ctx.elapsed();
     let stats = ctx.stats().clone();
     let (nb_errors, code, listing) = {
         let e = ctx.errors();
@@ -356,23 +403,25 @@ fn finish(
             port2: cfg.side2.connect.port.unwrap_or(143),
             ..AdviceContext::default()
         };
-        (nb, code, (nb > 0).then(|| e.listing(true, &adv)))
+        (nb, code, (nb > 0).then(|| e.listing(cfg.errorsdump, &adv)))
     };
-    let lines = report::statistics(
-        &stats,
-        &ReportInput {
-            started: ctx.started_epoch,
-            ended,
-            dry: cfg.dry,
-            justfolders: cfg.mode == Mode::JustFolders,
-            nb_errors,
-            cpu_seconds: report::cpu_seconds(),
-            rss_mib: report::rss_mib(),
-            start_rss_mib: start_rss,
-            sizes,
-        },
-    );
-    ctx.out.lines(&lines);
+    if ended.summary {
+        let lines = report::statistics(
+            &stats,
+            &ReportInput {
+                started: ctx.started_epoch,
+                ended: ended_at,
+                dry: cfg.dry,
+                justfolders: cfg.mode == Mode::JustFolders,
+                nb_errors,
+                cpu_seconds: report::cpu_seconds(),
+                rss_mib: report::rss_mib(),
+                start_rss_mib: start_rss,
+                sizes,
+            },
+        );
+        ctx.out.lines(&lines);
+    }
     if let Some(l) = listing {
         ctx.out.line(l.trim_end());
     }
@@ -381,6 +430,5 @@ fn finish(
         signal: None,
         stats,
         nb_errors,
-        exiting_line: true,
     }
 }

@@ -45,8 +45,6 @@ pub enum Action {
     NotSupported(Vec<String>),
     /// `--abort`: stop the run whose PID is in this pidfile (`None`: `--pidfile ""`).
     Abort(Option<PathBuf>),
-    /// `--justbanner`: print the banner and the command line.
-    Banner { command_line: String },
     /// A run (a sync, or one of the just* modes).
     Run(Box<Invocation>),
 }
@@ -98,9 +96,6 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         return Ok(Action::Abort(pidfile_path(&p)));
     }
     let command_line = format!("imapsync {}", p.masked_command_line());
-    if p.bool("justbanner") == Some(true) {
-        return Ok(Action::Banner { command_line });
-    }
     let (config, warnings) = build(&p)?;
     notes.extend(warnings);
     Ok(Action::Run(Box::new(Invocation {
@@ -187,16 +182,17 @@ fn age_criteria(maxage: Option<f64>, minage: Option<f64>, now: i64) -> Option<St
 
 /// Builds the run configuration; returns it with the lines to print about it.
 pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
+    incompatible(p)?;
     let pre = presets(p);
     let mut warnings: Vec<String> = pre.notes.clone();
     let implied = implied_justconnect(p, &pre);
     let mode = mode(p, implied.is_some());
-    if let Some(why) = implied {
+    if let Some(why) = implied.filter(|_| mode == Mode::JustConnect) {
         warnings.push(why);
     }
-    let justconnect = mode == Mode::JustConnect;
-    let mut side1 = side::side_config(p, 1, &mut warnings, justconnect, &pre)?;
-    let mut side2 = side::side_config(p, 2, &mut warnings, justconnect, &pre)?;
+    let no_login = matches!(mode, Mode::JustConnect | Mode::JustBanner);
+    let mut side1 = side::side_config(p, 1, &mut warnings, no_login, &pre)?;
+    let mut side2 = side::side_config(p, 2, &mut warnings, no_login, &pre)?;
     let ages_server_side = server_side_ages(p, &mut side1, &mut side2);
     let messages = messages(p, &pre, ages_server_side)?;
     let folders = folders(p, &pre)?;
@@ -219,10 +215,21 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         delete,
         rates: rates(p, &pre),
         errorsmax: p.int("errorsmax").map(|v| v.max(1) as u64).unwrap_or(50),
+        errorsdump: p.bool("errorsdump").unwrap_or(true),
         state_path,
         debug: p.bool("debug").unwrap_or(false),
     };
     Ok((cfg, warnings))
+}
+
+/// Options that imapsync refuses together.
+fn incompatible(p: &Parsed) -> Result<(), ConfigError> {
+    if p.bool("usecache") == Some(true) && p.bool("skipcrossduplicates") == Some(true) {
+        return Err(usage(
+            "Error: can not have both --usecache and --skipcrossduplicates",
+        ));
+    }
+    Ok(())
 }
 
 /// A missing host or user means a justconnect (imapsync's rule); the line saying so.
@@ -251,12 +258,16 @@ fn implied_justconnect(p: &Parsed, pre: &Presets) -> Option<String> {
 /// The run mode: the earliest stop asked for wins.
 fn mode(p: &Parsed, implied_justconnect: bool) -> Mode {
     let on = |n: &str| p.bool(n) == Some(true);
-    if implied_justconnect || on("justconnect") {
+    if on("justbanner") {
+        Mode::JustBanner
+    } else if implied_justconnect || on("justconnect") {
         Mode::JustConnect
     } else if on("justlogin") {
         Mode::JustLogin
-    } else if on("justfolderlists") || on("justautomap") {
+    } else if on("justfolderlists") {
         Mode::JustFolderLists
+    } else if on("justautomap") {
+        Mode::JustAutomap
     } else if on("justfoldersizes") {
         Mode::JustFolderSizes
     } else if on("justfolders") {
@@ -602,7 +613,7 @@ mod tests {
             (&["--justconnect"], Mode::JustConnect),
             (&["--justlogin"], Mode::JustLogin),
             (&["--justfolderlists"], Mode::JustFolderLists),
-            (&["--justautomap"], Mode::JustFolderLists),
+            (&["--justautomap"], Mode::JustAutomap),
             (&["--justfoldersizes"], Mode::JustFolderSizes),
             (&["--justfolders"], Mode::JustFolders),
             // The earliest stop wins.

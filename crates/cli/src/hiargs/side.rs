@@ -58,7 +58,9 @@ fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secr
     if let Some(file) = p.string(&format!("passfile{n}")) {
         use std::os::unix::fs::PermissionsExt;
         let line = read_first_line(file).map_err(|e| ConfigError {
-            message: format!("Failure: can not open passfile{n} {file}: {e}"),
+            message: format!(
+                "Failure: file from parameter --passfile{n} {file} does not exist or is not readable ({e})"
+            ),
             exit_code: 66,
         })?;
         if let Ok(m) = std::fs::metadata(file)
@@ -84,16 +86,15 @@ fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secr
     Ok(None)
 }
 
-/// Asks for a password on the terminal without echo; `None` if stdin is not a terminal.
+/// Asks for a password on standard input, as imapsync does (without echo on a terminal; a
+/// line is read from a pipe too); `None` at the end of input.
 fn prompt_password(prompt: &str) -> Option<String> {
     use std::io::{BufRead, Write};
     // SAFETY: isatty on fd 0 has no preconditions.
-    if unsafe { libc::isatty(0) } != 1 {
-        return None;
-    }
+    let tty = unsafe { libc::isatty(0) } == 1;
     let mut term = std::mem::MaybeUninit::<libc::termios>::zeroed();
     // SAFETY: tcgetattr fills the termios struct for fd 0, checked below.
-    let ok = unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
+    let ok = tty && unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut saved = None;
@@ -113,7 +114,10 @@ fn prompt_password(prompt: &str) -> Option<String> {
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &orig) };
     }
     eprintln!();
-    r.ok()?;
+    // Nothing to read (end of input): no password.
+    if r.ok()? == 0 {
+        return None;
+    }
     Some(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -188,7 +192,8 @@ pub(super) fn side_config(
             Secret::default()
         }
         None => match prompt_password(&format!(
-            "What's the password for {user} on host{n} {host}? "
+            "What's the password for {} at {host}? (not visible while you type, then enter RETURN) ",
+            authuser.as_deref().unwrap_or(&user)
         )) {
             Some(p) => Secret::new(p),
             None => {
