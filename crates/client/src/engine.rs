@@ -9,10 +9,11 @@
 //! The send window follows mbsync's rules:
 //! * at most `pipeline_depth` commands are in flight (a semaphore permit per command, released
 //!   when its tagged response arrives);
-//! * a literal is sent non-synchronizing (`{N+}`) when the server has LITERAL+, or LITERAL- and
-//!   N ≤ 4096; otherwise the writer flushes, waits for the server's `+` and only then sends the
-//!   bytes — nothing else is written meanwhile, so a refused literal never desynchronises the
-//!   stream (the reader tells the writer when the tagged answer arrives instead of `+`);
+//! * a literal is sent non-synchronizing (`{N+}`) when [`Capabilities::literal_nonsync`] allows
+//!   it (LITERAL+, or LITERAL- and N ≤ 4096); otherwise the writer flushes, waits for the
+//!   server's `+` and only then sends the bytes — nothing else is written meanwhile, so a
+//!   refused literal never desynchronises the stream (the reader tells the writer when the
+//!   tagged answer arrives instead of `+`);
 //! * bytes are flushed when no further command is immediately ready, so pipelined commands
 //!   share TCP segments.
 //!
@@ -40,7 +41,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
-use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
+use imapsync_proto::caps::Capabilities;
 use imapsync_proto::command::{Command, Part, Target};
 use imapsync_proto::framer::{Event, Framer, Limits};
 use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
@@ -657,9 +658,7 @@ impl Writer {
     /// Writes `{len}` or `{len+}`; for a synchronizing literal waits for the `+`. Returns false
     /// when the server refused the literal (answered the command instead).
     async fn literal_header(&mut self, tag: &str, len: u64) -> Result<bool, ConnError> {
-        let nonsync =
-            self.caps.literal_plus() || (self.caps.literal_minus() && len <= LITERAL_MINUS_MAX);
-        if nonsync {
+        if self.caps.literal_nonsync(len) {
             self.out
                 .extend_from_slice(format!("{{{len}+}}\r\n").as_bytes());
             return Ok(true);

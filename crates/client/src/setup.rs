@@ -23,7 +23,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
+use imapsync_proto::caps::Capabilities;
 use imapsync_proto::command::{Command, Part, cmd};
 use imapsync_proto::framer::{Event, Framer};
 use imapsync_proto::response::{self, Code, Response, Status, StatusKind, Untagged};
@@ -274,9 +274,7 @@ impl Setup {
                 Part::Text(t) => buf.extend_from_slice(t),
                 Part::Literal(data) => {
                     let len = data.len() as u64;
-                    let nonsync = self.caps.literal_plus()
-                        || (self.caps.literal_minus() && len <= LITERAL_MINUS_MAX);
-                    if nonsync {
+                    if self.caps.literal_nonsync(len) {
                         buf.extend_from_slice(format!("{{{len}+}}\r\n").as_bytes());
                     } else {
                         buf.extend_from_slice(format!("{{{len}}}\r\n").as_bytes());
