@@ -35,6 +35,9 @@ pub struct Ctx {
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
     /// What folder records vouch for under this run's options.
     pub fingerprint: String,
+    /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
+    /// that no message starts once the limit is reached, pipelining or not).
+    bytes_started: std::sync::atomic::AtomicU64,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -68,6 +71,7 @@ impl Ctx {
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
             fingerprint,
+            bytes_started: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -153,6 +157,23 @@ impl Ctx {
 impl crate::copy::Stop for Ctx {
     fn stop(&self) -> bool {
         self.aborted()
+            || self
+                .cfg
+                .rates
+                .exitwhenover
+                .is_some_and(|max| self.bytes_started.load(Ordering::SeqCst) >= max)
+    }
+
+    fn started(&self, bytes: u64) {
+        self.bytes_started.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    fn not_stored(&self, bytes: u64) {
+        let _ = self
+            .bytes_started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(bytes))
+            });
     }
 }
 

@@ -361,7 +361,10 @@ fn messages(
             .or(pre.skipcrossduplicates)
             .unwrap_or(false),
         useuid: p.bool("useuid").unwrap_or(false),
-        multiappend: p.bool("multiappend").unwrap_or(true),
+        // --exitwhenover counts messages one by one, as imapsync: no MULTIAPPEND then.
+        multiappend: p
+            .bool("multiappend")
+            .unwrap_or(p.int("exitwhenover").is_none()),
         regexmess: exprs(p, "regexmess", &pre.regexmess)?,
         skipmess: exprs(p, "skipmess", &[])?,
         disarmreadreceipts: p
