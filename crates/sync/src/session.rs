@@ -122,6 +122,7 @@ pub async fn open_quiet(ctx: &Ctx, side: Side) -> Option<Connection> {
 
 /// Prepares a new connection: push-backs are reported; host1 gets QRESYNC when offered.
 fn watch(ctx: &Ctx, c: &Connection) {
+    ctx.register(c);
     if c.side() == Side::Host1 {
         c.enable_qresync();
     }

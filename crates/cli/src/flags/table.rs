@@ -421,14 +421,11 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("errorsmax", Int, Robustness, "50", "Abort after this many errors"),
     Flag::one("errorsdump", Bool, Robustness, "on", "List all errors at the end"),
     Flag::one("sigexit", List, Robustness, "QUIT TERM", "Signal that prints the stats and exits, repeatable")
-        .value("SIG")
-        .not_yet(),
-    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection, repeatable").value("SIG")
-        .not_yet(),
-    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG")
-        .not_yet(),
+        .value("SIG"),
+    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection (twice in 2 s: exit), repeatable").value("SIG"),
+    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG"),
     Flag::one("abort", Switch, Robustness, "", "Stop the run whose PID is in the pidfile, then exit"),
-    Flag::one("abortbyfile", Switch, Robustness, "", "Ask the running sync to stop through a file").not_yet(),
+    Flag::one("abortbyfile", Switch, Robustness, "", "With --abort: ask the running sync to stop through a file (PIDFILEabortPID), exit 7"),
     Flag::one("exitonload", Bool, Robustness, "off", "Refuse to run under heavy load"),
     Flag::one("pidfile", Str, Robustness, "TMPDIR/imapsync.pid", "File holding the PID of the run").value("FILE"),
     Flag::one("pidfilelocking", Bool, Robustness, "off", "Refuse to start while the pidfile names a live process"),
