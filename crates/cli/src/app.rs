@@ -120,8 +120,8 @@ pub fn main_with(args: Vec<String>) -> i32 {
         println!("Command line used: {}", command_line(&parsed));
         return 0;
     }
-    let (cfg, extras) = match hiargs::build(&parsed) {
-        Ok(c) => c,
+    let build = |parsed: &Parsed| match hiargs::build(parsed) {
+        Ok(c) => Ok(c),
         Err(e) => {
             eprintln!("{}", e.message);
             eprintln!(
@@ -129,10 +129,52 @@ pub fn main_with(args: Vec<String>) -> i32 {
                 e.exit_code,
                 exit_name(e.exit_code)
             );
-            return e.exit_code;
+            Err(e.exit_code)
         }
     };
+    let (mut cfg, mut extras) = match build(&parsed) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !extras.oauth_logins.is_empty() {
+        // Sign in first, then read the options again: the token file now has what the run
+        // needs.
+        if let Err(code) = oauth_logins(&extras.oauth_logins) {
+            return code;
+        }
+        (cfg, extras) = match build(&parsed) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+    }
     run_configured(&parsed, cfg, extras, extra_notes)
+}
+
+/// `--oauthloginN`: the interactive sign-ins, each saving its token file. Exit code 161/162
+/// when one fails.
+fn oauth_logins(logins: &[hiargs::OAuthLogin]) -> Result<(), i32> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Failure: can not start the runtime: {e}");
+            return Err(1);
+        }
+    };
+    for l in logins {
+        if let Err(e) = runtime.block_on(crate::oauthargs::login(l)) {
+            let code = 160 + i32::from(l.side);
+            println!(
+                "Host{} failure: OAuth2 sign-in for user [{}] failed: {e}",
+                l.side, l.user
+            );
+            println!("Exiting with return value {code} ({})", exit_name(code));
+            return Err(code);
+        }
+    }
+    Ok(())
 }
 
 fn banner() -> String {
@@ -208,6 +250,13 @@ fn run_configured(
             }
         })
     };
+    for side in [&cfg.side1, &cfg.side2] {
+        if let Some(src) = &side.connect.oauth {
+            let o = out.clone();
+            let s = side.connect.side;
+            src.set_notifier(Arc::new(move |line: &str| o.line(format!("{s}: {line}"))));
+        }
+    }
     let debug_all = parsed.bool("debugimap").unwrap_or(false);
     for (side, n) in [(&mut cfg.side1, 1), (&mut cfg.side2, 2)] {
         if debug_all || parsed.bool(&format!("debugimap{n}")).unwrap_or(false) {

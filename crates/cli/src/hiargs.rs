@@ -13,6 +13,8 @@ use imapsync_sync::config::{
 };
 
 use crate::flags::Parsed;
+use crate::oauthargs::{self, GrantPlan, OAuthArgs, Plan as OAuthPlan};
+use imapsync_client::oauth::StoredTokens;
 
 /// A configuration error, with the exit code it maps to.
 #[derive(Debug)]
@@ -35,6 +37,16 @@ pub struct Extras {
     pub justconnect: bool,
     pub implied_justconnect: Option<String>,
     pub warnings: Vec<String>,
+    /// Interactive OAuth2 logins to run first (`--oauthloginN`).
+    pub oauth_logins: Vec<OAuthLogin>,
+}
+
+/// An interactive OAuth2 login asked with `--oauthloginN`.
+#[derive(Debug)]
+pub struct OAuthLogin {
+    pub side: u8,
+    pub user: String,
+    pub plan: GrantPlan,
 }
 
 /// What the provider presets (`--gmail1`, `--office2`, ...) add. imapsync's rules: a value
@@ -288,6 +300,7 @@ fn side_config(
     warnings: &mut Vec<String>,
     justconnect: bool,
     pre: &Presets,
+    logins: &mut Vec<OAuthLogin>,
 ) -> Result<SideConfig, ConfigError> {
     let side = if n == 1 { Side::Host1 } else { Side::Host2 };
     let i = usize::from(n - 1);
@@ -301,7 +314,7 @@ fn side_config(
         .string(&get("user"))
         .map(|u| u.trim().to_string())
         .unwrap_or_default();
-    let mut pass = password(p, n, warnings)?;
+    let pass = password(p, n, warnings)?;
     let mech_name = p
         .string(&get("authmech"))
         .map(|m| m.to_ascii_uppercase())
@@ -314,34 +327,34 @@ fn side_config(
         Some("PLAIN") => AuthMech::Plain,
         Some("CRAM-MD5") => AuthMech::CramMd5,
         Some("XOAUTH2") => AuthMech::XOAuth2,
+        Some("OAUTHBEARER") => AuthMech::OAuthBearer,
         Some("PREAUTH") => AuthMech::PreAuth,
         Some("SASL-LOGIN") => AuthMech::SaslLogin,
         Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
     };
-    if let Some(tok) = p.string(&get("oauthaccesstoken")) {
-        let token = if std::path::Path::new(tok).is_file() {
-            read_first_line(tok).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthaccesstoken{n} file {tok}: {e}"),
+    // OAuth2: how this side gets its access tokens.
+    let stored = match p.string(&get("oauthtokenfile")) {
+        Some(f) => {
+            let path = std::path::Path::new(f);
+            if imapsync_client::oauth::store::readable_by_others(path) {
+                warnings.push(format!(
+                    "Warning: oauthtokenfile{n} {f} is readable by group or others (chmod 600 {f})"
+                ));
+            }
+            StoredTokens::read(path).map_err(|e| ConfigError {
+                message: format!("Failure: {e}"),
                 exit_code: 66,
             })?
-        } else {
-            tok.to_string()
-        };
-        pass = Some(Secret::new(token));
-        mech = AuthMech::XOAuth2;
+        }
+        None => None,
+    };
+    let oargs = OAuthArgs::from_parsed(p, n, pass.as_ref());
+    let oplan =
+        oauthargs::plan(&oargs, n, stored.as_ref(), &oauthargs::read_first_line).map_err(usage)?;
+    if let Some(m) = oplan.mech() {
+        mech = m;
     }
-    if let Some(direct) = p.string(&get("oauthdirect")) {
-        let s = if std::path::Path::new(direct).is_file() {
-            read_first_line(direct).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthdirect{n} file {direct}: {e}"),
-                exit_code: 66,
-            })?
-        } else {
-            direct.to_string()
-        };
-        pass = Some(Secret::new(s));
-        mech = AuthMech::XOAuth2Direct;
-    }
+    let oauth_on = oplan != OAuthPlan::None;
     let authuser = p.string(&get("authuser")).map(str::to_string);
     let proxyauth = p.bool(&get("proxyauth")).unwrap_or(false);
     if proxyauth && authuser.is_none() {
@@ -349,7 +362,12 @@ fn side_config(
     }
     let password = match pass {
         Some(p) => p,
-        None if justconnect || host.is_empty() || user.is_empty() || mech == AuthMech::PreAuth => {
+        None if justconnect
+            || host.is_empty()
+            || user.is_empty()
+            || mech == AuthMech::PreAuth
+            || oauth_on =>
+        {
             Secret::default()
         }
         None => match prompt_password(&format!(
@@ -391,6 +409,21 @@ fn side_config(
     c.tls = tls;
     c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
     c.mech = mech;
+    c.oauth = oauthargs::source(&oplan, &user, stored, &TlsOptions::verifying()).map_err(|e| {
+        ConfigError {
+            message: format!("Failure: host{n}: {e}"),
+            exit_code: 16,
+        }
+    })?;
+    if let OAuthPlan::Grant(g) = &oplan
+        && g.login
+    {
+        logins.push(OAuthLogin {
+            side: n,
+            user: user.clone(),
+            plan: (**g).clone(),
+        });
+    }
     c.authuser = authuser;
     c.proxyauth = proxyauth;
     c.trylogin = p.bool("trylogin").unwrap_or(true);
@@ -490,8 +523,9 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
         )
     });
     let justconnect = p.bool("justconnect").unwrap_or(false) || implied.is_some();
-    let mut side1 = side_config(p, 1, &mut warnings, justconnect, &pre)?;
-    let mut side2 = side_config(p, 2, &mut warnings, justconnect, &pre)?;
+    let mut oauth_logins = Vec::new();
+    let mut side1 = side_config(p, 1, &mut warnings, justconnect, &pre, &mut oauth_logins)?;
+    let mut side2 = side_config(p, 2, &mut warnings, justconnect, &pre, &mut oauth_logins)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -737,6 +771,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Extras), ConfigError> {
             justconnect,
             implied_justconnect: implied,
             warnings,
+            oauth_logins,
         },
     ))
 }
