@@ -251,6 +251,11 @@ impl OAuthServer {
         st.access.retain(|_, a| a.user != user);
     }
 
+    /// Invalidates the access tokens of `user` before their time (refresh tokens stay).
+    pub fn revoke_access_tokens(&self, user: &str) {
+        self.st().access.retain(|_, a| a.user != user);
+    }
+
     /// The refresh tokens of `user` still valid.
     pub fn live_refresh_tokens(&self, user: &str) -> Vec<String> {
         self.st()
