@@ -800,6 +800,45 @@ mod tests {
     }
 
     #[test]
+    fn presets_keep_working_with_oauth2() {
+        let args: Vec<String> = [
+            "--host1",
+            "imap.source.org",
+            "--user1",
+            "u",
+            "--password1",
+            "p",
+            "--office2",
+            "--user2",
+            "bob@contoso.com",
+            "--oauthprovider2",
+            "microsoft:contoso.onmicrosoft.com",
+            "--oauthclientid2",
+            "app-id",
+            "--oauthclientsecret2",
+            "app-secret",
+            "--nolog",
+            "--nostate",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let p = crate::flags::parse(args).expect("parse");
+        let (cfg, _) = build(&p).expect("build");
+        let c = &cfg.side2.connect;
+        assert_eq!(c.host, "outlook.office365.com");
+        assert_eq!(c.security.ssl, Some(true));
+        assert_eq!(c.mech, AuthMech::OAuth);
+        assert!(
+            c.oauth
+                .as_ref()
+                .is_some_and(|o| o.describe().contains("client credentials"))
+        );
+        assert!(cfg.side1.connect.oauth.is_none());
+        assert_eq!(cfg.side1.connect.mech, AuthMech::Login);
+    }
+
+    #[test]
     fn age_search_keys() {
         let now = 1_700_000_000;
         assert!(age_criteria(Some(10.0), None, now).is_some_and(|s| s.starts_with("SENTSINCE ")));
