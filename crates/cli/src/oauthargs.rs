@@ -349,8 +349,9 @@ impl Plan {
     }
 }
 
-/// Runs the interactive sign-in of `--oauthloginN` and saves the token file.
-pub async fn login(l: &crate::hiargs::OAuthLogin) -> Result<(), String> {
+/// Runs the interactive sign-in of `--oauthloginN`, saves the token file and returns the
+/// side's token source from then on.
+pub async fn login(l: &crate::hiargs::OAuthLogin) -> Result<Arc<dyn TokenSource>, String> {
     use imapsync_client::oauth::grant::Client;
     use imapsync_client::oauth::login::{self, LoginRequest};
     let g = &l.plan;
@@ -416,7 +417,13 @@ pub async fn login(l: &crate::hiargs::OAuthLogin) -> Result<(), String> {
         path.display(),
         path.display()
     ));
-    Ok(())
+    let mut after = g.clone();
+    after.login = false;
+    after.refresh_token = stored.refresh_token.clone();
+    after.scope = stored.scope.clone();
+    let plan = Plan::Grant(Box::new(after));
+    source(&plan, &l.user, Some(stored), &TlsOptions::verifying())?
+        .ok_or_else(|| "no token source after the sign-in".to_string())
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@
 //!    copied — unless `--syncduplicates`, where the n-th duplicate pairs with the n-th host2
 //!    message of that key and the rest are copied;
 //! 4. a host1 message without any key (no identifying header and no fallback) is copied once;
-//!    the UID map keeps a rerun from copying it again (imapsync skips those; we don't).
+//!    the UID map keeps a rerun from copying it again (imapsync skips those; we don't);
+//! 5. messages identified by our fallback key (a hash of the whole header, [`Msg::pairwise`])
+//!    pair n-th with n-th and are never duplicates: identical unidentified messages are all
+//!    copied once, and host2 leftovers with such a key are never deleted.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +25,9 @@ pub struct Msg {
     pub size: u64,
     /// Identity key; `None` = unidentified.
     pub key: Option<String>,
+    /// The key is our fallback for a message without identifying header: pair n-th with
+    /// n-th, never a duplicate.
+    pub pairwise: bool,
 }
 
 /// Inputs of the decision.
@@ -67,6 +73,109 @@ pub struct Diff {
 
 /// Computes the decision for one folder pair.
 pub fn diff(input: &Input<'_>) -> Diff {
+    let pairwise: HashSet<&str> = input
+        .host1
+        .iter()
+        .chain(input.host2)
+        .filter(|m| m.pairwise)
+        .filter_map(|m| m.key.as_deref())
+        .collect();
+    if pairwise.is_empty() || input.syncduplicates {
+        return diff_keys(input);
+    }
+    diff_split(input, &pairwise)
+}
+
+/// Fallback-keyed messages decided apart (as with `--syncduplicates`, so n-th pairs with
+/// n-th), the others as usual, then merged.
+fn diff_split(input: &Input<'_>, pairwise: &HashSet<&str>) -> Diff {
+    let split = |v: &[Msg], pw: bool| -> Vec<Msg> {
+        v.iter()
+            .filter(|m| m.key.as_deref().is_some_and(|k| pairwise.contains(k)) == pw)
+            .cloned()
+            .collect()
+    };
+    let all1: HashSet<u32> = match input.host1_all {
+        Some(s) => s.clone(),
+        None => input.host1.iter().map(|m| m.uid).collect(),
+    };
+    let all2: HashSet<u32> = match input.host2_all {
+        Some(s) => s.clone(),
+        None => input.host2.iter().map(|m| m.uid).collect(),
+    };
+    let (n1, n2, p1, p2) = (
+        split(input.host1, false),
+        split(input.host2, false),
+        split(input.host1, true),
+        split(input.host2, true),
+    );
+    let half = |h1: &[Msg], h2: &[Msg], syncduplicates: bool| {
+        diff_keys(&Input {
+            host1: h1,
+            host2: h2,
+            map: input.map,
+            host1_all: Some(&all1),
+            host2_all: Some(&all2),
+            syncduplicates,
+            useuid: input.useuid,
+        })
+    };
+    let a = half(&n1, &n2, false);
+    let b = half(&p1, &p2, true);
+    // Indexes of each half back into host1.
+    let index: HashMap<u32, usize> = input
+        .host1
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.uid, i))
+        .collect();
+    let re = |list: &[Msg], i: usize| list.get(i).and_then(|m| index.get(&m.uid).copied());
+    let mut copy: Vec<usize> = a
+        .copy
+        .iter()
+        .filter_map(|&i| re(&n1, i))
+        .chain(b.copy.iter().filter_map(|&i| re(&p1, i)))
+        .collect();
+    copy.sort_unstable();
+    let mut present: Vec<(usize, u32)> = a
+        .present
+        .iter()
+        .filter_map(|&(i, u)| re(&n1, i).map(|j| (j, u)))
+        .chain(
+            b.present
+                .iter()
+                .filter_map(|&(i, u)| re(&p1, i).map(|j| (j, u))),
+        )
+        .collect();
+    present.sort_unstable();
+    present.dedup();
+    // A map entry is stale only when both halves found it so (each sees every UID).
+    let stale = a
+        .stale
+        .into_iter()
+        .filter(|s| b.stale.contains(s))
+        .collect();
+    Diff {
+        copy,
+        present,
+        adopted: a.adopted.into_iter().chain(b.adopted).collect(),
+        dup1: a.dup1.iter().filter_map(|&i| re(&n1, i)).collect(),
+        dup2: a.dup2,
+        extra2: a.extra2,
+        // Fallback-keyed host2 leftovers are treated like unidentified ones: never deleted.
+        unidentified2: a
+            .unidentified2
+            .into_iter()
+            .chain(b.extra2)
+            .chain(b.unidentified2)
+            .collect(),
+        stale,
+        unidentified1: a.unidentified1 + b.unidentified1,
+    }
+}
+
+/// The decision by keys (see the module documentation, rules 1 to 4).
+fn diff_keys(input: &Input<'_>) -> Diff {
     let mut out = Diff::default();
     let host2_all: HashSet<u32> = match input.host2_all {
         Some(s) => s.clone(),
@@ -156,7 +265,49 @@ mod tests {
             uid,
             size: 10,
             key: key.map(str::to_string),
+            pairwise: false,
         }
+    }
+
+    fn fallback(uid: u32, key: &str) -> Msg {
+        Msg {
+            pairwise: true,
+            ..m(uid, Some(key))
+        }
+    }
+
+    #[test]
+    fn fallback_keys_pair_nth_with_nth_and_are_never_deleted() {
+        // Three identical unidentified host1 messages, two on host2, plus normal ones.
+        let h1 = [
+            fallback(1, "H:x"),
+            m(2, Some("a")),
+            fallback(3, "H:x"),
+            m(4, Some("a")),
+            fallback(5, "H:x"),
+        ];
+        let h2 = [
+            fallback(10, "H:x"),
+            m(11, Some("a")),
+            fallback(12, "H:x"),
+            fallback(13, "H:y"),
+            m(14, Some("z")),
+        ];
+        let d = run(&h1, &h2, &[], false);
+        assert_eq!(d.copy, vec![4]);
+        assert_eq!(d.present, vec![(0, 10), (1, 11), (2, 12)]);
+        assert_eq!(d.dup1, vec![3], "a normal duplicate stays a duplicate");
+        assert!(d.dup2.is_empty());
+        assert_eq!(d.extra2, vec![14]);
+        assert_eq!(
+            d.unidentified2,
+            vec![13],
+            "a fallback-keyed leftover is never extra"
+        );
+        // A map entry of a fallback message is kept (not stale).
+        let d = run(&h1, &h2, &[(5, 13)], false);
+        assert!(d.stale.is_empty());
+        assert!(d.present.contains(&(4, 13)));
     }
 
     fn run(h1: &[Msg], h2: &[Msg], map: &[(u32, u32)], syncdup: bool) -> Diff {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use imapsync_plan::errors::ErrorLog;
+use imapsync_plan::folderplan::{self, Rules};
 use imapsync_state::Store;
 
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub rtt_us: std::sync::atomic::AtomicU64,
     /// `--skipcrossduplicates`: identity keys already on host2 in folders synced so far.
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
+    /// What folder records vouch for under this run's options.
+    pub fingerprint: String,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -40,7 +43,12 @@ pub type Slots = tokio::sync::OwnedSemaphorePermit;
 impl Ctx {
     pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
         let errorsmax = cfg.errorsmax;
-        let cfg_for_slots = cfg.clone();
+        let pairs = cfg.pairs();
+        let fingerprint = folderplan::fingerprint(
+            cfg.side1.search.as_deref(),
+            cfg.side2.search.as_deref(),
+            &cfg.messages,
+        );
         let started_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -56,9 +64,10 @@ impl Ctx {
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
-            slots: Arc::new(tokio::sync::Semaphore::new(cfg_pairs(&cfg_for_slots))),
+            slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
+            fingerprint,
         }
     }
 
@@ -77,6 +86,20 @@ impl Ctx {
         match (self.cfg.messages.maxsize, self.appendlimit.get().copied()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// The run's options as a folder's decisions need them.
+    pub fn rules(&self) -> Rules<'_> {
+        let c = &self.cfg;
+        Rules {
+            messages: &c.messages,
+            delete: &c.delete,
+            search1: c.side1.search.is_some(),
+            search2: c.side2.search.is_some(),
+            maxsize: self.maxsize(),
+            now: self.started_epoch as i64,
+            fingerprint: &self.fingerprint,
         }
     }
 
@@ -127,6 +150,35 @@ impl Ctx {
     }
 }
 
-fn cfg_pairs(cfg: &Config) -> usize {
-    cfg.side1.connections.min(cfg.side2.connections).max(1)
+impl crate::copy::Stop for Ctx {
+    fn stop(&self) -> bool {
+        self.aborted()
+    }
+}
+
+impl crate::copy::Throttle for Ctx {
+    /// imapsync's average-rate sleeps (`--maxmessagespersecond`, `--maxbytespersecond`,
+    /// `--maxbytesafter`, `--maxsleep`) over what the whole run transferred so far.
+    fn pause(&self) -> Option<std::time::Duration> {
+        use imapsync_plan::throttle;
+        let r = &self.cfg.rates;
+        let limits = throttle::ThrottleLimits {
+            maxmessagespersecond: r.maxmessagespersecond,
+            maxbytespersecond: r.maxbytespersecond,
+            maxbytesafter: Some(r.maxbytesafter as i64),
+            maxsleep: r.maxsleep,
+        };
+        let (n, bytes) = {
+            let st = self.stats();
+            (st.transferred, st.bytes_transferred)
+        };
+        let progress = throttle::TransferProgress {
+            nb_msg_transferred: n,
+            total_bytes_transferred: bytes,
+            time_spent: self.elapsed(),
+        };
+        throttle::sleep_if_needed(&limits, &progress)
+            .filter(|s| *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+    }
 }
