@@ -388,6 +388,60 @@ fn app_only_tokens_and_a_revoked_refresh_token() {
 }
 
 #[test]
+fn refresh_token_revoked_mid_run_ends_with_an_auth_error_and_loses_nothing() {
+    let o = Arc::new(OAuthServer::start().unwrap());
+    let p = pair(&o);
+    fill(&p.h1, "user1", "pass1", &corpus()).expect("fill");
+    o.add_client("app", Some("s"));
+    o.set_token_lifetime(Duration::from_secs(2));
+    let rt = o.issue_refresh_token("user1", "app");
+    let proxy = cutting_proxy(&p);
+    // The admin revokes the app's access a moment after the run started.
+    let revoker = {
+        let o = o.clone();
+        std::thread::spawn(move || {
+            while o.stats().refresh_grants == 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(1500));
+            o.revoke_user("user1");
+        })
+    };
+    let grant = [
+        "--oauthprovider1",
+        &o.url(),
+        "--oauthclientid1",
+        "app",
+        "--oauthclientsecret1",
+        "s",
+        "--oauthrefreshtoken1",
+        &rt,
+    ];
+    let mut a = args(&p, Some(proxy.port()), &grant);
+    a.extend(strings(&["--connections1", "1", "--notls1"]));
+    let r = run_in(p.dir.path(), &a, &[]);
+    revoker.join().unwrap();
+    assert_eq!(r.code, 161, "{}", r.show());
+    assert!(r.has("Host1 failure: Error login on"), "{}", r.show());
+    assert!(r.has("invalid_grant"), "{}", r.show());
+    // Nothing lost: what was copied is intact, and a run with a new consent finishes.
+    let copied = count(&p.snap2());
+    assert!(copied < count(&p.snap1()), "{}", r.show());
+    let rt2 = o.issue_refresh_token("user1", "app");
+    let mut a = args(&p, None, &grant);
+    common::set_arg(&mut a, "--oauthrefreshtoken1", &rt2);
+    let r = run_in(p.dir.path(), &a, &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert_eq!(
+        r.num("Messages transferred") as usize + copied,
+        count(&p.snap1()),
+        "{}",
+        r.show()
+    );
+    p.assert_same();
+}
+
+#[test]
 fn service_account_assertion_checked_by_the_token_endpoint() {
     let o = OAuthServer::start().unwrap();
     let p = pair(&o);
