@@ -216,11 +216,58 @@ fn header(inv: &Invocation, o: &Output, started: f64) {
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
 }
 
+/// `--oauthloginN`: the interactive sign-ins, each saving its token file; the side then gets
+/// its tokens from that file. Exit code 161/162 when one fails.
+fn oauth_logins(inv: &mut Invocation) -> Result<(), i32> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Failure: can not start the runtime: {e}");
+            return Err(1);
+        }
+    };
+    for l in std::mem::take(&mut inv.oauth_logins) {
+        let side = if l.side == 1 {
+            &mut inv.config.side1
+        } else {
+            &mut inv.config.side2
+        };
+        match runtime.block_on(crate::oauthargs::login(&l)) {
+            Ok(source) => side.connect.oauth = Some(source),
+            Err(e) => {
+                let code = 160 + i32::from(l.side);
+                println!(
+                    "Host{} failure: OAuth2 sign-in for user [{}] failed: {e}",
+                    l.side, l.user
+                );
+                println!("Exiting with return value {code} ({})", exit_name(code));
+                return Err(code);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A run: log, pidfile, the sync (or just* mode), the closing lines; returns the exit code.
 fn run(mut inv: Invocation) -> i32 {
+    if !inv.oauth_logins.is_empty()
+        && let Err(code) = oauth_logins(&mut inv)
+    {
+        return code;
+    }
     let started = now_epoch();
     let o = output(&inv.log, started);
     let out = o.out.clone();
+    for side in [&inv.config.side1, &inv.config.side2] {
+        if let Some(src) = &side.connect.oauth {
+            let o = out.clone();
+            let s = side.connect.side;
+            src.set_notifier(Arc::new(move |line: &str| o.line(format!("{s}: {line}"))));
+        }
+    }
     for (side, on) in [&mut inv.config.side1, &mut inv.config.side2]
         .into_iter()
         .zip(inv.debugimap)

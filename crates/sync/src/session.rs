@@ -177,12 +177,9 @@ pub async fn ensure(
             return None;
         }
         if attempt > sc.reconnect_retry || ctx.aborted() {
-            ctx.error(format!(
-                "{side} failure: can not open imap connection on host{} [{}] with user [{}]: {e}",
-                side.number(),
-                sc.connect.host,
-                sc.connect.user
-            ));
+            // Worded as at the start: a login refused late in a run (an OAuth2 refresh token
+            // revoked meanwhile) is an authentication failure, not a connection failure.
+            ctx.error(failure_line(side, &sc.connect, &e));
             return None;
         }
         ctx.out.line(format!(

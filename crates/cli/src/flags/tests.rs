@@ -1166,8 +1166,6 @@ fn not_yet_statuses_are_exactly_the_listed_ones() {
         "ssl2_ssl_version",
         "domain1",
         "domain2",
-        "oauthrefreshcmd1",
-        "oauthrefreshcmd2",
         "f1f2h",
         "fetch_hash_set",
         "maxlinelengthcmd",
@@ -1267,6 +1265,18 @@ fn masked_command_line_hides_secrets() {
     assert_eq!(
         ok(&["--oauthdirect1", "x", "--user1=u"]).masked_command_line(),
         "--oauthdirect1 MASKED --user1=u"
+    );
+    // The built-in OAuth2 refresh: client secrets and refresh tokens.
+    assert_eq!(
+        ok(&[
+            "--oauthclientsecret1",
+            "cs",
+            "--oauthrefreshtoken2=rt",
+            "--oauthclientid1",
+            "id"
+        ])
+        .masked_command_line(),
+        "--oauthclientsecret1 MASKED --oauthrefreshtoken2=MASKED --oauthclientid1 id"
     );
 }
 
@@ -1456,7 +1466,7 @@ fn help_lists_every_option() {
             .iter()
             .filter(|f| f.category == Category::Beyond)
             .count(),
-        5
+        12
     );
 }
 

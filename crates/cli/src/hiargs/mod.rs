@@ -19,7 +19,9 @@ use imapsync_sync::config::{
 
 use crate::flags::{self, Parsed};
 use presets::{Presets, presets};
-pub use side::{DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, split_host};
+pub use side::{
+    DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, OAuthLogin, split_host,
+};
 
 /// A configuration error, with the exit code it maps to.
 #[derive(Debug)]
@@ -81,6 +83,8 @@ pub struct Invocation {
     pub command_line: String,
     /// Lines to print at the start (warnings, presets, notes on options read elsewhere).
     pub notes: Vec<String>,
+    /// Interactive OAuth2 logins to run before anything else (`--oauthloginN`).
+    pub oauth_logins: Vec<OAuthLogin>,
 }
 
 /// Resolves a parsed command line: merges `options_extra.txt` (its first line, when the file
@@ -106,6 +110,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
     let command_line = format!("imapsync {}", p.masked_command_line());
     let (config, warnings) = build(&p)?;
     notes.extend(warnings);
+    let oauth_logins = side::oauth_logins(&p)?;
     Ok(Action::Run(Box::new(Invocation {
         config,
         log: LogSettings {
@@ -124,6 +129,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         }),
         command_line,
         notes,
+        oauth_logins,
     })))
 }
 
@@ -601,6 +607,32 @@ mod tests {
             Ok(Action::Run(inv)) => inv.config,
             other => panic!("{extra:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn presets_keep_working_with_oauth2() {
+        let c = cfg(&[
+            "--office2",
+            "--host2",
+            "",
+            "--oauthprovider2",
+            "microsoft:contoso.onmicrosoft.com",
+            "--oauthclientid2",
+            "app-id",
+            "--oauthclientsecret2",
+            "app-secret",
+        ]);
+        let s2 = &c.side2.connect;
+        assert_eq!(s2.host, "outlook.office365.com");
+        assert_eq!(s2.security.ssl, Some(true));
+        assert_eq!(s2.mech, imapsync_client::AuthMech::OAuth);
+        assert!(
+            s2.oauth
+                .as_ref()
+                .is_some_and(|o| o.describe().contains("client credentials"))
+        );
+        assert!(c.side1.connect.oauth.is_none());
+        assert_eq!(c.side1.connect.mech, imapsync_client::AuthMech::Login);
     }
 
     #[test]
