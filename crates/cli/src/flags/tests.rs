@@ -1191,13 +1191,9 @@ fn not_yet_statuses_are_exactly_the_listed_ones() {
         "memorystress",
         "dockercontext",
         "var",
-        "abortbyfile",
         // Not implemented yet in this release; each goes when its behaviour lands.
         "syncflagsaftercopy",
         "debugsleep",
-        "sigexit",
-        "sigreconnect",
-        "sigignore",
     ];
     expected.sort_unstable();
     assert_eq!(not_yet, expected);
