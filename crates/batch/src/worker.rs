@@ -164,12 +164,7 @@ pub async fn work(
                     }
                     Ok(Claim::Finished) => {
                         if active.is_empty() {
-                            display.finish(&snapshot(
-                                &counts,
-                                &active,
-                                done_totals,
-                                started,
-                            ));
+                            display.finish(&snapshot(&counts, &active, done_totals, started));
                             return WorkerEnd {
                                 signal: None,
                                 finished,

@@ -14,8 +14,10 @@ use imapsync_plan::display::{LogfileSpec, local_offset, setlogfile};
 use imapsync_plan::errors::exit_name;
 use imapsync_sync::{Out, RunHandle};
 
-use crate::flags::{self, Parsed};
-use crate::hiargs;
+use imapsync_sync::config::{Mode, SignalPlan};
+
+use crate::flags;
+use crate::hiargs::{self, Action, Invocation};
 
 /// Runs `imapsync batch ARGS`.
 pub fn main(args: Vec<String>) -> i32 {
@@ -24,55 +26,50 @@ pub fn main(args: Vec<String>) -> i32 {
 
 struct CliRunner;
 
-/// Options of a plain run that make no sense for one account of a batch.
-const NOT_IN_BATCH: &[&str] = &["justconnect", "pidfilelocking", "tail", "abort"];
-
-/// An account's options, read as `app::main_with` reads a command line; `Err` is the exit
-/// code and message a plain run would end with.
-fn parse(args: Vec<String>) -> Result<(Parsed, Vec<String>), (i32, String)> {
-    let mut parsed = flags::parse(args).map_err(|e| (e.exit_code(), e.to_string()))?;
-    let mut notes = Vec::new();
-    if let Ok(text) = std::fs::read_to_string("options_extra.txt") {
-        let first = text.lines().next().unwrap_or("").to_string();
-        let extra = flags::parse_extra(&first);
-        notes.extend(
-            extra
-                .problems
-                .iter()
-                .map(|p| format!("options_extra.txt: {p}")),
-        );
-        parsed.merge(&extra.options);
-        notes.push(format!("Read options from options_extra.txt: {first}"));
-    }
-    for e in parsed.list("extra").to_vec() {
-        let extra = flags::parse_extra(&e);
-        notes.extend(extra.problems.iter().map(|p| format!("--extra: {p}")));
-        parsed.merge(&extra.options);
-    }
-    let unsupported = parsed.not_yet_supported();
-    if !unsupported.is_empty() {
-        return Err((
-            64,
-            unsupported
-                .iter()
-                .map(|o| format!("option {o} is not supported yet"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
-    }
-    for o in NOT_IN_BATCH {
-        if parsed.bool(o) == Some(true) {
-            return Err((64, format!("option --{o} is not available in a batch")));
+/// An account's options, resolved exactly as a plain run resolves them (`options_extra.txt`,
+/// `--extra`, defaults, presets); `Err` is the exit code and message a plain run would end
+/// with. Options that make no sense for one account of a batch are refused. A batch handles
+/// signals itself: an account's run watches none, nor an abort file.
+fn resolve(args: Vec<String>) -> Result<Invocation, (i32, String)> {
+    let parsed = flags::parse(args).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let not_here = |o: &str| Err((64, format!("option --{o} is not available in a batch")));
+    let mut inv = match hiargs::resolve(parsed).map_err(|e| (e.exit_code, e.message))? {
+        Action::Run(inv) => *inv,
+        Action::NotSupported(options) => {
+            return Err((
+                64,
+                options
+                    .iter()
+                    .map(|o| format!("option {o} is not supported yet"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
         }
+        Action::Help | Action::Version => return not_here("help/--version"),
+        Action::Abort { .. } => return not_here("abort"),
+    };
+    match inv.config.mode {
+        Mode::JustConnect => return not_here("justconnect (or a missing host or user)"),
+        Mode::JustBanner => return not_here("justbanner"),
+        _ => {}
     }
-    Ok((parsed, notes))
+    if inv.pidfilelocking {
+        return not_here("pidfilelocking");
+    }
+    if inv.tail {
+        return not_here("tail");
+    }
+    inv.config.signals = SignalPlan {
+        actions: Vec::new(),
+    };
+    inv.config.abort_file = None;
+    Ok(inv)
 }
 
 impl AccountRunner for CliRunner {
     fn check(&self, args: &[String]) -> Result<Checked, (i32, String)> {
-        let (parsed, _) = parse(args.to_vec())?;
-        let (cfg, _) = hiargs::build(&parsed).map_err(|e| (e.exit_code, e.message))?;
-        let pairs = cfg.side1.connections.min(cfg.side2.connections).max(1);
+        let inv = resolve(args.to_vec())?;
+        let pairs = inv.config.pairs();
         Ok(Checked {
             connections: u32::try_from(pairs).unwrap_or(u32::MAX),
         })
@@ -165,24 +162,21 @@ async fn run_account(args: Vec<String>, live: Arc<Live>) -> Outcome {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let (parsed, notes) = match parse(args) {
-        Ok(p) => p,
+    let mut inv = match resolve(args) {
+        Ok(i) => i,
         Err((code, msg)) => return failed(code, msg, None),
     };
-    let (mut cfg, extras) = match hiargs::build(&parsed) {
-        Ok(c) => c,
-        Err(e) => return failed(e.exit_code, e.message, None),
-    };
-    let log_path = parsed.bool("log").unwrap_or(true).then(|| {
+    let l = &inv.log;
+    let log_path = l.enabled.then(|| {
         PathBuf::from(setlogfile(
             &LogfileSpec {
                 timestart: started,
-                user1: parsed.string("user1"),
-                user2: parsed.string("user2"),
+                user1: l.user1.as_deref(),
+                user2: l.user2.as_deref(),
                 supplement: "",
                 abort: false,
-                logdir: parsed.string("logdir").unwrap_or("LOG_imapsync"),
-                logfile: parsed.string("logfile"),
+                logdir: &l.logdir,
+                logfile: l.logfile.as_deref(),
             },
             local_offset,
         ))
@@ -216,9 +210,11 @@ async fn run_account(args: Vec<String>, live: Arc<Live>) -> Outcome {
             }
         })
     };
-    let debug_all = parsed.bool("debugimap").unwrap_or(false);
-    for (side, n) in [(&mut cfg.side1, 1), (&mut cfg.side2, 2)] {
-        if debug_all || parsed.bool(&format!("debugimap{n}")).unwrap_or(false) {
+    for (side, on) in [&mut inv.config.side1, &mut inv.config.side2]
+        .into_iter()
+        .zip(inv.debugimap)
+    {
+        if on {
             let o = out.clone();
             side.connect.tracer = Some(Arc::new(move |s, line: &str| {
                 o.line(format!("{s}: {line}"))
@@ -237,24 +233,19 @@ async fn run_account(args: Vec<String>, live: Arc<Live>) -> Outcome {
     if let Some(p) = &log_path {
         out.line(format!("Log file is {}", p.display()));
     }
-    out.line(format!(
-        "Command line used: {}",
-        crate::app::command_line(&parsed)
-    ));
-    for l in notes.iter().chain(extras.warnings.iter()) {
+    out.line(format!("Command line used: {}", inv.command_line));
+    for l in &inv.notes {
         out.line(l);
     }
-    let result = imapsync_sync::run_with(cfg, out.clone(), &live.handle).await;
+    let errorsmax = inv.config.errorsmax;
+    let result = imapsync_sync::run_with(inv.config, out.clone(), &live.handle).await;
     if result.signal.is_some() {
         out.line(format!("Exiting with return value {}", result.exit_code));
     } else {
         out.line(imapsync_plan::errors::exiting_line(
             result.exit_code,
             result.nb_errors,
-            parsed
-                .int("errorsmax")
-                .map(|v| v.max(1) as u64)
-                .unwrap_or(50),
+            errorsmax,
             std::process::id(),
         ));
     }

@@ -1,7 +1,9 @@
 //! The imapsync-compatible command line.
 //!
 //! * [`flags`]: the option table and the Getopt::Long-compatible parser (low-level arguments).
-//! * [`hiargs`]: defaults, implied options and secrets resolved into the run configuration.
+//! * [`hiargs`]: the only reader of the parsed options — defaults, presets, implied options,
+//!   secrets and the run mode resolved once into an [`hiargs::Action`] with typed configuration.
+//! * [`oauthargs`]: how each side gets its OAuth2 access tokens.
 //! * [`app`]: the program — logging, pidfile, the run, the final lines and the exit code.
 //! * [`batch_cmd`]: `imapsync batch ...`, many accounts (crate `imapsync-batch`), each run
 //!   in-process as [`app`] would run it.
@@ -10,3 +12,4 @@ pub mod app;
 pub mod batch_cmd;
 pub mod flags;
 pub mod hiargs;
+pub mod oauthargs;

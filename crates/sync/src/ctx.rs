@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use imapsync_plan::errors::ErrorLog;
+use imapsync_plan::folderplan::{self, Rules};
 use imapsync_state::Store;
 
 use crate::config::Config;
@@ -32,6 +33,18 @@ pub struct Ctx {
     pub rtt_us: std::sync::atomic::AtomicU64,
     /// `--skipcrossduplicates`: identity keys already on host2 in folders synced so far.
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
+    /// What folder records vouch for under this run's options.
+    pub fingerprint: String,
+    /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
+    /// that no message starts once the limit is reached, pipelining or not).
+    bytes_started: std::sync::atomic::AtomicU64,
+    /// Every connection opened (for a reconnection asked by a signal).
+    connections: Mutex<Vec<imapsync_client::Connection>>,
+    /// The throttle's longest sleep now (`USR1` switches it).
+    maxsleep: Mutex<Option<f64>>,
+    /// Host1 messages in the folders to sync, from the sizes at the start (for the ETA; 0 =
+    /// unknown, no ETA).
+    pub h1_nb_msg_start: std::sync::atomic::AtomicU64,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -40,7 +53,13 @@ pub type Slots = tokio::sync::OwnedSemaphorePermit;
 impl Ctx {
     pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
         let errorsmax = cfg.errorsmax;
-        let cfg_for_slots = cfg.clone();
+        let maxsleep = cfg.rates.maxsleep;
+        let pairs = cfg.pairs();
+        let fingerprint = folderplan::fingerprint(
+            cfg.side1.search.as_deref(),
+            cfg.side2.search.as_deref(),
+            &cfg.messages,
+        );
         let started_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -56,9 +75,14 @@ impl Ctx {
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
-            slots: Arc::new(tokio::sync::Semaphore::new(cfg_pairs(&cfg_for_slots))),
+            slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
+            fingerprint,
+            bytes_started: std::sync::atomic::AtomicU64::new(0),
+            connections: Mutex::new(Vec::new()),
+            maxsleep: Mutex::new(maxsleep),
+            h1_nb_msg_start: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -77,6 +101,70 @@ impl Ctx {
         match (self.cfg.messages.maxsize, self.appendlimit.get().copied()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Keeps a handle on a new connection, for [`Ctx::reconnect_all`].
+    pub fn register(&self, c: &imapsync_client::Connection) {
+        let mut all = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|c| c.is_alive());
+        all.push(c.clone());
+    }
+
+    /// Drops every live connection: their users reconnect and go on (a signal asked for it).
+    /// Returns how many were dropped.
+    pub fn reconnect_all(&self) -> usize {
+        let all = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|p| p.into_inner()));
+        let live: Vec<_> = all.into_iter().filter(|c| c.is_alive()).collect();
+        for c in &live {
+            c.reset("a signal asked to reconnect both sides");
+        }
+        live.len()
+    }
+
+    /// Switches the throttle's longest sleep between 0 and its default; returns the new one.
+    pub fn toggle_maxsleep(&self) -> f64 {
+        use imapsync_plan::throttle;
+        let mut m = self.maxsleep.lock().unwrap_or_else(|p| p.into_inner());
+        let now = throttle::effective_maxsleep(*m);
+        let next = if now > 0.0 {
+            0.0
+        } else {
+            throttle::DEFAULT_MAXSLEEP
+        };
+        *m = Some(next);
+        next
+    }
+
+    /// imapsync's ETA after a copy: from the average time per message so far and the host1
+    /// messages left (empty without folder sizes at the start).
+    pub fn eta(&self) -> String {
+        use imapsync_plan::display;
+        let start = self.h1_nb_msg_start.load(Ordering::Relaxed);
+        if start == 0 {
+            return String::new();
+        }
+        let (processed, transferred) = {
+            let st = self.stats();
+            (st.transferred + st.skipped, st.transferred)
+        };
+        let spent = self.elapsed();
+        let remaining = display::time_remaining(spent, processed, start, transferred).max(0.0);
+        let date = display::localtimez_local(self.started_epoch + spent + remaining);
+        display::eta_line(&date, remaining, processed, start)
+    }
+
+    /// The run's options as a folder's decisions need them.
+    pub fn rules(&self) -> Rules<'_> {
+        let c = &self.cfg;
+        Rules {
+            messages: &c.messages,
+            delete: &c.delete,
+            search1: c.side1.search.is_some(),
+            search2: c.side2.search.is_some(),
+            maxsize: self.maxsize(),
+            now: self.started_epoch as i64,
+            fingerprint: &self.fingerprint,
         }
     }
 
@@ -127,6 +215,52 @@ impl Ctx {
     }
 }
 
-fn cfg_pairs(cfg: &Config) -> usize {
-    cfg.side1.connections.min(cfg.side2.connections).max(1)
+impl crate::copy::Stop for Ctx {
+    fn stop(&self) -> bool {
+        self.aborted()
+            || self
+                .cfg
+                .rates
+                .exitwhenover
+                .is_some_and(|max| self.bytes_started.load(Ordering::SeqCst) >= max)
+    }
+
+    fn started(&self, bytes: u64) {
+        self.bytes_started.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    fn not_stored(&self, bytes: u64) {
+        let _ = self
+            .bytes_started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(bytes))
+            });
+    }
+}
+
+impl crate::copy::Throttle for Ctx {
+    /// imapsync's average-rate sleeps (`--maxmessagespersecond`, `--maxbytespersecond`,
+    /// `--maxbytesafter`, `--maxsleep`) over what the whole run transferred so far.
+    fn pause(&self) -> Option<std::time::Duration> {
+        use imapsync_plan::throttle;
+        let r = &self.cfg.rates;
+        let limits = throttle::ThrottleLimits {
+            maxmessagespersecond: r.maxmessagespersecond,
+            maxbytespersecond: r.maxbytespersecond,
+            maxbytesafter: Some(r.maxbytesafter as i64),
+            maxsleep: *self.maxsleep.lock().unwrap_or_else(|p| p.into_inner()),
+        };
+        let (n, bytes) = {
+            let st = self.stats();
+            (st.transferred, st.bytes_transferred)
+        };
+        let progress = throttle::TransferProgress {
+            nb_msg_transferred: n,
+            total_bytes_transferred: bytes,
+            time_spent: self.elapsed(),
+        };
+        throttle::sleep_if_needed(&limits, &progress)
+            .filter(|s| *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+    }
 }

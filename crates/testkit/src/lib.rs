@@ -22,6 +22,10 @@
 //!   or rewrites the greeting / answers `* BYE` (Gmail's connection limit).
 //! * [`Postgres`] starts a throwaway PostgreSQL cluster (initdb in a temp dir, random
 //!   loopback port, run as an unprivileged user when the tests run as root).
+//! * [`OAuthServer`] is a local OAuth2 authorization server (token, introspection for
+//!   Dovecot's `oauth2` passdb, device code, browser sign-in, discovery, service-account
+//!   JWT checks) with short-lived tokens; [`DovecotBuilder::oauth2`] makes Dovecot accept
+//!   its tokens with XOAUTH2 and OAUTHBEARER.
 //! * [`corpus`] generates deterministic mailboxes (seeded PRNG, realistic RFC 5322
 //!   messages, size distributions, flags, keywords, awkward folder names), and
 //!   [`fill()`] uploads them quickly with pipelined LITERAL+ APPENDs over several
@@ -57,6 +61,7 @@ pub mod fill;
 pub mod fixtures;
 pub mod imap;
 pub mod mutf7;
+pub mod oauth;
 pub mod parse;
 pub mod postgres;
 pub mod prng;
@@ -74,6 +79,7 @@ pub use dovecot::{
 pub use fill::{FillReport, fill, fill_at};
 pub use fixtures::{Fixture, fixtures};
 pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
+pub use oauth::{OAuthServer, OAuthStats};
 pub use postgres::Postgres;
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
 pub use shim::{Shim, ShimStats};
