@@ -49,6 +49,8 @@
 
 mod background;
 pub mod corpus;
+pub mod courier;
+pub mod cyrus;
 pub mod date;
 pub mod dovecot;
 pub mod fill;
@@ -58,12 +60,15 @@ pub mod mutf7;
 pub mod parse;
 pub mod prng;
 pub mod proxy;
+pub mod servers;
 pub mod shim;
 pub mod spawn;
 pub mod tls;
 pub mod verify;
 
 pub use corpus::{Corpus, CorpusSpec};
+pub use courier::Courier;
+pub use cyrus::{Cyrus, CyrusLayout};
 pub use dovecot::{
     Dovecot, DovecotBuilder, Layout, MASTER_PASSWORD, MASTER_SEPARATOR, MASTER_USER, USERS,
     WEIRD_PASSWORD,
@@ -72,6 +77,7 @@ pub use fill::{FillReport, fill, fill_at};
 pub use fixtures::{Fixture, fixtures};
 pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
+pub use servers::{Flavour, ImapServer};
 pub use shim::{Shim, ShimStats};
 
 #[cfg(test)]
