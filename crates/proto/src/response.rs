@@ -482,7 +482,9 @@ impl<'a> Parser<'a> {
                 self.pos = start - 1;
                 Err(self.err("escaped quoted string"))
             }
-            Some(b'{') | Some(b'~') => self.literal(),
+            Some(b'{') => self.literal(),
+            // `~{n}` is a literal8; a bare `~` starts an atom (Cyrus lists `~home` unquoted).
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => self.literal(),
             _ => {
                 let start = self.pos;
                 let tok = self.astring_token();
@@ -572,7 +574,8 @@ impl<'a> Parser<'a> {
             Some(b'(') => self.skip_list(b'(', b')'),
             Some(b'[') => self.skip_list(b'[', b']'),
             Some(b'"') => self.quoted_owned().map(|_| ()),
-            Some(b'{') | Some(b'~') => self.literal().map(|_| ()),
+            Some(b'{') => self.literal().map(|_| ()),
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => self.literal().map(|_| ()),
             Some(b')') | Some(b']') | None => Err(self.err("value expected")),
             _ => {
                 let t = self.flag_token();
@@ -1602,6 +1605,22 @@ mod tests {
                 assert!(other.is_empty());
                 assert_eq!(shared.len(), 2);
             }
+            u => panic!("{u:?}"),
+        }
+        // Cyrus 3.6: atoms starting with `~` (not a literal8) in LIST and STATUS.
+        match untagged(b"* LIST (\\HasNoChildren) \"/\" ~home\r\n") {
+            Untagged::List(l) => assert_eq!(l.name, b"~home"),
+            u => panic!("{u:?}"),
+        }
+        match untagged(b"* STATUS ~home (MESSAGES 0 UIDNEXT 1)\r\n") {
+            Untagged::MailboxStatus { mailbox, items } => {
+                assert_eq!(mailbox, b"~home");
+                assert_eq!(items.messages, Some(0));
+            }
+            u => panic!("{u:?}"),
+        }
+        match untagged(b"* LIST () \"/\" ~{4}\r\nab~c\r\n") {
+            Untagged::List(l) => assert_eq!(l.name, b"ab~c"),
             u => panic!("{u:?}"),
         }
         // Cyrus 3.6: QUOTA with its own resources, QUOTAROOT without a root.

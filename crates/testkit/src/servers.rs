@@ -80,21 +80,7 @@ pub(crate) fn lib_dirs(root: &Path) -> String {
 /// Wire name of a canonical `/`-separated UTF-8 path under a personal namespace
 /// `(prefix, sep)`. `INBOX` (any case) and its children keep the INBOX spelling.
 pub fn wire_name(prefix: &str, sep: char, path: &str) -> String {
-    if path.eq_ignore_ascii_case("INBOX") {
-        return "INBOX".into();
-    }
-    let enc = |p: &str| -> String {
-        p.split('/')
-            .map(crate::mutf7::encode)
-            .collect::<Vec<_>>()
-            .join(&sep.to_string())
-    };
-    if let Some(rest) = path.strip_prefix("INBOX/")
-        && !prefix.is_empty()
-    {
-        return format!("INBOX{sep}{}", enc(rest));
-    }
-    format!("{prefix}{}", enc(path))
+    crate::corpus::wire_name(path, prefix, sep)
 }
 
 /// A server of the test matrix.
