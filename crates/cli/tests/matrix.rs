@@ -791,6 +791,7 @@ fn courier_as_host2_is_not_stalled_by_synchronizing_literals() {
     let t = Instant::now();
     let r = p.run(&["--connections1", "1", "--connections2", "1"]);
     let took = t.elapsed();
+    eprintln!("TOOK {took:?}");
     assert_eq!(r.code, 0, "{}", r.show());
     assert_eq!(r.num("Messages transferred"), 100, "{}", r.show());
     assert!(
