@@ -599,7 +599,7 @@ fn awkward_folder_names(f1: Flavour, f2: Flavour) {
     assert_eq!(r.errors(), refused, "{label}: {}", r.show());
     assert_eq!(r.code, if refused == 0 { 0 } else { 116 }, "{}", r.show());
     assert_eq!(
-        r.num("Messages transferred") as u64,
+        r.num("Messages transferred"),
         made.len() as u64 - refused,
         "{label}: {}",
         r.show()

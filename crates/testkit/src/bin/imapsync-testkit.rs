@@ -3,7 +3,7 @@
 //! ```text
 //! imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
 //!                        [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
-//!                        [--quota-kib N] [--max-mail-size BYTES]
+//!                        [--add-cap CAP]... [--quota-kib N] [--max-mail-size BYTES]
 //! imapsync-testkit serve --server cyrus-slash|cyrus-dot|courier [--state-file F] [--var-prefix P]
 //! imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
 //!                        [--messages N] [--folders F] [--seed S] [--connections C]
@@ -32,7 +32,7 @@ const USAGE: &str = "usage:
                           [--seed S]   (N new messages and M flag changes, deterministic)
   imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
                          [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
-                         [--quota-kib N] [--max-mail-size BYTES]
+                         [--add-cap CAP]... [--quota-kib N] [--max-mail-size BYTES]
   imapsync-testkit serve --server cyrus-slash|cyrus-dot|courier [--state-file F] [--var-prefix P]
   imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
                          [--messages N] [--folders F] [--seed S] [--connections C]
@@ -196,6 +196,7 @@ fn serve_other(a: &Args, flavour: Flavour) -> Result<ExitCode> {
         "mail-dir",
         "fsync",
         "remove-cap",
+        "add-cap",
         "quota-kib",
         "max-mail-size",
     ] {
@@ -264,6 +265,9 @@ fn serve_dovecot(a: &Args, layout: Layout) -> Result<ExitCode> {
     }
     for c in a.all("remove-cap") {
         b = b.remove_capability(&c);
+    }
+    for c in a.all("add-cap") {
+        b = b.add_capability(&c);
     }
     if let Some(k) = a.num::<u64>("quota-kib")? {
         b = b.quota_storage_kib(k);
