@@ -10,6 +10,10 @@
 //!   Exchange-like special folders. A builder emulates other servers by removing
 //!   capabilities, adding quota limits, enabling COMPRESS, and so on. Servers cannot
 //!   outlive the test process (see [`spawn`]) and are stopped on drop.
+//! * [`Cyrus`] (Cyrus IMAPd 3.6, `/` or `.` hierarchy) and [`Courier`] (Courier-IMAP 5.0,
+//!   no LITERAL+) are throwaway instances of the other servers of the test matrix, run from
+//!   the Debian packages `scripts/deps.sh` unpacks; [`servers::Flavour`] names every server
+//!   of the matrix and starts it as a [`servers::ImapServer`].
 //! * [`TestImap`] is a deliberately independent, blocking IMAP client for assertions:
 //!   LIST/STATUS/SELECT/APPEND/STORE/EXPUNGE and [`TestImap::snapshot`], which records
 //!   every message's flags, INTERNALDATE, size, SHA-256 of the body and Message-ID.
