@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use imapsync_plan::display::{LogfileSpec, local_offset, setlogfile};
 use imapsync_plan::errors::exit_name;
-use imapsync_sync::{Config, Out};
+use imapsync_sync::Out;
 
-use crate::flags::{self, Parsed};
-use crate::hiargs;
+use crate::flags;
+use crate::hiargs::{self, Action, Invocation, LogSettings};
 
 /// Where lines go: stdout and, unless `--nolog`, the log file. Both are buffered and
 /// flushed at least every [`FLUSH_EVERY`], so thousands of per-message lines cost a few
@@ -70,7 +70,7 @@ pub fn main_with(args: Vec<String>) -> i32 {
         print!("{}", flags::help_text());
         return 0;
     }
-    let mut parsed = match flags::parse(args) {
+    let parsed = match flags::parse(args) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -78,50 +78,24 @@ pub fn main_with(args: Vec<String>) -> i32 {
             return e.exit_code();
         }
     };
-    // options_extra.txt (first line) and --extra: imapsync's restricted option set.
-    let mut extra_notes = Vec::new();
-    if let Ok(text) = std::fs::read_to_string("options_extra.txt") {
-        let first = text.lines().next().unwrap_or("").to_string();
-        let extra = flags::parse_extra(&first);
-        for p in &extra.problems {
-            extra_notes.push(format!("options_extra.txt: {p}"));
+    match hiargs::resolve(parsed) {
+        Ok(Action::Help) => {
+            print!("{}", flags::help_text());
+            0
         }
-        parsed.merge(&extra.options);
-        extra_notes.push(format!("Read options from options_extra.txt: {first}"));
-    }
-    for e in parsed.list("extra").to_vec() {
-        let extra = flags::parse_extra(&e);
-        for p in &extra.problems {
-            extra_notes.push(format!("--extra: {p}"));
+        Ok(Action::Version) => {
+            println!("{}", flags::VERSION);
+            0
         }
-        parsed.merge(&extra.options);
-    }
-    if parsed.bool("help") == Some(true) {
-        print!("{}", flags::help_text());
-        return 0;
-    }
-    if parsed.bool("version") == Some(true) {
-        println!("{}", flags::VERSION);
-        return 0;
-    }
-    let unsupported = parsed.not_yet_supported();
-    if !unsupported.is_empty() {
-        for o in &unsupported {
-            eprintln!("option {o} is not supported yet");
+        Ok(Action::NotSupported(options)) => {
+            for o in &options {
+                eprintln!("option {o} is not supported yet");
+            }
+            eprintln!("Exiting with return value 64 ({})", exit_name(64));
+            64
         }
-        eprintln!("Exiting with return value 64 ({})", exit_name(64));
-        return 64;
-    }
-    if parsed.bool("abort") == Some(true) {
-        return abort_other(&parsed);
-    }
-    if parsed.bool("justbanner") == Some(true) {
-        println!("{}", banner());
-        println!("Command line used: {}", command_line(&parsed));
-        return 0;
-    }
-    let (cfg, extras) = match hiargs::build(&parsed) {
-        Ok(c) => c,
+        Ok(Action::Abort(pidfile)) => abort_other(pidfile.as_deref()),
+        Ok(Action::Run(inv)) => run(*inv),
         Err(e) => {
             eprintln!("{}", e.message);
             eprintln!(
@@ -129,10 +103,9 @@ pub fn main_with(args: Vec<String>) -> i32 {
                 e.exit_code,
                 exit_name(e.exit_code)
             );
-            return e.exit_code;
+            e.exit_code
         }
-    };
-    run_configured(&parsed, cfg, extras, extra_notes)
+    }
 }
 
 fn banner() -> String {
@@ -144,31 +117,37 @@ fn banner() -> String {
     )
 }
 
-fn command_line(p: &Parsed) -> String {
-    format!("imapsync {}", p.masked_command_line())
+/// Where lines go, and the log file they also go to.
+struct Output {
+    out: Out,
+    tee: Arc<Mutex<Tee>>,
+    log_path: Option<PathBuf>,
+    /// Lines to print once printing starts (a log file that could not be opened).
+    pre: Vec<String>,
 }
 
-fn run_configured(
-    parsed: &Parsed,
-    mut cfg: Config,
-    extras: hiargs::Extras,
-    notes: Vec<String>,
-) -> i32 {
-    let started = now_epoch();
-    // Log file.
-    let log_enabled = parsed.bool("log").unwrap_or(true);
+impl Output {
+    fn flush(&self) {
+        if let Ok(mut t) = self.tee.lock() {
+            t.flush();
+        }
+    }
+}
+
+/// Opens the log file (unless `--nolog`) and the line printer over stdout and it.
+fn output(log: &LogSettings, started: f64) -> Output {
     let mut log_path: Option<PathBuf> = None;
     let mut log_file = None;
     let mut pre = Vec::new();
-    if log_enabled {
+    if log.enabled {
         let spec = LogfileSpec {
             timestart: started,
-            user1: parsed.string("user1"),
-            user2: parsed.string("user2"),
+            user1: log.user1.as_deref(),
+            user2: log.user2.as_deref(),
             supplement: "",
             abort: false,
-            logdir: parsed.string("logdir").unwrap_or("LOG_imapsync"),
-            logfile: parsed.string("logfile"),
+            logdir: &log.logdir,
+            logfile: log.logfile.as_deref(),
         };
         let path = PathBuf::from(setlogfile(&spec, local_offset));
         match open_log(&path) {
@@ -208,65 +187,59 @@ fn run_configured(
             }
         })
     };
-    let debug_all = parsed.bool("debugimap").unwrap_or(false);
-    for (side, n) in [(&mut cfg.side1, 1), (&mut cfg.side2, 2)] {
-        if debug_all || parsed.bool(&format!("debugimap{n}")).unwrap_or(false) {
-            let o = out.clone();
-            side.connect.tracer = Some(Arc::new(move |s, line: &str| {
-                o.line(format!("{s}: {line}"))
-            }));
-        }
+    Output {
+        out,
+        tee,
+        log_path,
+        pre,
     }
+}
+
+/// The lines every run starts with.
+fn header(inv: &Invocation, o: &Output, started: f64) {
+    let out = &o.out;
     out.line(banner());
     out.line(format!(
         "Transfer started at {}",
         imapsync_plan::display::localtimez_local(started)
     ));
     out.line(format!("PID is {}", std::process::id()));
-    match &log_path {
+    match &o.log_path {
         Some(p) => out.line(format!("Log file is {}", p.display())),
         None => out.line("No log file because of option --nolog"),
     }
-    out.line(format!("Command line used: {}", command_line(parsed)));
-    for l in pre.iter().chain(notes.iter()).chain(extras.warnings.iter()) {
+    out.line(format!("Command line used: {}", inv.command_line));
+    for l in o.pre.iter().chain(inv.notes.iter()) {
         out.line(l);
-    }
-    if let Some(why) = &extras.implied_justconnect {
-        out.line(why);
     }
     out.line("Info: will resync flags for already transferred messages. Use --noresyncflags to not resync flags.");
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
-    let pidfile = pidfile_path(parsed);
-    if parsed.bool("pidfilelocking").unwrap_or(false)
-        && let Some(p) = &pidfile
-        && let Some((pid, other_log)) = running_owner(p)
+}
+
+/// A run: log, pidfile, the sync (or just* mode), the closing lines; returns the exit code.
+fn run(mut inv: Invocation) -> i32 {
+    let started = now_epoch();
+    let o = output(&inv.log, started);
+    let out = o.out.clone();
+    for (side, on) in [&mut inv.config.side1, &mut inv.config.side2]
+        .into_iter()
+        .zip(inv.debugimap)
     {
-        if parsed.bool("tail").unwrap_or(false) {
-            out.line(format!("Another imapsync (PID {pid}) is running; following its log {other_log} until it ends"));
-            tail_until_exit(pid, &other_log, &out);
-            return 0;
+        if on {
+            let o = out.clone();
+            side.connect.tracer = Some(Arc::new(move |s, line: &str| {
+                o.line(format!("{s}: {line}"))
+            }));
         }
-        out.line(format!(
-            "pidfile {} exists and its process {pid} is running: exiting (--pidfilelocking)",
-            p.display()
-        ));
-        out.line(format!("Exiting with return value 8 ({})", exit_name(8)));
-        if let Ok(mut t) = tee.lock() {
-            t.flush();
+    }
+    header(&inv, &o, started);
+    let pidfile = match claim_pidfile(&inv, &o) {
+        Ok(p) => p,
+        Err(code) => {
+            o.flush();
+            return code;
         }
-        return 8;
-    }
-    // Only a pidfile this run wrote is removed at the end.
-    let mut pidfile = pidfile;
-    if let Some(p) = &pidfile
-        && let Err(e) = write_pidfile(p, log_path.as_deref())
-    {
-        out.line(format!(
-            "Warning: can not write pidfile {}: {e}",
-            p.display()
-        ));
-        pidfile = None;
-    }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -278,36 +251,28 @@ fn run_configured(
             return 1;
         }
     };
-    let code = if extras.justconnect {
-        runtime.block_on(justconnect(cfg, out.clone()))
-    } else {
-        let result = runtime.block_on(imapsync_sync::run(cfg, out.clone()));
-        if result.signal.is_some() {
-            out.line(format!("Exiting with return value {}", result.exit_code));
-            if let Some(p) = &pidfile {
-                let _ = std::fs::remove_file(p);
-            }
-            if let Ok(mut t) = tee.lock() {
-                t.flush();
-            }
-            return result.exit_code;
+    let errorsmax = inv.config.errorsmax;
+    let result = runtime.block_on(imapsync_sync::run(inv.config, out.clone()));
+    let code = result.exit_code;
+    if result.signal.is_some() {
+        out.line(format!("Exiting with return value {code}"));
+        if let Some(p) = &pidfile {
+            let _ = std::fs::remove_file(p);
         }
-        out.line(imapsync_plan::errors::exiting_line(
-            result.exit_code,
-            result.nb_errors,
-            parsed
-                .int("errorsmax")
-                .map(|v| v.max(1) as u64)
-                .unwrap_or(50),
-            std::process::id(),
-        ));
-        result.exit_code
-    };
+        o.flush();
+        return code;
+    }
+    out.line(imapsync_plan::errors::exiting_line(
+        code,
+        result.nb_errors,
+        errorsmax,
+        std::process::id(),
+    ));
     if let Some(p) = &pidfile {
         out.line(format!("Removing pidfile {}", p.display()));
         let _ = std::fs::remove_file(p);
     }
-    match &log_path {
+    match &o.log_path {
         Some(p) => out.line(format!(
             "Log file is {} ( to change it, use --logfile filepath ; or use --nolog to turn off logging )",
             p.display()
@@ -315,45 +280,44 @@ fn run_configured(
         None => out.line("No log file because of option --nolog"),
     }
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    if let Ok(mut t) = tee.lock() {
-        t.flush();
-    }
+    o.flush();
     code
 }
 
-/// `--justconnect`: connect both sides (TLS included), print banner and capabilities.
-async fn justconnect(cfg: Config, out: Out) -> i32 {
-    let mut code = 0;
-    for sc in [&cfg.side1, &cfg.side2] {
-        let o = &sc.connect;
-        if o.host.is_empty() {
-            continue;
+/// `--pidfilelocking` (refuse, or `--tail` the running one), then write this run's pidfile.
+/// Returns the pidfile this run wrote (only that one is removed at the end), or the exit
+/// code that ends the run now.
+fn claim_pidfile(inv: &Invocation, o: &Output) -> Result<Option<PathBuf>, i32> {
+    let out = &o.out;
+    if inv.pidfilelocking
+        && let Some(p) = &inv.pidfile
+        && let Some((pid, other_log)) = running_owner(p)
+    {
+        if inv.tail {
+            out.line(format!("Another imapsync (PID {pid}) is running; following its log {other_log} until it ends"));
+            tail_until_exit(pid, &other_log, out);
+            return Err(0);
         }
-        let side = o.side;
-        match imapsync_client::connect(o).await {
-            Ok((conn, info)) => {
-                out.line(format!(
-                    "{side}: connected on [{}] {}",
-                    o.host, info.address
-                ));
-                out.line(format!("{side} banner: {}", info.greeting));
-                out.line(format!("{side} capability: {}", info.caps.render()));
-                conn.logout().await;
-            }
-            Err(e) => {
-                out.line(format!(
-                    "{side} failure: can not open imap connection on [{}]: {e}",
-                    o.host
-                ));
-                code = 10;
-            }
+        out.line(format!(
+            "pidfile {} exists and its process {pid} is running: exiting (--pidfilelocking)",
+            p.display()
+        ));
+        out.line(format!("Exiting with return value 8 ({})", exit_name(8)));
+        return Err(8);
+    }
+    let Some(p) = &inv.pidfile else {
+        return Ok(None);
+    };
+    match write_pidfile(p, o.log_path.as_deref()) {
+        Ok(()) => Ok(Some(p.clone())),
+        Err(e) => {
+            out.line(format!(
+                "Warning: can not write pidfile {}: {e}",
+                p.display()
+            ));
+            Ok(None)
         }
     }
-    out.line(format!(
-        "Exiting with return value {code} ({})",
-        exit_name(code)
-    ));
-    code
 }
 
 /// PID and log path of a pidfile whose process is still running.
@@ -394,12 +358,12 @@ fn tail_until_exit(pid: i32, log: &str, out: &Out) {
 }
 
 /// `--abort`: stops the run whose PID is in the pidfile (TERM, then KILL after 3 s).
-pub fn abort_other(p: &Parsed) -> i32 {
-    let Some(path) = pidfile_path(p) else {
+pub fn abort_other(pidfile: Option<&Path>) -> i32 {
+    let Some(path) = pidfile else {
         eprintln!("--abort: no pidfile (--pidfile \"\")");
         return 0;
     };
-    let Some((pid, _)) = running_owner(&path) else {
+    let Some((pid, _)) = running_owner(path) else {
         println!(
             "--abort: no running imapsync found through pidfile {}",
             path.display()
@@ -424,17 +388,6 @@ pub fn abort_other(p: &Parsed) -> i32 {
         libc::kill(pid, libc::SIGKILL);
     }
     0
-}
-
-fn pidfile_path(p: &Parsed) -> Option<PathBuf> {
-    if let Some(given) = p.string("pidfile") {
-        return (!given.is_empty()).then(|| PathBuf::from(given));
-    }
-    let tmpdir = match p.string("tmpdir") {
-        Some(t) => PathBuf::from(t),
-        None => PathBuf::from(std::env::var_os("HOME")?).join("tmp"),
-    };
-    Some(tmpdir.join("imapsync.pid"))
 }
 
 fn write_pidfile(path: &Path, log: Option<&Path>) -> std::io::Result<()> {

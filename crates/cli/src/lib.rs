@@ -1,7 +1,8 @@
 //! The imapsync-compatible command line.
 //!
 //! * [`flags`]: the option table and the Getopt::Long-compatible parser (low-level arguments).
-//! * [`hiargs`]: defaults, implied options and secrets resolved into the run configuration.
+//! * [`hiargs`]: the only reader of the parsed options — defaults, presets, implied options,
+//!   secrets and the run mode resolved once into an [`hiargs::Action`] with typed configuration.
 //! * [`app`]: the program — logging, pidfile, the run, the final lines and the exit code.
 
 pub mod app;

@@ -31,6 +31,32 @@ fn args(p: &Pair, shim2: &Shim, shim1: Option<&Shim>, extra: &[&str]) -> Vec<Str
 }
 
 #[test]
+fn a_refused_big_message_is_named_by_its_subject_too() {
+    // Bodies over the streaming threshold are never held whole: the error line names the
+    // message from the first bytes that went by.
+    let p = pair();
+    let mut c = p.imap1();
+    let big = message("big", "Scanned contract", &"y".repeat(400_000));
+    c.append("INBOX", &[], None, &big).expect("append");
+    let shim = Shim::start(
+        (p.h2.host(), p.h2.port()),
+        vec![Rule::new(
+            When::command("APPEND").args(&format!(r"\{{{}\+?\}}", big.len())),
+            Action::Reply("NO [CANNOT] Attachment type not allowed".into()),
+        )],
+    )
+    .expect("shim");
+    let r = run_in(p.dir.path(), &args(&p, &shim, None, &[]), &[]);
+    assert_eq!(r.code, 114, "{}", r.show());
+    assert!(
+        r.has("could not append ( Subject:[Scanned contract], Date:[")
+            && r.has("Attachment type not allowed"),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
 fn a_message_host2_refuses_is_reported_with_114_and_the_rest_is_copied() {
     let p = pair();
     let mut c = p.imap1();
@@ -44,7 +70,7 @@ fn a_message_host2_refuses_is_reported_with_114_and_the_rest_is_copied() {
         .expect("append");
     }
     c.create("INBOX.Policy").expect("create");
-    let bad = message("bad", "s", &"x".repeat(4321));
+    let bad = message("bad", "Quarterly figures", &"x".repeat(4321));
     c.append("INBOX.Policy", &[], None, &bad).expect("append");
     c.append("INBOX.Policy", &[], None, &message("good", "s", "good"))
         .expect("append");
@@ -63,6 +89,7 @@ fn a_message_host2_refuses_is_reported_with_114_and_the_rest_is_copied() {
     assert_eq!(r.code, 114, "{}", r.show());
     assert!(
         r.has("- msg INBOX.Policy/1 {")
+            && r.has("could not append ( Subject:[Quarterly figures], Date:[")
             && r.has("to folder Policy: [CANNOT] Message refused by the content policy"),
         "{}",
         r.show()

@@ -9,10 +9,11 @@
 //! The send window follows mbsync's rules:
 //! * at most `pipeline_depth` commands are in flight (a semaphore permit per command, released
 //!   when its tagged response arrives);
-//! * a literal is sent non-synchronizing (`{N+}`) when the server has LITERAL+, or LITERAL- and
-//!   N ≤ 4096; otherwise the writer flushes, waits for the server's `+` and only then sends the
-//!   bytes — nothing else is written meanwhile, so a refused literal never desynchronises the
-//!   stream (the reader tells the writer when the tagged answer arrives instead of `+`);
+//! * a literal is sent non-synchronizing (`{N+}`) when [`Capabilities::literal_nonsync`] allows
+//!   it (LITERAL+, or LITERAL- and N ≤ 4096); otherwise the writer flushes, waits for the
+//!   server's `+` and only then sends the bytes — nothing else is written meanwhile, so a
+//!   refused literal never desynchronises the stream (the reader tells the writer when the
+//!   tagged answer arrives instead of `+`);
 //! * bytes are flushed when no further command is immediately ready, so pipelined commands
 //!   share TCP segments.
 //!
@@ -38,10 +39,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
-use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
+use imapsync_proto::caps::Capabilities;
 use imapsync_proto::command::{Command, Part, Target};
 use imapsync_proto::framer::{Event, Framer, Limits};
 use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
@@ -49,7 +50,6 @@ use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{ConnError, Side};
 use crate::pushback;
-use crate::transport::Transport;
 
 /// Receives trace lines (`--debugimap`); secrets are already masked.
 pub type Tracer = Arc<dyn Fn(Side, &str) + Send + Sync>;
@@ -436,15 +436,19 @@ fn fail_sink(sink: Sink, err: ConnError) {
     }
 }
 
-/// Starts the engine on a logged-in transport. `leftover` holds bytes already read past the
-/// last answer of the set-up phase.
-pub fn start(
-    transport: Transport,
+/// Starts the engine on a logged-in stream (a [`Transport`](crate::transport::Transport) in
+/// production, any byte stream in tests). `leftover` holds bytes already read past the last
+/// answer of the set-up phase.
+pub fn start<S>(
+    transport: S,
     leftover: BytesMut,
     compress: Option<(Deflater, Inflater)>,
     caps: Capabilities,
     config: EngineConfig,
-) -> Connection {
+) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (dead_tx, dead_rx) = watch::channel(None);
     let dead_tx = Arc::new(dead_tx);
@@ -519,8 +523,8 @@ fn set_dead(dead_tx: &watch::Sender<Option<ConnError>>, err: ConnError) {
     });
 }
 
-struct Writer {
-    wr: WriteHalf<Transport>,
+struct Writer<S> {
+    wr: WriteHalf<S>,
     jobs: mpsc::UnboundedReceiver<Job>,
     reg: mpsc::UnboundedSender<InFlight>,
     cont: mpsc::UnboundedReceiver<Cont>,
@@ -536,7 +540,7 @@ struct Writer {
     next_tag: u64,
 }
 
-impl Writer {
+impl<S: AsyncWrite> Writer<S> {
     async fn run(mut self) {
         let result = self.run_inner().await;
         if let Err(e) = result {
@@ -658,9 +662,7 @@ impl Writer {
     /// Writes `{len}` or `{len+}`; for a synchronizing literal waits for the `+`. Returns false
     /// when the server refused the literal (answered the command instead).
     async fn literal_header(&mut self, tag: &str, len: u64) -> Result<bool, ConnError> {
-        let nonsync =
-            self.caps.literal_plus() || (self.caps.literal_minus() && len <= LITERAL_MINUS_MAX);
-        if nonsync {
+        if self.caps.literal_nonsync(len) {
             self.out
                 .extend_from_slice(format!("{{{len}+}}\r\n").as_bytes());
             return Ok(true);
@@ -785,8 +787,8 @@ impl Writer {
     }
 }
 
-struct Reader {
-    rd: ReadHalf<Transport>,
+struct Reader<S> {
+    rd: ReadHalf<S>,
     framer: Framer,
     inflater: Option<Inflater>,
     raw: BytesMut,
@@ -802,7 +804,7 @@ struct Reader {
     streaming_to: Option<String>,
 }
 
-impl Reader {
+impl<S: AsyncRead> Reader<S> {
     async fn run(mut self) {
         let err = match self.run_inner().await {
             Ok(()) => ConnError::Shutdown,
@@ -1121,3 +1123,6 @@ fn accepts(f: &InFlight, u: &Untagged) -> bool {
         Untagged::Expunge(_) | Untagged::Other(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,14 @@
 //! * [`folders`]: host1 → host2 folder-name mapping (spec §5), separator/prefix guessing,
 //!   folder selection and ordering.
 //! * [`automap`]: special-use mapping (`--automap`).
-//! * [`diff`]: per-folder decision: copy, present (flag resync), duplicates, host2 extras.
+//! * [`options`]: the run's options once resolved (run mode, folders, messages, deletions,
+//!   rates), as typed values.
+//! * [`record`]: what the state store records per folder pair.
+//! * [`folderops`]: folders to create, subscribe and delete in a run.
+//! * [`folderplan`]: one folder pair decided — copy, flags, deletions, what to record.
+//! * [`rewrite`]: whole-message rewrites before APPEND (`--regexmess`, `--skipmess`, ...).
+//! * [`diff`]: the pairing of both listings: copy, present (flag resync), duplicates, host2
+//!   extras.
 //! * [`identity`]: imapsync's header signature.
 //! * [`flags`]: flag filtering and normalisation.
 //! * [`dates`]: INTERNALDATE and Date: header normalisation.
@@ -20,8 +27,13 @@ pub mod diff;
 pub mod display;
 pub mod errors;
 pub mod flags;
+pub mod folderops;
+pub mod folderplan;
 pub mod folders;
 pub mod identity;
+pub mod options;
 pub mod perlre;
+pub mod record;
+pub mod rewrite;
 pub mod select;
 pub mod throttle;

@@ -1,10 +1,15 @@
-//! The resolved configuration of a run (imapsync's options after defaults and presets).
+//! The resolved configuration of a run: imapsync's options after defaults, presets and
+//! implied options (resolved once, by the command line's high-level arguments). The option
+//! types themselves are pure data from [`imapsync_plan::options`]; this adds the connection
+//! settings of each side.
 
 use std::path::PathBuf;
 
 use imapsync_client::ConnectOptions;
-use imapsync_plan::identity::IdentityOptions;
-use imapsync_plan::perlre::PerlExpr;
+
+pub use imapsync_plan::options::{
+    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SizesConfig,
+};
 
 /// One side (host1 or host2).
 #[derive(Clone, Debug)]
@@ -22,114 +27,39 @@ pub struct SideConfig {
     pub search: Option<String>,
 }
 
-/// Folder selection and name mapping.
-#[derive(Clone, Debug, Default)]
-pub struct FolderConfig {
-    pub folder: Vec<String>,
-    pub folderrec: Vec<String>,
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-    pub subscribed: bool,
-    pub folderfirst: Vec<String>,
-    pub folderlast: Vec<String>,
-    pub checkfoldersexist: bool,
-    pub checkselectable: Option<bool>,
-    pub skipemptyfolders: bool,
-    pub f1f2: Vec<(String, String)>,
-    pub automap: bool,
-    pub subfolder1: Option<String>,
-    pub subfolder2: Option<String>,
-    pub regextrans2: Vec<String>,
-    pub fixslash2: bool,
-    pub fixinboxinbox: bool,
-    pub subscribe: bool,
-    pub subscribeall: bool,
-    pub delete2folders: bool,
-    pub delete2foldersonly: Option<String>,
-    pub delete2foldersbutnot: Option<String>,
-    pub delete1emptyfolders: bool,
-}
-
-/// Message handling.
-#[derive(Debug, Default)]
-pub struct MessageConfig {
-    pub identity: IdentityOptions,
-    pub addheader: bool,
-    pub maxsize: Option<u64>,
-    pub minsize: Option<u64>,
-    /// `--maxage`/`--minage` in days (client-side when SEARCH is not used).
-    pub maxage: Option<f64>,
-    pub minage: Option<f64>,
-    pub syncinternaldates: bool,
-    pub idatefromheader: bool,
-    pub resyncflags: bool,
-    pub regexflag: Vec<PerlExpr>,
-    pub filterflags: bool,
-    pub filterbuggyflags: bool,
-    pub flagscase: bool,
-    pub syncduplicates: bool,
-    pub skipcrossduplicates: bool,
-    pub useuid: bool,
-    pub multiappend: bool,
-    /// `--regexmess` rules applied to whole messages, in order.
-    pub regexmess: Vec<PerlExpr>,
-    /// `--skipmess`: messages matching any of these are not copied.
-    pub skipmess: Vec<PerlExpr>,
-    /// `--disarmreadreceipts`: `Disposition-Notification-To:` becomes
-    /// `X-Disposition-Notification-To:` in the header.
-    pub disarmreadreceipts: bool,
-    /// `--maxlinelength`: messages with a longer line are not copied.
-    pub maxlinelength: Option<u64>,
-}
-
-/// What kind of run.
-#[derive(Clone, Debug, Default)]
-pub struct Modes {
-    pub dry: bool,
-    pub justconnect: bool,
-    pub justlogin: bool,
-    pub justfolders: bool,
-    pub justfoldersizes: bool,
-    pub justfolderlists: bool,
-    pub justautomap: bool,
-    pub foldersizes: bool,
-    pub foldersizesatend: bool,
-}
-
-/// Deletions (all verified first).
-#[derive(Clone, Debug, Default)]
-pub struct DeleteConfig {
-    pub delete1: bool,
-    pub expunge1: bool,
-    pub delete2: bool,
-    pub delete2duplicates: bool,
-    pub expunge2: bool,
-    pub uidexpunge2: bool,
-}
-
-/// Client-side throttling, as imapsync.
-#[derive(Clone, Debug, Default)]
-pub struct RateConfig {
-    pub maxmessagespersecond: Option<f64>,
-    pub maxbytespersecond: Option<f64>,
-    pub maxbytesafter: u64,
-    pub maxsleep: Option<f64>,
-    pub exitwhenover: Option<u64>,
-}
-
 /// The whole run.
 #[derive(Debug)]
 pub struct Config {
     pub side1: SideConfig,
     pub side2: SideConfig,
+    /// How far the run goes.
+    pub mode: Mode,
+    /// `--dry`: decide and print, change nothing.
+    pub dry: bool,
+    pub sizes: SizesConfig,
     pub folders: FolderConfig,
     pub messages: MessageConfig,
-    pub modes: Modes,
     pub delete: DeleteConfig,
     pub rates: RateConfig,
     pub errorsmax: u64,
+    /// `--errorsdump` (default on): list the errors at the end.
+    pub errorsdump: bool,
     /// The state database, `None` = no state store.
     pub state_path: Option<PathBuf>,
-    /// Print per-message lines.
+    /// Print per-message lines and the folder lists.
     pub debug: bool,
+}
+
+impl Config {
+    pub fn side(&self, side: imapsync_client::Side) -> &SideConfig {
+        match side {
+            imapsync_client::Side::Host1 => &self.side1,
+            imapsync_client::Side::Host2 => &self.side2,
+        }
+    }
+
+    /// Connection pairs the per-side limits allow.
+    pub fn pairs(&self) -> usize {
+        self.side1.connections.min(self.side2.connections).max(1)
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use imapsync_plan::errors::ErrorLog;
+use imapsync_plan::folderplan::{self, Rules};
 use imapsync_state::Store;
 
 use crate::config::Config;
@@ -32,6 +33,11 @@ pub struct Ctx {
     pub rtt_us: std::sync::atomic::AtomicU64,
     /// `--skipcrossduplicates`: identity keys already on host2 in folders synced so far.
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
+    /// What folder records vouch for under this run's options.
+    pub fingerprint: String,
+    /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
+    /// that no message starts once the limit is reached, pipelining or not).
+    bytes_started: std::sync::atomic::AtomicU64,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -40,7 +46,12 @@ pub type Slots = tokio::sync::OwnedSemaphorePermit;
 impl Ctx {
     pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
         let errorsmax = cfg.errorsmax;
-        let cfg_for_slots = cfg.clone();
+        let pairs = cfg.pairs();
+        let fingerprint = folderplan::fingerprint(
+            cfg.side1.search.as_deref(),
+            cfg.side2.search.as_deref(),
+            &cfg.messages,
+        );
         let started_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -56,9 +67,11 @@ impl Ctx {
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
-            slots: Arc::new(tokio::sync::Semaphore::new(cfg_pairs(&cfg_for_slots))),
+            slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
+            fingerprint,
+            bytes_started: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -77,6 +90,20 @@ impl Ctx {
         match (self.cfg.messages.maxsize, self.appendlimit.get().copied()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// The run's options as a folder's decisions need them.
+    pub fn rules(&self) -> Rules<'_> {
+        let c = &self.cfg;
+        Rules {
+            messages: &c.messages,
+            delete: &c.delete,
+            search1: c.side1.search.is_some(),
+            search2: c.side2.search.is_some(),
+            maxsize: self.maxsize(),
+            now: self.started_epoch as i64,
+            fingerprint: &self.fingerprint,
         }
     }
 
@@ -127,6 +154,52 @@ impl Ctx {
     }
 }
 
-fn cfg_pairs(cfg: &Config) -> usize {
-    cfg.side1.connections.min(cfg.side2.connections).max(1)
+impl crate::copy::Stop for Ctx {
+    fn stop(&self) -> bool {
+        self.aborted()
+            || self
+                .cfg
+                .rates
+                .exitwhenover
+                .is_some_and(|max| self.bytes_started.load(Ordering::SeqCst) >= max)
+    }
+
+    fn started(&self, bytes: u64) {
+        self.bytes_started.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    fn not_stored(&self, bytes: u64) {
+        let _ = self
+            .bytes_started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(bytes))
+            });
+    }
+}
+
+impl crate::copy::Throttle for Ctx {
+    /// imapsync's average-rate sleeps (`--maxmessagespersecond`, `--maxbytespersecond`,
+    /// `--maxbytesafter`, `--maxsleep`) over what the whole run transferred so far.
+    fn pause(&self) -> Option<std::time::Duration> {
+        use imapsync_plan::throttle;
+        let r = &self.cfg.rates;
+        let limits = throttle::ThrottleLimits {
+            maxmessagespersecond: r.maxmessagespersecond,
+            maxbytespersecond: r.maxbytespersecond,
+            maxbytesafter: Some(r.maxbytesafter as i64),
+            maxsleep: r.maxsleep,
+        };
+        let (n, bytes) = {
+            let st = self.stats();
+            (st.transferred, st.bytes_transferred)
+        };
+        let progress = throttle::TransferProgress {
+            nb_msg_transferred: n,
+            total_bytes_transferred: bytes,
+            time_spent: self.elapsed(),
+        };
+        throttle::sleep_if_needed(&limits, &progress)
+            .filter(|s| *s > 0.0)
+            .map(std::time::Duration::from_secs_f64)
+    }
 }

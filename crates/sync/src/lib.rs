@@ -1,23 +1,31 @@
-//! The executor: drives the plan over IMAP connections with bounded concurrency.
+//! The executor: carries out what `imapsync-plan` decides, over IMAP connections with
+//! bounded concurrency. No rule is decided here; see `docs/ARCHITECTURE.md`.
 //!
-//! * [`run::run`] is a whole imapsync run: log in on both sides, discover and map folders,
-//!   create what host2 lacks, sync folders with a pool of connection pairs, print the summary.
-//! * [`folder`] syncs one folder pair (fast path from the state store, else list, decide, copy,
-//!   resync flags, record).
-//! * [`copy`] streams bodies from host1 FETCH into host2 APPEND, pipelined.
-//! * [`listing`], [`discover`], [`mapping`]: what the servers hold and how names map.
-//! * [`report`]: imapsync's statistics block.
+//! * [`run::run`] is a whole run, as phases the run mode stops early: log in on both sides,
+//!   discover and map folders ([`discover`], [`mapping`]), folder sizes ([`sizes`]), create
+//!   what host2 lacks ([`folderops`]), sync the folders with a pool of connection pairs
+//!   ([`pool`]), print the summary ([`report`]).
+//! * [`session`]: every connection is opened, re-opened and watched there.
+//! * [`folder`] syncs one folder pair, phase by phase (select, list, decide, copy, resync
+//!   flags, delete, record).
+//! * [`copy`] streams bodies from host1 FETCH into host2 APPEND, pipelined, with the journal
+//!   written before each APPEND.
+//! * [`listing`]: SELECT and message listings.
 
 pub mod config;
 pub mod copy;
 pub mod ctx;
 pub mod discover;
 pub mod folder;
+pub mod folderops;
 pub mod listing;
 pub mod mapping;
 pub mod output;
+pub mod pool;
 pub mod report;
 pub mod run;
+pub mod session;
+pub mod sizes;
 pub mod stats;
 
 pub use config::Config;

@@ -3,6 +3,7 @@
 use imapsync_client::engine::MAX_COMMAND_RETRIES;
 use imapsync_client::pushback;
 use imapsync_client::{ConnError, Connection, Item};
+pub use imapsync_plan::folderplan::{Listed, Selected};
 use imapsync_plan::identity::{self, IdentityOptions};
 use imapsync_proto::command::cmd;
 use imapsync_proto::response::{Code, Status, Untagged};
@@ -10,21 +11,6 @@ use imapsync_proto::seqset::{STAR, UidSet};
 
 /// Longest UID set put in one command (imapsync keeps command lines under 1000 characters).
 pub const MAX_SET_LEN: usize = 900;
-
-/// A selected folder.
-#[derive(Clone, Debug, Default)]
-pub struct Selected {
-    pub exists: u32,
-    pub uidvalidity: Option<u32>,
-    pub uidnext: Option<u32>,
-    pub highestmodseq: Option<u64>,
-    /// PERMANENTFLAGS as imapsync uses them: empty = no filtering (absent, empty, or `\*`).
-    pub permanentflags: String,
-    pub permanentflags_shown: String,
-    pub read_only: bool,
-    /// QRESYNC `VANISHED (EARLIER)` UIDs and changed messages, when asked for.
-    pub vanished: Vec<u32>,
-}
 
 /// SELECT (or EXAMINE when `write` is false). `Ok(Err(status))` when the server refuses.
 pub async fn select(
@@ -60,11 +46,6 @@ pub async fn select(
                 Some(Code::PermanentFlags(f)) => perm = Some(f.clone()),
                 _ => {}
             },
-            Untagged::Vanished { uids, .. } => {
-                if let Some(v) = uids.expand(10_000_000) {
-                    s.vanished.extend(v);
-                }
-            }
             _ => {}
         }
     }
@@ -75,22 +56,6 @@ pub async fn select(
         }
     }
     Ok(Ok(s))
-}
-
-/// One listed message.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Listed {
-    pub uid: u32,
-    pub size: u64,
-    /// Flags, space separated, as the server sent them.
-    pub flags: String,
-    pub internaldate: Option<String>,
-    pub key: Option<String>,
-    /// The key is our fallback (hash of the whole header and size): pair n-th with n-th.
-    pub pairwise: bool,
-    /// `flags` is current (false for a paired message whose flags were not fetched because
-    /// nothing changed).
-    pub flags_known: bool,
 }
 
 /// What to list.
@@ -166,7 +131,6 @@ fn items(spec: &ListSpec<'_>) -> String {
 /// Lists messages with their keys.
 pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>, ListError> {
     let items = items(spec);
-    let mut out = Vec::new();
     let sets: Vec<UidSet> = match (spec.uids, spec.search) {
         (Some(uids), _) => {
             if uids.is_empty() {
@@ -183,96 +147,119 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
         }
         (None, None) => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
     };
-    let add = |it: imapsync_proto::response::FetchItems, out: &mut Vec<Listed>| {
-        let Some(uid) = it.uid else { return };
-        if spec.since_uid.is_some_and(|s| uid < s) {
-            // `n:*` also matches the last message when n is beyond it.
-            return;
-        }
-        let size = it.rfc822_size.unwrap_or(0);
-        let key = if spec.want_keys {
-            it.sections
-                .first()
-                .and_then(|s| s.data.bytes())
-                .and_then(|raw| identity::header_signature(raw, Some(size), spec.identity))
-        } else {
-            None
-        };
-        out.push(Listed {
-            uid,
-            size,
-            flags: it.flags.map(|f| f.join(" ")).unwrap_or_default(),
-            internaldate: it.internaldate,
-            key,
-            pairwise: false,
-            flags_known: true,
-        });
+    let mut out = match sets.as_slice() {
+        [one] => list_streamed(conn, one, &items, spec).await?,
+        _ => list_collected(conn, &sets, &items, spec).await?,
     };
-    if sets.len() == 1 {
-        // One command: stream its answers (a whole folder's listing is never held as
-        // responses). It is the only streaming command on the connection.
-        let mut attempt = 0;
-        'stream: loop {
-            let mut st = conn.stream(cmd::uid_fetch(&sets[0], &items, None, false));
-            while let Some(item) = st.next().await {
-                match item {
-                    Item::Untagged(Untagged::Fetch { items: it, .. }) => add(it, &mut out),
-                    Item::Done(Ok(status)) => {
-                        if status.is_ok() {
-                            break 'stream;
-                        }
-                        // Refused as busy: wait as told and list again from scratch.
-                        if attempt < MAX_COMMAND_RETRIES
-                            && let Some(wait) = pushback::retry_wait(&status, attempt + 1)
-                        {
-                            attempt += 1;
-                            conn.pushed_back("UID FETCH", &status, wait);
-                            tokio::time::sleep(wait).await;
-                            out.clear();
-                            continue 'stream;
-                        }
-                        return Err(ListError::Refused {
-                            command: "UID FETCH",
-                            status,
-                        });
-                    }
-                    Item::Done(Err(e)) => return Err(ListError::Conn(e)),
-                    _ => {}
-                }
-            }
-            break;
-        }
-    } else {
-        // Several chunks: collected, a few ahead (collecting commands never block the
-        // reader, even if the server interleaves their answers).
-        let mut pending = std::collections::VecDeque::new();
-        let mut next = 0;
-        loop {
-            while pending.len() < 4 && next < sets.len() {
-                pending.push_back(conn.submit(cmd::uid_fetch(&sets[next], &items, None, false)));
-                next += 1;
-            }
-            let Some(p) = pending.pop_front() else { break };
-            let done = p.await?;
-            if !done.is_ok() {
-                return Err(ListError::Refused {
-                    command: "UID FETCH",
-                    status: done.status,
-                });
-            }
-            for u in done.untagged {
-                if let Untagged::Fetch { items: it, .. } = u {
-                    add(it, &mut out);
-                }
-            }
-        }
-    }
     out.sort_by_key(|m| m.uid);
     out.dedup_by_key(|m| m.uid);
     if spec.want_keys {
         fill_missing_keys(conn, &mut out, spec.identity).await?;
     }
     Ok(out)
+}
+
+/// One listed message from a FETCH answer (`None` for an answer outside the spec).
+fn listed(it: imapsync_proto::response::FetchItems, spec: &ListSpec<'_>) -> Option<Listed> {
+    let uid = it.uid?;
+    if spec.since_uid.is_some_and(|s| uid < s) {
+        // `n:*` also matches the last message when n is beyond it.
+        return None;
+    }
+    let size = it.rfc822_size.unwrap_or(0);
+    let key = if spec.want_keys {
+        it.sections
+            .first()
+            .and_then(|s| s.data.bytes())
+            .and_then(|raw| identity::header_signature(raw, Some(size), spec.identity))
+    } else {
+        None
+    };
+    Some(Listed {
+        uid,
+        size,
+        flags: it.flags.map(|f| f.join(" ")).unwrap_or_default(),
+        internaldate: it.internaldate,
+        key,
+        pairwise: false,
+        flags_known: true,
+    })
+}
+
+/// One command: its answers are streamed (a whole folder's listing is never held as
+/// responses); it is the only streaming command on the connection. Refused as busy, it
+/// waits as told and lists again from scratch.
+async fn list_streamed(
+    conn: &Connection,
+    set: &UidSet,
+    items: &str,
+    spec: &ListSpec<'_>,
+) -> Result<Vec<Listed>, ListError> {
+    let mut attempt = 0;
+    loop {
+        let mut out = Vec::new();
+        let mut st = conn.stream(cmd::uid_fetch(set, items, None, false));
+        let status = loop {
+            match st.next().await {
+                Some(Item::Untagged(Untagged::Fetch { items: it, .. })) => {
+                    out.extend(listed(it, spec))
+                }
+                Some(Item::Done(Ok(status))) => break status,
+                Some(Item::Done(Err(e))) => return Err(ListError::Conn(e)),
+                Some(_) => {}
+                None => return Ok(out),
+            }
+        };
+        if status.is_ok() {
+            return Ok(out);
+        }
+        if attempt < MAX_COMMAND_RETRIES
+            && let Some(wait) = pushback::retry_wait(&status, attempt + 1)
+        {
+            attempt += 1;
+            conn.pushed_back("UID FETCH", &status, wait);
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        return Err(ListError::Refused {
+            command: "UID FETCH",
+            status,
+        });
+    }
+}
+
+/// Several chunks: collected, a few ahead (collecting commands never block the reader, even
+/// if the server interleaves their answers).
+async fn list_collected(
+    conn: &Connection,
+    sets: &[UidSet],
+    items: &str,
+    spec: &ListSpec<'_>,
+) -> Result<Vec<Listed>, ListError> {
+    let mut out = Vec::new();
+    let mut pending = std::collections::VecDeque::new();
+    let mut next = 0;
+    loop {
+        while pending.len() < 4 && next < sets.len() {
+            pending.push_back(conn.submit(cmd::uid_fetch(&sets[next], items, None, false)));
+            next += 1;
+        }
+        let Some(p) = pending.pop_front() else {
+            return Ok(out);
+        };
+        let done = p.await?;
+        if !done.is_ok() {
+            return Err(ListError::Refused {
+                command: "UID FETCH",
+                status: done.status,
+            });
+        }
+        for u in done.untagged {
+            if let Untagged::Fetch { items: it, .. } = u {
+                out.extend(listed(it, spec));
+            }
+        }
+    }
 }
 
 /// For messages without a key: fetch the whole header; imapsync's key when the wanted headers

@@ -7,8 +7,8 @@ use imapsync_plan::folders::{
     self, FolderError, FolderMapper, Host1Listing, ListedFolder, MapperOptions, Namespace,
     SelectionOptions,
 };
-use imapsync_plan::perlre::PerlExpr;
 
+use crate::config::Mode;
 use crate::ctx::Ctx;
 use crate::discover::SideFolders;
 
@@ -29,6 +29,16 @@ pub struct Plan {
     pub sep2: String,
     /// Host2 folders that no host1 folder maps to (for `--delete2folders`).
     pub only_on_2: Vec<String>,
+}
+
+/// Both folder listings, mapped, with the statuses of the folders concerned.
+#[derive(Debug)]
+pub struct Mapped {
+    pub f1: SideFolders,
+    pub f2: SideFolders,
+    pub plan: Plan,
+    pub status1: std::collections::HashMap<String, imapsync_proto::response::StatusItems>,
+    pub status2: std::collections::HashMap<String, imapsync_proto::response::StatusItems>,
 }
 
 /// Why no plan could be made, with imapsync's exit code.
@@ -129,8 +139,76 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         cfg.side2.prefix.as_deref(),
         &mut lines,
     );
-    let list1 = listed(f1);
-    let list2 = listed(f2);
+    let (list1, list2) = (listed(f1), listed(f2));
+    let selected = selection(fc, f1, &list1, &ns1, &mut lines)?;
+    let h1_all = folders::selectable_names(&list1);
+    let h2_all = folders::selectable_names(&list2);
+    let table = if fc.automap {
+        let am = automap::automap(
+            AutomapSide {
+                list: &list1,
+                prefix: &ns1.prefix,
+            },
+            AutomapSide {
+                list: &list2,
+                prefix: &ns2.prefix,
+            },
+            &selected,
+        );
+        lines.extend(am.lines.iter().cloned());
+        lines.extend(am.report());
+        am.table()
+    } else {
+        Default::default()
+    };
+    let mapper = FolderMapper::new(
+        MapperOptions {
+            f1f2: fc.f1f2.clone(),
+            automap: table,
+            subfolder1: fc.subfolder1.clone(),
+            subfolder2: fc.subfolder2.clone(),
+            regextrans2: fc.regextrans2.clone(),
+            fixslash2: fc.fixslash2,
+            fix_inbox_inbox: fc.fixinboxinbox,
+        },
+        ns1.clone(),
+        ns2.clone(),
+        &h1_all,
+        &h2_all,
+    )?;
+    lines.extend(mapper.lines().iter().cloned());
+    lines.extend(mapper.f1f2_report(&h1_all));
+    let pairs = selected
+        .iter()
+        .map(|name1| {
+            let name2 = mapper.map(name1)?;
+            Ok(Pair {
+                shown1: shown(name1),
+                shown2: shown(&name2),
+                name1: name1.clone(),
+                name2,
+            })
+        })
+        .collect::<Result<Vec<_>, FolderError>>()?;
+    let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
+    let verbose = cfg.debug || matches!(cfg.mode, Mode::JustFolderLists | Mode::JustAutomap);
+    lines.extend(listing_lines(verbose, &h1_all, &h2_all, &only_on_2, &pairs));
+    Ok(Plan {
+        pairs,
+        lines,
+        sep2: ns2.sep,
+        only_on_2,
+    })
+}
+
+/// The host1 folders to sync, in order.
+fn selection(
+    fc: &crate::config::FolderConfig,
+    f1: &SideFolders,
+    list1: &[ListedFolder],
+    ns1: &Namespace,
+    lines: &mut Vec<String>,
+) -> Result<Vec<String>, PlanError> {
     let lsub1: Vec<ListedFolder> = f1
         .subscribed
         .iter()
@@ -141,9 +219,9 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         .collect();
     let selection = folders::select_folders(
         Host1Listing {
-            list: &list1,
+            list: list1,
             lsub: &lsub1,
-            namespace: &ns1,
+            namespace: ns1,
         },
         &SelectionOptions {
             folder: fc.folder.clone(),
@@ -160,64 +238,20 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
     )?;
     lines.extend(selection.lines.iter().cloned());
     lines.extend(selection.warnings.iter().cloned());
-    let h1_all = folders::selectable_names(&list1);
-    let h2_all = folders::selectable_names(&list2);
-    let mut table = Default::default();
-    if fc.automap {
-        let am = automap::automap(
-            AutomapSide {
-                list: &list1,
-                prefix: &ns1.prefix,
-            },
-            AutomapSide {
-                list: &list2,
-                prefix: &ns2.prefix,
-            },
-            &selection.folders,
-        );
-        lines.extend(am.lines.iter().cloned());
-        lines.extend(am.report());
-        table = am.table();
-    }
-    let regextrans2 = fc
-        .regextrans2
-        .iter()
-        .map(|r| {
-            PerlExpr::parse(r).map_err(|e| PlanError {
-                message: format!("--regextrans2 {r}: {e}"),
-                exit_code: 64,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mapper = FolderMapper::new(
-        MapperOptions {
-            f1f2: fc.f1f2.clone(),
-            automap: table,
-            subfolder1: fc.subfolder1.clone(),
-            subfolder2: fc.subfolder2.clone(),
-            regextrans2,
-            fixslash2: fc.fixslash2,
-            fix_inbox_inbox: fc.fixinboxinbox,
-        },
-        ns1.clone(),
-        ns2.clone(),
-        &h1_all,
-        &h2_all,
-    )?;
-    lines.extend(mapper.lines().iter().cloned());
-    lines.extend(mapper.f1f2_report(&h1_all));
-    let mut pairs = Vec::new();
-    for name1 in &selection.folders {
-        let name2 = mapper.map(name1)?;
-        pairs.push(Pair {
-            shown1: shown(name1),
-            shown2: shown(&name2),
-            name1: name1.clone(),
-            name2,
-        });
-    }
-    let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
-    if cfg.debug || cfg.modes.justfolderlists || cfg.modes.justautomap {
+    Ok(selection.folders)
+}
+
+/// Both folder lists and the mapping (with `--debug` or `--justfolderlists`), and the host2
+/// folders no host1 folder maps to.
+fn listing_lines(
+    verbose: bool,
+    h1_all: &[String],
+    h2_all: &[String],
+    only_on_2: &[String],
+    pairs: &[Pair],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if verbose {
         lines.push("Host1: folders list:".into());
         lines.extend(h1_all.iter().map(|n| folders::display_name(n)));
         lines.push("Host2: folders list:".into());
@@ -227,7 +261,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         lines.push("Folders in host2 not in host1:".into());
         lines.extend(only_on_2.iter().map(|n| folders::display_name(n)));
     }
-    if cfg.modes.justfolderlists || cfg.modes.justautomap || cfg.debug {
+    if verbose {
         lines.push("Folders mapping host1 -> host2:".into());
         lines.extend(
             pairs
@@ -235,20 +269,5 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
                 .map(|p| format!("[{}] -> [{}]", p.shown1, p.shown2)),
         );
     }
-    Ok(Plan {
-        pairs,
-        lines,
-        sep2: ns2.sep,
-        only_on_2,
-    })
-}
-
-/// Folders to create on host2 for `name2` (parents first, then itself), given what exists.
-pub fn to_create(plan: &Plan, name2: &str, existing: &[String]) -> Vec<String> {
-    if name2.eq_ignore_ascii_case("INBOX") || existing.iter().any(|e| e == name2) {
-        return Vec::new();
-    }
-    let mut v = folders::parents_to_create(name2, &plan.sep2, existing);
-    v.push(name2.to_string());
-    v
+    lines
 }

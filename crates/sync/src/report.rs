@@ -20,37 +20,43 @@ pub struct ReportInput {
 
 /// The statistics lines.
 pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
-    let mut l = Vec::new();
     let elapsed = (r.ended - r.started).max(0.0);
-    l.push("++++ Statistics".to_string());
-    l.push(stat_line(
-        "Transfer started on",
-        &localtimez_local(r.started),
-    ));
-    l.push(stat_line("Transfer ended on", &localtimez_local(r.ended)));
-    l.push(stat_line("Transfer time", &format!("{elapsed:.1} sec")));
-    l.push(stat_line(
-        "Folders synced",
-        &format!("{}/{} synced", st.folders_synced, st.folders_wanted),
-    ));
-    l.push(stat_line(
-        "Folders deleted on host2",
-        &format!(
-            "{}{}",
-            st.folders_deleted2,
-            if r.dry {
-                " (not really since --dry mode)"
-            } else {
-                ""
-            }
-        ),
-    ));
-    if st.folders_delete_failed2 > 0 {
-        l.push(stat_line(
-            "Folders failed to be deleted on host2",
-            &st.folders_delete_failed2.to_string(),
-        ));
+    let mut l = vec!["++++ Statistics".to_string()];
+    l.extend(
+        transfer_lines(st, r, elapsed)
+            .iter()
+            .map(|(k, v)| stat_line(k, v)),
+    );
+    l.extend(
+        resource_lines(st, r, elapsed)
+            .iter()
+            .map(|(k, v)| stat_line(k, v)),
+    );
+    if !r.justfolders {
+        l.extend(verdict_lines(st));
     }
+    l.push(format!("Detected {} errors", r.nb_errors));
+    l.push(String::new());
+    l.push("Check if a new imapsync release is available by adding --releasecheck".into());
+    l.push("Homepage: https://imapsync.lamiral.info/".into());
+    l
+}
+
+fn bytes(n: u64) -> String {
+    format!("{n} ({})", bytes_display_string_bin(n as f64))
+}
+
+fn per_second(v: f64, elapsed: f64) -> f64 {
+    if elapsed > 0.0 { v / elapsed } else { 0.0 }
+}
+
+/// Times, folders and messages.
+fn transfer_lines(st: &Stats, r: &ReportInput, elapsed: f64) -> Vec<(&'static str, String)> {
+    let dry = if r.dry {
+        " (not really since --dry mode)"
+    } else {
+        ""
+    };
     let transferred = if r.dry {
         format!(
             "{} (could be {} without dry mode)",
@@ -59,118 +65,80 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
     } else {
         format!("{} ", st.transferred)
     };
-    l.push(stat_line("Messages transferred", &transferred));
-    l.push(stat_line("Messages skipped", &st.skipped.to_string()));
-    l.push(stat_line(
-        "Messages found duplicate on host1",
-        &st.dup1.to_string(),
-    ));
-    l.push(stat_line(
-        "Messages found duplicate on host2",
-        &st.dup2.to_string(),
-    ));
-    l.push(stat_line(
-        "Messages found crossduplicate on host2",
-        &st.crossdup2.to_string(),
-    ));
-    l.push(stat_line(
-        "Messages void (noheader) on host1",
-        &st.noheader1.to_string(),
-    ));
-    l.push(stat_line(
-        "Messages void (noheader) on host2",
-        &st.noheader2.to_string(),
-    ));
-    let missing = st.missing;
-    let extra = st.extra;
-    l.push(stat_line(
-        "Messages found in host1 not in host2",
-        &format!("{missing} messages"),
-    ));
-    l.push(stat_line(
-        "Messages found in host2 not in host1",
-        &format!("{extra} messages"),
-    ));
-    l.push(stat_line(
-        "Messages deleted on host1",
-        &st.deleted1.to_string(),
-    ));
-    l.push(stat_line(
-        "Messages deleted on host2",
-        &st.deleted2.to_string(),
-    ));
-    l.push(stat_line(
-        "Total bytes transferred",
-        &format!(
-            "{} ({})",
-            st.bytes_transferred,
-            bytes_display_string_bin(st.bytes_transferred as f64)
+    let mut l = vec![
+        ("Transfer started on", localtimez_local(r.started)),
+        ("Transfer ended on", localtimez_local(r.ended)),
+        ("Transfer time", format!("{elapsed:.1} sec")),
+        (
+            "Folders synced",
+            format!("{}/{} synced", st.folders_synced, st.folders_wanted),
         ),
-    ));
-    l.push(stat_line(
-        "Total bytes skipped",
-        &format!(
-            "{} ({})",
-            st.bytes_skipped,
-            bytes_display_string_bin(st.bytes_skipped as f64)
+        (
+            "Folders deleted on host2",
+            format!("{}{dry}", st.folders_deleted2),
         ),
-    ));
-    let rate = if elapsed > 0.0 {
-        st.transferred as f64 / elapsed
-    } else {
-        0.0
-    };
-    let bw = if elapsed > 0.0 {
-        st.bytes_transferred as f64 / 1024.0 / elapsed
-    } else {
-        0.0
-    };
-    l.push(stat_line("Message rate", &format!("{rate:.1} messages/s")));
-    l.push(stat_line(
-        "Average bandwidth rate",
-        &format!("{bw:.1} KiB/s"),
-    ));
-    l.push(stat_line(
-        "Reconnections to host1",
-        &st.reconnect1.to_string(),
-    ));
-    l.push(stat_line(
-        "Reconnections to host2",
-        &st.reconnect2.to_string(),
-    ));
-    l.push(stat_line(
-        "Memory consumption at the end",
-        &format!(
-            "{:.1} MiB (started with {:.1} MiB)",
-            r.rss_mib, r.start_rss_mib
+    ];
+    if st.folders_delete_failed2 > 0 {
+        l.push((
+            "Folders failed to be deleted on host2",
+            st.folders_delete_failed2.to_string(),
+        ));
+    }
+    l.extend([
+        ("Messages transferred", transferred),
+        ("Messages skipped", st.skipped.to_string()),
+        ("Messages found duplicate on host1", st.dup1.to_string()),
+        ("Messages found duplicate on host2", st.dup2.to_string()),
+        (
+            "Messages found crossduplicate on host2",
+            st.crossdup2.to_string(),
         ),
-    ));
-    l.push(stat_line("Load end is", &load_line()));
-    let pct = if elapsed > 0.0 {
-        100.0 * r.cpu_seconds / elapsed
-    } else {
-        0.0
-    };
+        (
+            "Messages void (noheader) on host1",
+            st.noheader1.to_string(),
+        ),
+        (
+            "Messages void (noheader) on host2",
+            st.noheader2.to_string(),
+        ),
+        (
+            "Messages found in host1 not in host2",
+            format!("{} messages", st.missing),
+        ),
+        (
+            "Messages found in host2 not in host1",
+            format!("{} messages", st.extra),
+        ),
+        ("Messages deleted on host1", st.deleted1.to_string()),
+        ("Messages deleted on host2", st.deleted2.to_string()),
+        ("Total bytes transferred", bytes(st.bytes_transferred)),
+        ("Total bytes skipped", bytes(st.bytes_skipped)),
+        (
+            "Message rate",
+            format!(
+                "{:.1} messages/s",
+                per_second(st.transferred as f64, elapsed)
+            ),
+        ),
+        (
+            "Average bandwidth rate",
+            format!(
+                "{:.1} KiB/s",
+                per_second(st.bytes_transferred as f64 / 1024.0, elapsed)
+            ),
+        ),
+        ("Reconnections to host1", st.reconnect1.to_string()),
+        ("Reconnections to host2", st.reconnect2.to_string()),
+    ]);
+    l
+}
+
+/// Memory, load, CPU, sizes.
+fn resource_lines(st: &Stats, r: &ReportInput, elapsed: f64) -> Vec<(&'static str, String)> {
+    let pct = 100.0 * per_second(r.cpu_seconds, elapsed);
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
-    l.push(stat_line(
-        "CPU time and %cpu",
-        &format!(
-            "{:.2} sec {:.1} %cpu {:.1} %allcpus",
-            r.cpu_seconds,
-            pct,
-            pct / ncpu
-        ),
-    ));
-    l.push(stat_line(
-        "Biggest message transferred",
-        &format!(
-            "{} bytes ({})",
-            st.biggest_transferred,
-            bytes_display_string_bin(st.biggest_transferred as f64)
-        ),
-    ));
     let ratio = if st.biggest_transferred > 0 {
         format!(
             "{:.1}",
@@ -179,53 +147,75 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
     } else {
         "NA".into()
     };
-    l.push(stat_line("Memory/biggest message ratio", &ratio));
+    let mut l = vec![
+        (
+            "Memory consumption at the end",
+            format!(
+                "{:.1} MiB (started with {:.1} MiB)",
+                r.rss_mib, r.start_rss_mib
+            ),
+        ),
+        ("Load end is", load_line()),
+        (
+            "CPU time and %cpu",
+            format!(
+                "{:.2} sec {:.1} %cpu {:.1} %allcpus",
+                r.cpu_seconds,
+                pct,
+                pct / ncpu
+            ),
+        ),
+        (
+            "Biggest message transferred",
+            format!(
+                "{} bytes ({})",
+                st.biggest_transferred,
+                bytes_display_string_bin(st.biggest_transferred as f64)
+            ),
+        ),
+        ("Memory/biggest message ratio", ratio),
+    ];
     if let Some(((sm, sb), (em, eb))) = r.sizes {
-        l.push(stat_line(
+        l.push((
             "Start difference host2 - host1",
-            &format!("{sm} messages, {sb} bytes ({})", signed_bytes(sb)),
+            format!("{sm} messages, {sb} bytes ({})", signed_bytes(sb)),
         ));
-        l.push(stat_line(
+        l.push((
             "Final difference host2 - host1",
-            &format!("{em} messages, {eb} bytes ({})", signed_bytes(eb)),
+            format!("{em} messages, {eb} bytes ({})", signed_bytes(eb)),
         ));
     }
-    if !r.justfolders {
-        let n1 = st.identified1;
-        if n1 > 0 {
-            if missing == 0 {
-                l.push(format!(
-                    "The sync looks good, all {n1} identified messages in host1 are on host2."
-                ));
-            } else {
-                l.push(format!(
-                    "The sync is not finished, there are {missing} among {n1} identified messages in host1 that are not on host2."
-                ));
-            }
-        }
-        if st.noheader1 == 0 {
-            l.push("There is no unidentified message on host1.".into());
+    l
+}
+
+/// "The sync looks good / is strict" sentences.
+fn verdict_lines(st: &Stats) -> Vec<String> {
+    let mut l = Vec::new();
+    let (n1, n2, missing, extra) = (st.identified1, st.identified2, st.missing, st.extra);
+    if n1 > 0 {
+        l.push(if missing == 0 {
+            format!("The sync looks good, all {n1} identified messages in host1 are on host2.")
         } else {
-            l.push(format!(
-                "There are {} unidentified messages on host1 (no Message-Id nor Received header, usually Sent or Draft messages). They were synced anyway, identified by their whole header and tracked in the state store.",
-                st.noheader1
-            ));
-        }
-        let n2 = st.identified2;
-        if extra == 0 {
-            l.push(format!(
-                "The sync is strict, all {n2} identified messages in host2 are on host1."
-            ));
-        } else {
-            l.push(format!(
-                "The sync is not strict, there are {extra} among {n2} identified messages in host2 that are not on host1. Use --delete2 and sync again to delete them and have a strict sync."
-            ));
-        }
+            format!(
+                "The sync is not finished, there are {missing} among {n1} identified messages in host1 that are not on host2."
+            )
+        });
     }
-    l.push(format!("Detected {} errors", r.nb_errors));
-    l.push(String::new());
-    l.push("Check if a new imapsync release is available by adding --releasecheck".into());
-    l.push("Homepage: https://imapsync.lamiral.info/".into());
+    l.push(if st.noheader1 == 0 {
+        "There is no unidentified message on host1.".into()
+    } else {
+        format!(
+            "There are {} unidentified messages on host1 (no Message-Id nor Received header, usually Sent or Draft messages). They were synced anyway, identified by their whole header and tracked in the state store.",
+            st.noheader1
+        )
+    });
+    l.push(if extra == 0 {
+        format!("The sync is strict, all {n2} identified messages in host2 are on host1.")
+    } else {
+        format!(
+            "The sync is not strict, there are {extra} among {n2} identified messages in host2 that are not on host1. Use --delete2 and sync again to delete them and have a strict sync."
+        )
+    });
     l
 }
 

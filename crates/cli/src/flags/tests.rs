@@ -1419,8 +1419,14 @@ fn shellwords_follows_text_parsewords() {
 #[test]
 fn help_lists_every_option() {
     let text = help_text();
-    assert!(text.starts_with("NAME\n"));
-    for section in ["\nVERSION\n", "\nUSAGE\n", "\nOPTIONS\n"] {
+    // imapsync's layout: scripts look for these headings.
+    assert!(text.starts_with("Name:\n"));
+    for section in [
+        "\nVersion:\n",
+        "\nUsage:\n",
+        "\nOptions:\n",
+        "usage: imapsync [options]",
+    ] {
         assert!(text.contains(section), "{section}");
     }
     for n in names() {

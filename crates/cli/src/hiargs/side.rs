@@ -1,0 +1,281 @@
+//! One side's settings: host and port forms, credentials, TLS arguments, connection limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use imapsync_client::{AuthMech, ConnectOptions, Inet, Secret, Security, Side, TlsOptions};
+use imapsync_sync::config::SideConfig;
+
+use super::presets::Presets;
+use super::{ConfigError, usage};
+use crate::flags::Parsed;
+
+/// Default number of connections per side.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+/// Reconnections per failure, per side (imapsync's 3), each after an exponential back-off.
+pub const DEFAULT_RECONNECT_RETRY: u32 = 3;
+/// Largest number of connections per side we accept (providers cap them per account).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Splits imapsync's `host[:port][/folder]` form. Blanks are removed first.
+pub fn split_host(raw: &str) -> (String, Option<u16>, Option<String>) {
+    let s: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let (hostport, folder) = match s.split_once('/') {
+        Some((h, f)) => (
+            h.to_string(),
+            Some(f.trim_end_matches('/').to_string()).filter(|f| !f.is_empty()),
+        ),
+        None => (s.clone(), None),
+    };
+    // [v6]:port, v6 without port, host:port
+    if let Some(rest) = hostport.strip_prefix('[')
+        && let Some((h, tail)) = rest.split_once(']')
+    {
+        let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (h.to_string(), port, folder);
+    }
+    if hostport.matches(':').count() == 1
+        && let Some((h, p)) = hostport.split_once(':')
+        && let Ok(port) = p.parse::<u16>()
+    {
+        return (h.to_string(), Some(port), folder);
+    }
+    (hostport, None, folder)
+}
+
+pub(super) fn read_first_line(path: &str) -> Result<String, String> {
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&data);
+    Ok(text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(['\r', '\n'])
+        .to_string())
+}
+
+fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secret>, ConfigError> {
+    if let Some(file) = p.string(&format!("passfile{n}")) {
+        use std::os::unix::fs::PermissionsExt;
+        let line = read_first_line(file).map_err(|e| ConfigError {
+            message: format!(
+                "Failure: file from parameter --passfile{n} {file} does not exist or is not readable ({e})"
+            ),
+            exit_code: 66,
+        })?;
+        if let Ok(m) = std::fs::metadata(file)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            warnings.push(format!(
+                "Warning: passfile{n} {file} is readable by group or others (chmod 600 {file})"
+            ));
+        }
+        return Ok(Some(Secret::new(line.trim())));
+    }
+    if let Some(pw) = p.string(&format!("password{n}")) {
+        let pw = if p.bool("sanitize").unwrap_or(true) {
+            pw.trim()
+        } else {
+            pw
+        };
+        return Ok(Some(Secret::new(pw)));
+    }
+    if let Ok(env) = std::env::var(format!("IMAPSYNC_PASSWORD{n}")) {
+        return Ok(Some(Secret::new(env)));
+    }
+    Ok(None)
+}
+
+/// Asks for a password on standard input, as imapsync does (without echo on a terminal; a
+/// line is read from a pipe too); `None` at the end of input.
+fn prompt_password(prompt: &str) -> Option<String> {
+    use std::io::{BufRead, Write};
+    // SAFETY: isatty on fd 0 has no preconditions.
+    let tty = unsafe { libc::isatty(0) } == 1;
+    let mut term = std::mem::MaybeUninit::<libc::termios>::zeroed();
+    // SAFETY: tcgetattr fills the termios struct for fd 0, checked below.
+    let ok = tty && unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut saved = None;
+    if ok {
+        // SAFETY: tcgetattr succeeded, the struct is initialised.
+        let orig = unsafe { term.assume_init() };
+        let mut noecho = orig;
+        noecho.c_lflag &= !libc::ECHO;
+        // SAFETY: setting terminal attributes on fd 0 with a valid struct.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &noecho) };
+        saved = Some(orig);
+    }
+    let mut line = String::new();
+    let r = std::io::stdin().lock().read_line(&mut line);
+    if let Some(orig) = saved {
+        // SAFETY: restoring the attributes read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &orig) };
+    }
+    eprintln!();
+    // Nothing to read (end of input): no password.
+    if r.ok()? == 0 {
+        return None;
+    }
+    Some(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub(super) fn side_config(
+    p: &Parsed,
+    n: u8,
+    warnings: &mut Vec<String>,
+    justconnect: bool,
+    pre: &Presets,
+) -> Result<SideConfig, ConfigError> {
+    let side = if n == 1 { Side::Host1 } else { Side::Host2 };
+    let i = usize::from(n - 1);
+    let get = |name: &str| format!("{name}{n}");
+    let host_arg = p
+        .string(&get("host"))
+        .filter(|h| !h.trim().is_empty())
+        .or(pre.host[i]);
+    let (host, host_port, _folder) = split_host(host_arg.unwrap_or(""));
+    let user = p
+        .string(&get("user"))
+        .map(|u| u.trim().to_string())
+        .unwrap_or_default();
+    let mut pass = password(p, n, warnings)?;
+    let mech_name = p
+        .string(&get("authmech"))
+        .map(|m| m.to_ascii_uppercase())
+        .or_else(|| {
+            (p.bool("authmd5") == Some(true) || p.bool(&get("authmd5")) == Some(true))
+                .then(|| "CRAM-MD5".to_string())
+        });
+    let mut mech = match mech_name.as_deref() {
+        None | Some("LOGIN") => AuthMech::Login,
+        Some("PLAIN") => AuthMech::Plain,
+        Some("CRAM-MD5") => AuthMech::CramMd5,
+        Some("XOAUTH2") => AuthMech::XOAuth2,
+        Some("PREAUTH") => AuthMech::PreAuth,
+        Some("SASL-LOGIN") => AuthMech::SaslLogin,
+        Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
+    };
+    if let Some(tok) = p.string(&get("oauthaccesstoken")) {
+        let token = if std::path::Path::new(tok).is_file() {
+            read_first_line(tok).map_err(|e| ConfigError {
+                message: format!("Failure: can not read oauthaccesstoken{n} file {tok}: {e}"),
+                exit_code: 66,
+            })?
+        } else {
+            tok.to_string()
+        };
+        pass = Some(Secret::new(token));
+        mech = AuthMech::XOAuth2;
+    }
+    if let Some(direct) = p.string(&get("oauthdirect")) {
+        let s = if std::path::Path::new(direct).is_file() {
+            read_first_line(direct).map_err(|e| ConfigError {
+                message: format!("Failure: can not read oauthdirect{n} file {direct}: {e}"),
+                exit_code: 66,
+            })?
+        } else {
+            direct.to_string()
+        };
+        pass = Some(Secret::new(s));
+        mech = AuthMech::XOAuth2Direct;
+    }
+    let authuser = p.string(&get("authuser")).map(str::to_string);
+    let proxyauth = p.bool(&get("proxyauth")).unwrap_or(false);
+    if proxyauth && authuser.is_none() {
+        return Err(usage(format!("--proxyauth{n} requires --authuser{n}")));
+    }
+    let password = match pass {
+        Some(p) => p,
+        None if justconnect || host.is_empty() || user.is_empty() || mech == AuthMech::PreAuth => {
+            Secret::default()
+        }
+        None => match prompt_password(&format!(
+            "What's the password for {} at {host}? (not visible while you type, then enter RETURN) ",
+            authuser.as_deref().unwrap_or(&user)
+        )) {
+            Some(p) => Secret::new(p),
+            None => {
+                return Err(usage(format!(
+                    "No password for user{n} {user}: give --password{n}, --passfile{n} or IMAPSYNC_PASSWORD{n}"
+                )));
+            }
+        },
+    };
+    let port = p
+        .int(&get("port"))
+        .and_then(|v| u16::try_from(v).ok())
+        .or(host_port);
+    let mut tls = TlsOptions::verifying();
+    for (k, v) in p.hash(&get("sslargs")) {
+        match k.as_str() {
+            "SSL_verify_mode" => {
+                tls.verify = !matches!(v.trim(), "0" | "SSL_VERIFY_NONE");
+            }
+            "SSL_ca_file" => tls.ca_file = Some(PathBuf::from(v)),
+            other => warnings.push(format!("Warning: --sslargs{n} {other} is ignored")),
+        }
+    }
+    let timeout = p
+        .float(&get("timeout"))
+        .or_else(|| p.float("timeout"))
+        .unwrap_or(120.0);
+    let mut c = ConnectOptions::new(side, &host, &user, password);
+    c.port = port;
+    c.security = Security {
+        ssl: p.bool(&get("ssl")).or(pre.ssl[i].then_some(true)),
+        tls: p.bool(&get("tls")),
+        port_given: port.is_some(),
+    };
+    c.tls = tls;
+    c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
+    c.mech = mech;
+    c.authuser = authuser;
+    c.proxyauth = proxyauth;
+    c.trylogin = p.bool("trylogin").unwrap_or(true);
+    c.compress = p.bool(&get("compress")).unwrap_or(false);
+    c.send_id = p.bool("id").unwrap_or(true);
+    c.id_params = vec![
+        ("name".into(), "imapsync".into()),
+        ("version".into(), crate::flags::VERSION.into()),
+        ("os".into(), std::env::consts::OS.into()),
+        ("vendor".into(), "imapsync-rs".into()),
+        ("side".into(), format!("host{n}")),
+    ];
+    c.inet = if p.bool("inet6") == Some(true) {
+        Some(Inet::V6)
+    } else if p.bool("inet4") == Some(true) {
+        Some(Inet::V4)
+    } else {
+        None
+    };
+    c.keepalive = p.bool(&get("keepalive")).unwrap_or(true);
+    if let Some(depth) = p.int("pipelinedepth") {
+        c.pipeline_depth = depth.clamp(1, 10_000) as usize;
+    }
+    c.no_login = justconnect;
+    let connections = p
+        .int(&get("connections"))
+        .map(|v| v.clamp(1, MAX_CONNECTIONS as i64) as usize)
+        .unwrap_or(DEFAULT_CONNECTIONS);
+    let search = p
+        .string(&get("search"))
+        .or_else(|| p.string("search"))
+        .map(str::to_string);
+    Ok(SideConfig {
+        connect: c,
+        connections,
+        reconnect_retry: p
+            .int(&get("reconnectretry"))
+            .map(|v| v.max(0) as u32)
+            .unwrap_or(DEFAULT_RECONNECT_RETRY),
+        sep: pre.sep[i].or_else(|| p.string(&get("sep")).and_then(|s| s.chars().next())),
+        prefix: if pre.prefix_empty[i] {
+            Some(String::new())
+        } else {
+            p.string(&get("prefix")).map(str::to_string)
+        },
+        search,
+    })
+}
