@@ -6,13 +6,20 @@
 # the same corpus when installed, into its own destination server.
 #
 #   bench/bench.sh [--messages 10000] [--folders 25] [--disk] [--latency-ms MS]
-#                  [--connections N] [--tls] [--no-mbsync] [--keep]
+#                  [--connections N] [--tls] [--no-mbsync] [--keep] [--also SERVER]...
+#
+# --also SERVER copies the same corpus a second time into another destination and reports its
+# initial copy beside the first one (Dovecot with LITERAL+): `literal-minus` is Dovecot
+# advertising LITERAL- instead of LITERAL+ (as Gmail does: literals over 4 KiB must wait for
+# the server's `+`), `courier` is Courier-IMAP (no LITERAL+ at all, every APPEND waits for
+# its `+`; its mail is on disk, not tmpfs), `cyrus-slash`/`cyrus-dot` are Cyrus IMAPd
+# (LITERAL+, on disk). Each is verified exactly like the main destination.
 #
 # --latency-ms MS puts a delay line of MS milliseconds each way (a 2*MS round trip) in front
 # of every server, e.g. `--messages 1000 --folders 10 --latency-ms 10` for a 20 ms RTT link.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MESSAGES=10000 FOLDERS=25 DISK=0 LATENCY=0 CONNS="" TLS=0 MBSYNC=1 KEEP=0 NEW=100 CHANGES=500
+MESSAGES=10000 FOLDERS=25 DISK=0 LATENCY=0 CONNS="" TLS=0 MBSYNC=1 KEEP=0 NEW=100 CHANGES=500 ALSO=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --messages) MESSAGES=$2; shift 2;;
@@ -25,6 +32,10 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift;;
     --new) NEW=$2; shift 2;;
     --flag-changes) CHANGES=$2; shift 2;;
+    --also)
+      case "$2" in literal-minus|courier|cyrus-slash|cyrus-dot) ALSO+=("$2");;
+        *) echo "--also: literal-minus, courier, cyrus-slash or cyrus-dot" >&2; exit 2;; esac
+      shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -51,9 +62,17 @@ start() { # start NAME LAYOUT
 }
 waitfile() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; exit 1; }
 start h1 dot; start h2 slash
+start_also() { # start_also NAME: an extra destination, state in $WORK/x_NAME.env (X_NAME_*)
+  local v; v="X_$(tr 'a-z-' 'A-Z_' <<<"$1")_"
+  local args=(--server "$1")
+  [ "$1" = literal-minus ] && args=(--layout slash --mail-dir "$MAILBASE/$1" --remove-cap LITERAL+ --add-cap LITERAL-)
+  "$TK" serve "${args[@]}" --state-file "$WORK/x_$1.env" --var-prefix "$v" >"$WORK/x_$1.log" 2>&1 &
+  PIDS+=($!)
+}
+for x in "${ALSO[@]}"; do start_also "$x"; done
 [ "$MBSYNC" = 1 ] && command -v mbsync >/dev/null || MBSYNC=0
 [ "$MBSYNC" = 1 ] && start m2 slash
-for f in h1 h2 $([ "$MBSYNC" = 1 ] && echo m2); do waitfile "$WORK/$f.env"; . "$WORK/$f.env"; done
+for f in h1 h2 $([ "$MBSYNC" = 1 ] && echo m2) "${ALSO[@]/#/x_}"; do waitfile "$WORK/$f.env"; . "$WORK/$f.env"; done
 P1=$H1_PORT P2=$H2_PORT PM=${M2_PORT:-0}
 if [ "$LATENCY" != 0 ]; then
   for f in h1 h2 $([ "$MBSYNC" = 1 ] && echo m2); do
@@ -88,10 +107,12 @@ else
   SEC=(--nossl1 --notls1 --nossl2 --notls2)
 fi
 EXTRA=(); [ -n "$CONNS" ] && EXTRA=(--connections1 "$CONNS" --connections2 "$CONNS")
-ours() {
-  $MEASURE "$WORK/$1.out" "$BIN/imapsync" --host1 127.0.0.1 --port1 "$P1" --user1 user1 --password1 pass1 \
-    --host2 127.0.0.1 --port2 "$P2" --user2 user1 --password2 pass1 "${SEC[@]}" "${EXTRA[@]}" \
-    --statedir "$WORK/state" --nolog --nofoldersizes --nofoldersizesatend --pidfile "" 2>&1 | tail -n 1
+ours() { # ours SCENARIO [PORT2 SEC2...]: one run into host2 (or into PORT2)
+  local name=$1 port2=${2:-$P2}; shift; [ $# -gt 0 ] && shift
+  local sec2=("${SEC[@]}"); [ $# -gt 0 ] && sec2=("$@")
+  $MEASURE "$WORK/$name.out" "$BIN/imapsync" --host1 127.0.0.1 --port1 "$P1" --user1 user1 --password1 pass1 \
+    --host2 127.0.0.1 --port2 "$port2" --user2 user1 --password2 pass1 "${sec2[@]}" "${EXTRA[@]}" \
+    --statedir "$WORK/state-$port2" --nolog --nofoldersizes --nofoldersizesatend --pidfile "" 2>&1 | tail -n 1
 }
 cat >"$WORK/mbsyncrc" <<RC
 IMAPAccount src
@@ -153,15 +174,26 @@ tool, scen, msgs, nbytes, wall, cpu, rss, code, ver = sys.argv[1:]
 msgs, nbytes, wall, cpu, rss = int(msgs), int(nbytes), float(wall), float(cpu), int(rss)
 rate = msgs / wall if wall > 0 else 0
 mbs = nbytes / wall / 1e6 if wall > 0 else 0
-print(f"{tool:9} {scen:8} {wall:8.2f} s {rate:9.0f} msg/s {mbs:8.1f} MB/s  rss {rss/1024:6.1f} MB  cpu {cpu:6.2f} s  exit {code}  {ver}")
+print(f"{tool:9} {scen:21} {wall:8.2f} s {rate:9.0f} msg/s {mbs:8.1f} MB/s  rss {rss/1024:6.1f} MB  cpu {cpu:6.2f} s  exit {code}  {ver}")
 PY
 }
 RESULTS="$WORK/results"
-echo "tool      scenario     wall        rate          throughput    peak RSS     CPU" | tee "$RESULTS"
+echo "tool      scenario                  wall        rate          throughput    peak RSS     CPU" | tee "$RESULTS"
 r=$(ours initial); report imapsync initial "$COUNT" "$BYTES" "$r" "$(verify "$H2_PORT")" | tee -a "$RESULTS"
 if [ "$MBSYNC" = 1 ]; then
   r=$(theirs initial); report mbsync initial "$COUNT" "$BYTES" "$r" "$(verify_mbsync "$M2_PORT")" | tee -a "$RESULTS"
 fi
+for x in "${ALSO[@]}"; do
+  v="X_$(tr 'a-z-' 'A-Z_' <<<"$x")_"; port="${v}PORT"; ca="${v}CA_PATH"
+  if [ "$TLS" = 1 ]; then sec2=(--sslargs1 "SSL_ca_file=$H1_CA_PATH" --sslargs2 "SSL_ca_file=${!ca}")
+  else sec2=(--nossl1 --notls1 --nossl2 --notls2); fi
+  if [ "$LATENCY" != 0 ]; then
+    "$TK" proxy --target "127.0.0.1:${!port}" --latency-ms "$LATENCY" --state-file "$WORK/px_$x.env" --var-prefix "PX_" >"$WORK/px_$x.log" 2>&1 &
+    PIDS+=($!); waitfile "$WORK/px_$x.env"; . "$WORK/px_$x.env"; dest=$PX_PORT
+  else dest=${!port}; fi
+  r=$(ours "initial-$x" "$dest" "${sec2[@]}")
+  report imapsync "initial>$x" "$COUNT" "$BYTES" "$r" "$(verify "${!port}")" | tee -a "$RESULTS"
+done
 r=$(ours noop); report imapsync noop "$COUNT" 0 "$r" "$(verify "$H2_PORT")" | tee -a "$RESULTS"
 if [ "$MBSYNC" = 1 ]; then
   r=$(theirs noop); report mbsync noop "$COUNT" 0 "$r" "$(verify_mbsync "$M2_PORT")" | tee -a "$RESULTS"

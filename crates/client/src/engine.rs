@@ -27,7 +27,8 @@
 //! reconciles through its journal.
 //!
 //! Any I/O error, timeout (`--timeout`, counted only while commands are in flight), framing or
-//! parse error kills the connection: all its commands fail with the same [`ConnError`].
+//! parse error kills the connection: all its commands fail with the same [`ConnError`]. An
+//! untagged response that does not parse is the exception: it is traced and skipped.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -957,8 +958,13 @@ impl<S: AsyncRead> Reader<S> {
                     };
                     self.trace(&format!("S: {shown}"));
                 }
-                let resp =
-                    response::parse(&frame).map_err(|e| ConnError::Protocol(e.to_string()))?;
+                // An untagged response that does not parse is logged and skipped (servers
+                // send odd ones, e.g. Courier's `* QUOTA "ROOT"`); it never ends the connection.
+                let (resp, malformed) = response::parse_tolerant(&frame)
+                    .map_err(|e| ConnError::Protocol(e.to_string()))?;
+                if let Some(e) = malformed {
+                    self.trace(&format!("ignored an untagged response: {e}"));
+                }
                 self.route(resp).await
             }
         }

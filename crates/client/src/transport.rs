@@ -18,16 +18,53 @@ impl Transport {
     }
 }
 
+/// Acknowledge what was just read at once instead of after the delayed-ACK timer (~40 ms).
+///
+/// A server that writes a tagged answer and then a `+` continuation in two small writes with
+/// Nagle's algorithm on (Courier-IMAP does, to every pipelined APPEND with a synchronizing
+/// literal) holds the `+` back until its first write is acknowledged; the client, waiting for
+/// that `+` with nothing to send, would only acknowledge after its delayed-ACK timer, 40 ms per
+/// message. Linux forgets TCP_QUICKACK after a while, so it is set again after every read (one
+/// cheap system call per read, reads are large).
+fn quickack(s: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let one: libc::c_int = 1;
+        // SAFETY: setsockopt on a socket fd owned by `s`, with a pointer to a live c_int and
+        // its size.
+        unsafe {
+            let _ = libc::setsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = s;
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let before = buf.filled().len();
+        let (r, tcp) = match self.get_mut() {
+            Transport::Plain(s) => (Pin::new(&mut *s).poll_read(cx, buf), &*s),
+            Transport::Tls(s) => {
+                let r = Pin::new(s.as_mut()).poll_read(cx, buf);
+                (r, s.get_ref().0)
+            }
+        };
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            quickack(tcp);
         }
+        r
     }
 }
 

@@ -233,25 +233,24 @@ impl Builder {
         }
     }
 
-    /// A mailbox name (an astring; `INBOX` in any case is sent as `INBOX`).
+    /// A mailbox name: `INBOX` in any case is sent as `INBOX`; every other name is a quoted
+    /// string (a literal when it must be), never an atom.
+    ///
+    /// The grammar allows `[`, `]` and `~` in an astring atom, but servers disagree:
+    /// Courier-IMAP reads `CREATE INBOX.[Gmail]` as `INBOX.` followed by junk and refuses
+    /// `INBOX.a~b` outright. A quoted name is accepted by every server (Courier, Cyrus,
+    /// Dovecot, Exchange, Gmail), as by imapsync (Mail::IMAPClient quotes every name).
     pub fn mailbox(self, name: &[u8]) -> Self {
         if name.eq_ignore_ascii_case(b"INBOX") {
             return self.raw("INBOX");
         }
-        self.astring(name)
+        self.string(name)
     }
 
-    /// A LIST pattern: like an astring but `%` and `*` stay unquoted wildcards.
+    /// A LIST pattern: a quoted string (wildcards keep their meaning inside quotes), for the
+    /// same reason as [`Builder::mailbox`].
     pub fn list_pattern(self, pattern: &[u8]) -> Self {
-        let atom_ok = !pattern.is_empty()
-            && pattern
-                .iter()
-                .all(|&b| is_astring_char(b) || b == b'%' || b == b'*');
-        if atom_ok {
-            self.raw(pattern)
-        } else {
-            self.string(pattern)
-        }
+        self.string(pattern)
     }
 
     /// A parenthesised flag list `(\Seen $Forwarded)`. Flags that are not valid atoms are
@@ -689,6 +688,63 @@ mod tests {
                 assert_eq!(c.trace(), "LOGIN MASKED");
             }
         }
+    }
+
+    /// Every command that carries a mailbox name sends it quoted (INBOX bare): the form
+    /// Courier, Cyrus, Dovecot, Exchange and Gmail all accept.
+    #[test]
+    fn mailbox_names_are_quoted_on_the_wire() {
+        let w = |c: Command| String::from_utf8(c.to_wire("t", &[b"x"])).expect("utf8");
+        let gm = b"INBOX.[Gmail]".as_slice();
+        assert_eq!(w(create(gm)), "t CREATE \"INBOX.[Gmail]\"\r\n");
+        assert_eq!(w(delete(b"a~b")), "t DELETE \"a~b\"\r\n");
+        assert_eq!(w(subscribe(b"tag[1]")), "t SUBSCRIBE \"tag[1]\"\r\n");
+        assert_eq!(w(unsubscribe(b"Sent")), "t UNSUBSCRIBE \"Sent\"\r\n");
+        assert_eq!(
+            w(examine(b"INBOX.tag[1]", &SelectOpts::default())),
+            "t EXAMINE \"INBOX.tag[1]\"\r\n"
+        );
+        assert_eq!(
+            w(select(b"x]y", &SelectOpts::default())),
+            "t SELECT \"x]y\"\r\n"
+        );
+        assert_eq!(
+            w(status(b"~home", "MESSAGES UIDNEXT")),
+            "t STATUS \"~home\" (MESSAGES UIDNEXT)\r\n"
+        );
+        assert_eq!(w(getquotaroot(b"INBOX")), "t GETQUOTAROOT INBOX\r\n");
+        assert_eq!(
+            w(select(b"inbox", &SelectOpts::default())),
+            "t SELECT INBOX\r\n"
+        );
+        assert_eq!(w(list(b"", b"*", None)), "t LIST \"\" \"*\"\r\n");
+        assert_eq!(
+            w(lsub(b"", b"INBOX.[Gmail]%")),
+            "t LSUB \"\" \"INBOX.[Gmail]%\"\r\n"
+        );
+        let app = append_bytes(gm, &[], None, Bytes::from_static(b"x"));
+        assert!(
+            String::from_utf8_lossy(&app.to_wire("t", &[]))
+                .starts_with("t APPEND \"INBOX.[Gmail]\" ()"),
+            "{:?}",
+            app
+        );
+        let app = append(
+            b"Sent",
+            &[AppendItem {
+                flags: vec![],
+                internaldate: None,
+                len: 1,
+            }],
+        );
+        assert!(w(app).starts_with("t APPEND \"Sent\" ()"));
+        // 8-bit names still go as literals.
+        assert!(
+            create("é".as_bytes())
+                .parts
+                .iter()
+                .any(|p| matches!(p, Part::Literal(_)))
+        );
     }
 
     #[test]

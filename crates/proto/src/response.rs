@@ -293,6 +293,22 @@ pub struct ParseError {
     pub excerpt: String,
 }
 
+/// Parses one framed response, tolerating what servers actually send: an untagged response
+/// that does not follow its grammar is returned raw as [`Untagged::Other`] together with the
+/// error (for the caller to log), instead of failing. Tagged responses and continuation
+/// requests are parsed as by [`parse`] (an unparseable response code is already kept as text
+/// there); only a line that is not a response at all is an error.
+pub fn parse_tolerant(frame: &Frame) -> Result<(Response, Option<ParseError>), ParseError> {
+    match parse(frame) {
+        Ok(r) => Ok((r, None)),
+        Err(e) if frame.bytes.starts_with(b"* ") => Ok((
+            Response::Untagged(Untagged::Other(frame.bytes.clone())),
+            Some(e),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 /// Parses one framed response.
 pub fn parse(frame: &Frame) -> Result<Response, ParseError> {
     let mut p = Parser {
@@ -466,7 +482,9 @@ impl<'a> Parser<'a> {
                 self.pos = start - 1;
                 Err(self.err("escaped quoted string"))
             }
-            Some(b'{') | Some(b'~') => self.literal(),
+            Some(b'{') => self.literal(),
+            // `~{n}` is a literal8; a bare `~` starts an atom (Cyrus lists `~home` unquoted).
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => self.literal(),
             _ => {
                 let start = self.pos;
                 let tok = self.astring_token();
@@ -556,7 +574,8 @@ impl<'a> Parser<'a> {
             Some(b'(') => self.skip_list(b'(', b')'),
             Some(b'[') => self.skip_list(b'[', b']'),
             Some(b'"') => self.quoted_owned().map(|_| ()),
-            Some(b'{') | Some(b'~') => self.literal().map(|_| ()),
+            Some(b'{') => self.literal().map(|_| ()),
+            Some(b'~') if self.buf.get(self.pos + 1) == Some(&b'{') => self.literal().map(|_| ()),
             Some(b')') | Some(b']') | None => Err(self.err("value expected")),
             _ => {
                 let t = self.flag_token();
@@ -917,6 +936,14 @@ impl<'a> Parser<'a> {
                 self.expect(b' ', "space")?;
                 let root = self.mailbox()?;
                 self.skip_spaces();
+                // Courier-IMAP answers `* QUOTA "ROOT"` for a root without limits: no list
+                // at all instead of `()`.
+                if self.at_eol() {
+                    return Ok(Untagged::Quota {
+                        root,
+                        resources: Vec::new(),
+                    });
+                }
                 self.expect(b'(', "( expected")?;
                 let mut resources = Vec::new();
                 loop {
@@ -1536,6 +1563,144 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    /// Quirks of real servers, one per server seen: what they send is read, or kept raw and
+    /// reported, never an error for the connection.
+    #[test]
+    fn server_quirks() {
+        // Courier-IMAP 5.0: GETQUOTAROOT on a root without limits.
+        assert_eq!(
+            untagged(b"* QUOTA \"ROOT\"\r\n"),
+            Untagged::Quota {
+                root: b"ROOT".to_vec(),
+                resources: vec![]
+            }
+        );
+        assert_eq!(
+            untagged(b"* QUOTA \"ROOT\" ()\r\n"),
+            Untagged::Quota {
+                root: b"ROOT".to_vec(),
+                resources: vec![]
+            }
+        );
+        assert_eq!(
+            untagged(b"* QUOTAROOT \"INBOX\" \"ROOT\"\r\n"),
+            Untagged::QuotaRoot {
+                mailbox: b"INBOX".to_vec(),
+                roots: vec![b"ROOT".to_vec()]
+            }
+        );
+        // Courier-IMAP 5.0: NAMESPACE with several shared prefixes and no space between them.
+        match untagged(
+            b"* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\")(\"shared.\" \".\"))\r\n",
+        ) {
+            Untagged::Namespace {
+                personal,
+                other,
+                shared,
+            } => {
+                assert_eq!(personal.len(), 1);
+                assert_eq!(personal[0].prefix, b"INBOX.");
+                assert!(other.is_empty());
+                assert_eq!(shared.len(), 2);
+            }
+            u => panic!("{u:?}"),
+        }
+        // Cyrus 3.6: atoms starting with `~` (not a literal8) in LIST and STATUS.
+        match untagged(b"* LIST (\\HasNoChildren) \"/\" ~home\r\n") {
+            Untagged::List(l) => assert_eq!(l.name, b"~home"),
+            u => panic!("{u:?}"),
+        }
+        match untagged(b"* STATUS ~home (MESSAGES 0 UIDNEXT 1)\r\n") {
+            Untagged::MailboxStatus { mailbox, items } => {
+                assert_eq!(mailbox, b"~home");
+                assert_eq!(items.messages, Some(0));
+            }
+            u => panic!("{u:?}"),
+        }
+        match untagged(b"* LIST () \"/\" ~{4}\r\nab~c\r\n") {
+            Untagged::List(l) => assert_eq!(l.name, b"ab~c"),
+            u => panic!("{u:?}"),
+        }
+        // Cyrus 3.6: QUOTA with its own resources, QUOTAROOT without a root.
+        assert_eq!(
+            untagged(b"* QUOTA INBOX (STORAGE 0 1000 X-NUM-FOLDERS 6 100)\r\n"),
+            Untagged::Quota {
+                root: b"INBOX".to_vec(),
+                resources: vec![
+                    ("STORAGE".into(), 0, 1000),
+                    ("X-NUM-FOLDERS".into(), 6, 100)
+                ]
+            }
+        );
+        assert_eq!(
+            untagged(b"* QUOTAROOT INBOX\r\n"),
+            Untagged::QuotaRoot {
+                mailbox: b"INBOX".to_vec(),
+                roots: vec![]
+            }
+        );
+    }
+
+    fn tolerant(s: &'static [u8]) -> (Response, Option<ParseError>) {
+        parse_tolerant(&Frame {
+            bytes: Bytes::from_static(s),
+            streamed: vec![],
+        })
+        .expect("tolerated")
+    }
+
+    #[test]
+    fn malformed_untagged_responses_are_kept_raw_with_the_error() {
+        for bad in [
+            &b"* QUOTA \"ROOT\" (STORAGE x)\r\n"[..],
+            b"* QUOTA\r\n",
+            b"* STATUS\r\n",
+            b"* STATUS INBOX (MESSAGES)\r\n",
+            b"* NAMESPACE junk\r\n",
+            b"* ID (\"name\"\r\n",
+            b"* LIST (\\X \"/\" \r\n",
+            b"* 1 FETCH (UID\r\n",
+            b"* 99999999999 EXISTS\r\n",
+            b"* FLAGS \\Seen\r\n",
+        ] {
+            let (r, e) = tolerant(bad);
+            assert_eq!(
+                r,
+                Response::Untagged(Untagged::Other(Bytes::from_static(bad))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            assert!(e.is_some(), "{}", String::from_utf8_lossy(bad));
+        }
+        // Well-formed responses pass through unchanged and without error.
+        let (r, e) = tolerant(b"* 3 EXISTS\r\n");
+        assert_eq!(r, Response::Untagged(Untagged::Exists(3)));
+        assert!(e.is_none());
+        // A tagged answer with a broken code keeps its status (the code becomes text).
+        let (r, e) = tolerant(b"a1 OK [APPENDUID x y] done\r\n");
+        assert!(e.is_none());
+        match r {
+            Response::Tagged { tag, status } => {
+                assert_eq!(tag, "a1");
+                assert!(status.is_ok());
+                assert!(status.code.is_none());
+            }
+            r => panic!("{r:?}"),
+        }
+        // Not a response at all: still an error.
+        for bad in [&b"a1 WHAT\r\n"[..], b"\r\n", b"*\r\n"] {
+            assert!(
+                parse_tolerant(&Frame {
+                    bytes: Bytes::from_static(bad),
+                    streamed: vec![],
+                })
+                .is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -425,7 +425,7 @@ struct Ids {
     internal_group: Option<String>,
 }
 
-fn getpw(name: Option<&str>, uid: u32) -> Option<(String, u32, u32)> {
+pub(crate) fn getpw(name: Option<&str>, uid: u32) -> Option<(String, u32, u32)> {
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -511,12 +511,12 @@ fn ids() -> Result<Ids> {
     }
 }
 
-fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+pub(crate) fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid))
         .with_context(|| format!("chown {}", path.display()))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("chmod {}", path.display()))
 }
@@ -528,7 +528,7 @@ fn check_credential(what: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     match std::fs::read(path) {
         Ok(b) => {
             let s = String::from_utf8_lossy(&b);
@@ -594,13 +594,19 @@ pub(crate) fn pick_ports() -> Result<(u16, u16)> {
 
 /// Remove temp dirs of earlier test processes that died without cleaning up.
 fn reap_stale_dirs() {
+    reap_stale_dirs_with("itk-dovecot-", "run/master.pid");
+}
+
+/// Remove temp dirs named `prefix*` whose owner process (`owner.pid`) is gone and whose
+/// server (pid in `server_pid_file`, relative to the dir) is not running.
+pub(crate) fn reap_stale_dirs_with(prefix: &str, server_pid_file: &str) {
     let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in rd.flatten() {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
-        if !name.starts_with("itk-dovecot-") {
+        if !name.starts_with(prefix) {
             continue;
         }
         let dir = e.path();
@@ -611,7 +617,7 @@ fn reap_stale_dirs() {
         if owner == std::process::id() || pid_alive(owner) {
             continue;
         }
-        let master = std::fs::read_to_string(dir.join("run/master.pid"))
+        let master = std::fs::read_to_string(dir.join(server_pid_file))
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
         if master.is_some_and(pid_alive) {

@@ -10,6 +10,10 @@
 //!   Exchange-like special folders. A builder emulates other servers by removing
 //!   capabilities, adding quota limits, enabling COMPRESS, and so on. Servers cannot
 //!   outlive the test process (see [`spawn`]) and are stopped on drop.
+//! * [`Cyrus`] (Cyrus IMAPd 3.6, `/` or `.` hierarchy) and [`Courier`] (Courier-IMAP 5.0,
+//!   no LITERAL+) are throwaway instances of the other servers of the test matrix, run from
+//!   the Debian packages `scripts/deps.sh` unpacks; [`servers::Flavour`] names every server
+//!   of the matrix and starts it as a [`servers::ImapServer`].
 //! * [`TestImap`] is a deliberately independent, blocking IMAP client for assertions:
 //!   LIST/STATUS/SELECT/APPEND/STORE/EXPUNGE and [`TestImap::snapshot`], which records
 //!   every message's flags, INTERNALDATE, size, SHA-256 of the body and Message-ID.
@@ -55,6 +59,8 @@
 
 mod background;
 pub mod corpus;
+pub mod courier;
+pub mod cyrus;
 pub mod date;
 pub mod dovecot;
 pub mod fill;
@@ -66,12 +72,15 @@ pub mod parse;
 pub mod postgres;
 pub mod prng;
 pub mod proxy;
+pub mod servers;
 pub mod shim;
 pub mod spawn;
 pub mod tls;
 pub mod verify;
 
 pub use corpus::{Corpus, CorpusSpec};
+pub use courier::Courier;
+pub use cyrus::{Cyrus, CyrusLayout};
 pub use dovecot::{
     Dovecot, DovecotBuilder, Layout, MASTER_PASSWORD, MASTER_SEPARATOR, MASTER_USER, USERS,
     WEIRD_PASSWORD,
@@ -82,6 +91,7 @@ pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
 pub use oauth::{OAuthServer, OAuthStats};
 pub use postgres::Postgres;
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
+pub use servers::{Flavour, ImapServer};
 pub use shim::{Shim, ShimStats};
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! ```text
 //! imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
 //!                        [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
-//!                        [--quota-kib N] [--max-mail-size BYTES] [--users N]
+//!                        [--add-cap CAP]... [--quota-kib N] [--max-mail-size BYTES] [--users N]
+//! imapsync-testkit serve --server cyrus-slash|cyrus-dot|courier [--state-file F] [--var-prefix P]
 //! imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
 //!                        [--messages N] [--folders F] [--seed S] [--connections C]
 //! imapsync-testkit snapshot --port P [--host H] --user U --pass W [--sep C --prefix X] [--full]
@@ -22,7 +23,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use imapsync_testkit::corpus::{Corpus, CorpusSpec};
 use imapsync_testkit::fill::{FillOptions, fill_with};
 use imapsync_testkit::verify::{CompareOptions, compare, digest_text, record, snapshot_at};
-use imapsync_testkit::{Dovecot, Layout};
+use imapsync_testkit::{Dovecot, Flavour, Layout};
 
 const USAGE: &str = "usage:
   imapsync-testkit proxy --target HOST:PORT [--latency-ms MS] [--state-file F] [--var-prefix P]
@@ -31,8 +32,9 @@ const USAGE: &str = "usage:
                           [--seed S]   (N new messages and M flag changes, deterministic)
   imapsync-testkit serve --layout slash|dot|gmail|exchange [--mail-dir DIR] [--fsync never]
                          [--state-file F] [--var-prefix P] [--compress] [--remove-cap CAP]...
-                         [--quota-kib N] [--max-mail-size BYTES]
+                         [--add-cap CAP]... [--quota-kib N] [--max-mail-size BYTES]
                          [--users N]   (also acct1..acctN, password pass-acct<i>)
+  imapsync-testkit serve --server cyrus-slash|cyrus-dot|courier [--state-file F] [--var-prefix P]
   imapsync-testkit fill --port P [--host H] --user U --pass W --preset small|bench
                          [--messages N] [--folders F] [--seed S] [--connections C]
   imapsync-testkit snapshot --port P [--host H] --user U --pass W [--sep C --prefix X] [--full]
@@ -159,10 +161,97 @@ fn main() -> ExitCode {
     }
 }
 
+/// Waits for SIGTERM, SIGINT or SIGHUP.
+fn wait_for_signal() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        anyhow::Ok(())
+    })
+}
+
+fn write_state(a: &Args, state: &str) -> Result<()> {
+    if let Some(f) = a.get("state-file") {
+        let tmp = format!("{f}.tmp");
+        std::fs::write(&tmp, state).with_context(|| format!("writing {tmp}"))?;
+        std::fs::rename(&tmp, f).with_context(|| format!("writing {f}"))?;
+    }
+    print!("{state}");
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// `serve --server cyrus-slash|cyrus-dot|courier`: a non-Dovecot server of the matrix.
+fn serve_other(a: &Args, flavour: Flavour) -> Result<ExitCode> {
+    for o in [
+        "mail-dir",
+        "fsync",
+        "remove-cap",
+        "add-cap",
+        "quota-kib",
+        "max-mail-size",
+    ] {
+        if a.get(o).is_some() {
+            bail!("--{o} is only available for Dovecot servers");
+        }
+    }
+    if a.flag("compress") {
+        bail!("--compress is only available for Dovecot servers");
+    }
+    let server = flavour.start()?;
+    let p = a.get("var-prefix").unwrap_or("");
+    let state = format!(
+        "{p}HOST={}\n{p}PORT={}\n{p}TLS_PORT={}\n{p}CA_PATH={}\n{p}LAYOUT={}\n{p}PID={}\n",
+        server.host(),
+        server.port(),
+        server.tls_port(),
+        server.ca_cert_path().display(),
+        flavour.name(),
+        std::process::id(),
+    );
+    write_state(a, &state)?;
+    wait_for_signal()?;
+    drop(server);
+    if let Some(f) = a.get("state-file") {
+        let _ = std::fs::remove_file(f);
+    }
+    eprintln!("imapsync-testkit serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn serve(a: &Args) -> Result<ExitCode> {
+    if let Some(name) = a.get("server") {
+        let flavour = Flavour::parse(name).ok_or_else(|| {
+            anyhow!(
+                "unknown server {name:?} ({})",
+                Flavour::ALL.map(Flavour::name).join("|")
+            )
+        })?;
+        match flavour {
+            Flavour::Dovecot(_) if a.get("layout").is_some() => {
+                bail!("give either --server or --layout")
+            }
+            Flavour::Dovecot(l) => return serve_dovecot(a, l),
+            other => return serve_other(a, other),
+        }
+    }
     let layout_name = a.req("layout")?;
     let layout = Layout::parse(layout_name)
         .ok_or_else(|| anyhow!("unknown layout {layout_name:?} (slash|dot|gmail|exchange)"))?;
+    serve_dovecot(a, layout)
+}
+
+fn serve_dovecot(a: &Args, layout: Layout) -> Result<ExitCode> {
     let mut b = Dovecot::builder(layout);
     if let Some(d) = a.get("mail-dir") {
         b = b.mail_dir(d);
@@ -177,6 +266,9 @@ fn serve(a: &Args) -> Result<ExitCode> {
     }
     for c in a.all("remove-cap") {
         b = b.remove_capability(&c);
+    }
+    for c in a.all("add-cap") {
+        b = b.add_capability(&c);
     }
     if let Some(k) = a.num::<u64>("quota-kib")? {
         b = b.quota_storage_kib(k);
@@ -202,28 +294,8 @@ fn serve(a: &Args) -> Result<ExitCode> {
         std::process::id(),
         server.master_pid().unwrap_or(0),
     );
-    if let Some(f) = a.get("state-file") {
-        let tmp = format!("{f}.tmp");
-        std::fs::write(&tmp, &state).with_context(|| format!("writing {tmp}"))?;
-        std::fs::rename(&tmp, f).with_context(|| format!("writing {f}"))?;
-    }
-    print!("{state}");
-    std::io::stdout().flush()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = hup.recv() => {}
-        }
-        anyhow::Ok(())
-    })?;
+    write_state(a, &state)?;
+    wait_for_signal()?;
     server.stop()?;
     if let Some(f) = a.get("state-file") {
         let _ = std::fs::remove_file(f);
