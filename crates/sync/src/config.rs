@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use imapsync_client::ConnectOptions;
 
 pub use imapsync_plan::options::{
-    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SizesConfig,
+    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, ReportConfig, SizesConfig,
 };
 
 /// One side (host1 or host2).
@@ -46,6 +46,8 @@ pub struct Config {
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.
     pub debug: bool,
+    /// The report message appended at the end (`--emailreport1`, `--emailreport2`).
+    pub report: ReportConfig,
 }
 
 impl Config {

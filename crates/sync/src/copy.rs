@@ -26,7 +26,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use imapsync_client::pushback::{self, PushBack};
 use imapsync_client::{Body, BodySender, ConnError, Connection, Item, Pending, body_channel};
-use imapsync_plan::rewrite::Rewritten;
 use imapsync_proto::command::cmd::{self, AppendItem};
 use imapsync_proto::response::{BodyData, Code, Status, Untagged};
 use imapsync_proto::seqset::UidSet;
@@ -86,8 +85,11 @@ pub enum Outcome {
     },
     /// Host2 refused the message as too big (`[TOOBIG]`, APPENDLIMIT): skipped, reported.
     TooBig { status: Status, bytes: u64 },
-    /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule).
+    /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule or
+    /// command).
     Skipped { reason: String },
+    /// `--dry --nodry1`: fetched (and transformed), not appended.
+    DryRun { bytes: u64 },
     /// Host1 could not deliver the message.
     FetchFailed { reason: String },
     /// Not sent: its intent could not be journalled (the state store can not be written).
@@ -158,9 +160,14 @@ pub struct CopyOptions {
     pub multiappend: bool,
     /// Host2 UIDNEXT when the copy starts (journalled with the intents).
     pub uidnext2: Option<u32>,
-    /// A rewrite of whole messages (`--regexmess`, `--skipmess`, ...). When set, every body
-    /// is held whole (nothing is streamed), since the rewrite needs all of it.
+    /// A rewrite of whole messages (`--regexmess`, `--skipmess`, `--pipemess`, ...). When
+    /// set, every body is held whole (nothing is streamed), since the rewrite needs all of it;
+    /// it also puts the `--addheader` line in front.
     pub transform: Option<Transformer>,
+    /// `--dry --nodry1`: messages are fetched (and transformed), nothing is appended.
+    pub dry: bool,
+    /// `--allowsizemismatch`; off: a body whose length is not the RFC822.SIZE listed fails.
+    pub allow_size_mismatch: bool,
 }
 
 impl std::fmt::Debug for CopyOptions {
@@ -169,12 +176,32 @@ impl std::fmt::Debug for CopyOptions {
             .field("folder2", &self.folder2)
             .field("multiappend", &self.multiappend)
             .field("transform", &self.transform.is_some())
+            .field("dry", &self.dry)
             .finish()
     }
 }
 
-/// A whole-message rewrite (see [`imapsync_plan::rewrite`]).
-pub type Transformer = Arc<dyn Fn(&Bytes) -> Rewritten + Send + Sync>;
+/// What a [`Transform`] makes of one message.
+#[derive(Debug)]
+pub enum Transformed {
+    /// Append this.
+    Body(Bytes),
+    /// Do not copy it (why, completing "skipped by ...").
+    Skip(String),
+}
+
+/// A future of a [`Transform`].
+pub type TransformFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Transformed> + Send + 'a>>;
+
+/// A whole-message rewrite (see [`imapsync_plan::rewrite`]); it may run external commands,
+/// hence asynchronous. Messages go through it one at a time, in order.
+pub trait Transform: Send + Sync {
+    fn transform<'a>(&'a self, item: &'a CopyItem, body: Bytes) -> TransformFuture<'a>;
+}
+
+/// The rewrite of a copy.
+pub type Transformer = Arc<dyn Transform>;
 
 struct Fetched {
     idx: usize,
@@ -202,6 +229,8 @@ fn subject_of(msg: &[u8]) -> String {
 enum FetchEnd {
     Done,
     Failed(usize, String),
+    /// The rewrite said not to copy it.
+    Skipped(usize, String),
 }
 
 /// Copies `items` (in order). Returns when every message has an outcome, or with the error of
@@ -218,11 +247,96 @@ pub async fn copy(
         return Ok(());
     }
     let (tx, rx) = mpsc::channel::<Result<Fetched, FetchEnd>>(256);
-    let fetcher = fetch_loop(c1, items, opts.transform.is_some(), tx, budget);
-    let appender = append_loop(c2, items, rx, opts, hooks);
-    let (f, a) = tokio::join!(fetcher, appender);
+    let fetcher = fetch_loop(c1, items, opts, tx, budget);
+    let Some(t) = &opts.transform else {
+        let (f, a) = tokio::join!(fetcher, sink(c2, items, rx, opts, hooks));
+        a?;
+        return f;
+    };
+    let (tx2, rx2) = mpsc::channel::<Result<Fetched, FetchEnd>>(4);
+    let stage = transform_loop(items, rx, tx2, t.as_ref());
+    let (f, (), a) = tokio::join!(fetcher, stage, sink(c2, items, rx2, opts, hooks));
     a?;
     f
+}
+
+/// Where the bodies go: host2's APPENDs, or nowhere with `--dry --nodry1`.
+async fn sink(
+    c2: &Connection,
+    items: &[CopyItem],
+    rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    opts: &CopyOptions,
+    hooks: Hooks<'_>,
+) -> Result<(), ConnError> {
+    if opts.dry {
+        dry_loop(items, rx, hooks).await;
+        Ok(())
+    } else {
+        append_loop(c2, items, rx, opts, hooks).await
+    }
+}
+
+/// Each fetched body goes through the rewrite, in order; what it skips is reported as such.
+async fn transform_loop(
+    items: &[CopyItem],
+    mut rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
+    t: &dyn Transform,
+) {
+    while let Some(m) = rx.recv().await {
+        let done = matches!(m, Err(FetchEnd::Done));
+        let m = match m {
+            Ok(Fetched {
+                idx,
+                body: Body::Bytes(b),
+                permit,
+                head,
+            }) => match t.transform(&items[idx], b).await {
+                Transformed::Body(b) => Ok(Fetched {
+                    idx,
+                    body: Body::Bytes(b),
+                    permit,
+                    head,
+                }),
+                Transformed::Skip(reason) => Err(FetchEnd::Skipped(idx, reason)),
+            },
+            other => other,
+        };
+        if tx.send(m).await.is_err() || done {
+            return;
+        }
+    }
+}
+
+/// `--dry --nodry1`: every body fetched (and transformed) is reported, none appended.
+async fn dry_loop(
+    items: &[CopyItem],
+    mut rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    hooks: Hooks<'_>,
+) {
+    while let Some(m) = rx.recv().await {
+        if hooks.stop.stop() {
+            return;
+        }
+        match m {
+            Ok(f) => {
+                let bytes = match &f.body {
+                    Body::Bytes(b) => b.len() as u64,
+                    Body::Stream(r) => r.len,
+                };
+                hooks
+                    .progress
+                    .outcome(&items[f.idx], Outcome::DryRun { bytes });
+            }
+            Err(FetchEnd::Done) => return,
+            Err(FetchEnd::Failed(idx, reason)) => hooks
+                .progress
+                .outcome(&items[idx], Outcome::FetchFailed { reason }),
+            Err(FetchEnd::Skipped(idx, reason)) => hooks
+                .progress
+                .outcome(&items[idx], Outcome::Skipped { reason }),
+        }
+    }
 }
 
 /// A group of messages fetched by one command.
@@ -236,8 +350,9 @@ fn groups(items: &[CopyItem], whole: bool) -> Vec<Group> {
     let mut cur: Vec<usize> = Vec::new();
     let mut cur_bytes = 0u64;
     for (i, it) in items.iter().enumerate() {
-        if it.size > SMALL_MESSAGE && whole {
-            // Held whole for a rewrite: fetched alone, collected.
+        if it.size > SMALL_MESSAGE && (whole || it.prefix.is_some()) {
+            // Held whole for a rewrite (or the `--addheader` line put in front, which a
+            // stream does not carry): fetched alone, collected.
             if !cur.is_empty() {
                 out.push(Group::Batch(std::mem::take(&mut cur)));
                 cur_bytes = 0;
@@ -287,11 +402,12 @@ async fn reserve(budget: &Arc<Semaphore>, bytes: u64) -> Option<OwnedSemaphorePe
 async fn fetch_loop(
     c1: &Connection,
     items: &[CopyItem],
-    whole: bool,
+    opts: &CopyOptions,
     tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: Arc<Semaphore>,
 ) -> Result<(), ConnError> {
-    let groups = groups(items, whole);
+    let groups = groups(items, opts.transform.is_some());
+    let allow = opts.allow_size_mismatch;
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut next = 0usize;
     loop {
@@ -317,12 +433,12 @@ async fn fetch_loop(
             None => break,
             Some(Queued::Batch(idxs, pending, permit)) => {
                 let done = pending.await?;
-                deliver_batch(items, &idxs, done, &tx, permit).await;
+                deliver_batch(items, &idxs, done, &tx, permit, allow).await;
             }
             Some(Queued::Large(i)) => {
                 let set = UidSet::from_uids([items[i].uid]);
                 let stream = c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false));
-                read_group(items, &[i], stream, &tx, &budget).await?;
+                read_group(items, &[i], stream, &tx, &budget, allow).await?;
             }
         }
     }
@@ -337,6 +453,7 @@ async fn deliver_batch(
     done: imapsync_client::Done,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     mut permit: Option<OwnedSemaphorePermit>,
+    allow_size_mismatch: bool,
 ) {
     let mut bodies: HashMap<u32, Option<Bytes>> = HashMap::new();
     for u in done.untagged {
@@ -350,6 +467,14 @@ async fn deliver_batch(
     for &idx in idxs {
         match bodies.remove(&items[idx].uid) {
             Some(Some(body)) => {
+                if let Some(why) = imapsync_plan::select::size_mismatch(
+                    allow_size_mismatch,
+                    items[idx].size,
+                    body.len() as u64,
+                ) {
+                    let _ = tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                    continue;
+                }
                 // This body's share of the batch's reservation travels with it.
                 let share = permit.as_mut().and_then(|p| {
                     let n = (body.len() as u64)
@@ -406,12 +531,14 @@ async fn read_group(
     mut stream: imapsync_client::ItemStream,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: &Arc<Semaphore>,
+    allow_size_mismatch: bool,
 ) -> Result<(), ConnError> {
     let mut g = GroupReader {
         items,
         idxs,
         tx,
         budget,
+        allow_size_mismatch,
         single: if idxs.len() == 1 {
             idxs.first().copied()
         } else {
@@ -471,6 +598,8 @@ struct GroupReader<'a> {
     collected: Option<BytesMut>,
     /// Host2's side of the stream went away: the rest of the literal is read and dropped.
     stream_dead: bool,
+    /// `--allowsizemismatch`.
+    allow_size_mismatch: bool,
 }
 
 impl GroupReader<'_> {
@@ -488,12 +617,21 @@ impl GroupReader<'_> {
             self.collected = Some(BytesMut::with_capacity(len as usize));
             return Ok(());
         };
-        let (s, r) = body_channel(len, STREAM_CHUNKS);
-        self.streaming = Some(s);
-        self.stream_dead = false;
         if let Some(p) = self.position(idx) {
             self.delivered[p] = true;
         }
+        if let Some(why) = imapsync_plan::select::size_mismatch(
+            self.allow_size_mismatch,
+            self.items[idx].size,
+            len,
+        ) {
+            // Not streamed: the literal is read and dropped.
+            let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+            return Ok(());
+        }
+        let (s, r) = body_channel(len, STREAM_CHUNKS);
+        self.streaming = Some(s);
+        self.stream_dead = false;
         let head = Head::default();
         self.head = Some(head.clone());
         let sent = self
@@ -553,6 +691,14 @@ impl GroupReader<'_> {
             }
         };
         self.delivered[p] = true;
+        if let Some(why) = imapsync_plan::select::size_mismatch(
+            self.allow_size_mismatch,
+            self.items[idx].size,
+            body.len() as u64,
+        ) {
+            let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+            return;
+        }
         let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
         let permit = self
             .budget
@@ -727,15 +873,17 @@ impl AppendState<'_> {
                 .hooks
                 .progress
                 .outcome(&self.items[idx], Outcome::FetchFailed { reason: why }),
+            Some(Err(FetchEnd::Skipped(idx, reason))) => self
+                .hooks
+                .progress
+                .outcome(&self.items[idx], Outcome::Skipped { reason }),
         }
     }
 
     fn accept(&mut self, f: Fetched) {
         match f.body {
             Body::Bytes(b) => {
-                let Some(b) = self.prepared(f.idx, b) else {
-                    return;
-                };
+                let b = self.prepared(f.idx, b);
                 if self.multi {
                     if !self.batch.is_empty()
                         && (self.batch.len() >= MULTIAPPEND_COUNT
@@ -757,28 +905,18 @@ impl AppendState<'_> {
         }
     }
 
-    /// The body as it is sent: rewritten (or skipped), with the `--addheader` line.
-    fn prepared(&mut self, idx: usize, b: Bytes) -> Option<Bytes> {
-        let item = &self.items[idx];
-        let b = match self.opts.transform.as_ref().map(|t| t(&b)) {
-            None | Some(Rewritten::Keep) => b,
-            Some(Rewritten::Replace(n)) => Bytes::from(n),
-            Some(Rewritten::Skip(reason)) => {
-                self.hooks
-                    .progress
-                    .outcome(item, Outcome::Skipped { reason });
-                return None;
-            }
-        };
-        Some(match &item.prefix {
-            Some(p) => {
+    /// The body as it is sent: with the `--addheader` line (put there by the rewrite, when
+    /// there is one).
+    fn prepared(&self, idx: usize, b: Bytes) -> Bytes {
+        match &self.items[idx].prefix {
+            Some(p) if self.opts.transform.is_none() => {
                 let mut v = BytesMut::with_capacity(p.len() + b.len());
                 v.extend_from_slice(p);
                 v.extend_from_slice(&b);
                 v.freeze()
             }
-            None => b,
-        })
+            _ => b,
+        }
     }
 
     /// Journals the intents of these messages; `None` (each message reported, nothing more
