@@ -4,9 +4,12 @@
 //!
 //! * rights are compared as sets of letters (`lrs` equals `srl`), so a server that orders
 //!   them differently is not rewritten for nothing;
+//! * the account's own entry is never changed: host1's user stands for host2's user (imapsync
+//!   would give host1's user name rights on host2, where it may be somebody else), and
+//!   `owner` or host2's user are left as they are (changing or removing them could lock the
+//!   account out of its own folder);
 //! * an identifier that host1 does not list is removed from host2 (imapsync sets empty
-//!   rights), except `owner` and host2's own user: removing those would lock the account out
-//!   of its own folder.
+//!   rights).
 //!
 //! Rights are copied literally: as imapsync warns, one letter may not mean the same on two
 //! different servers.
@@ -31,7 +34,7 @@ pub enum AclAction {
     },
     /// Host1 does not list it: remove it from host2.
     Remove { id: String, was: String },
-    /// Host1 does not list it, but it is host2's own user: left as it is.
+    /// The account's own entry (`owner`, host2's user): left as it is.
     Keep { id: String, rights: String },
 }
 
@@ -53,32 +56,45 @@ fn same_rights(a: &str, b: &str) -> bool {
 }
 
 /// The actions for one folder pair, by identifier (sorted), from host1's and host2's
-/// entries; `user2` is the account logged in on host2.
-pub fn plan(h1: &[(String, String)], h2: &[(String, String)], user2: &str) -> Vec<AclAction> {
-    let find = |list: &[(String, String)], id: &str| {
+/// entries; `user1` and `user2` are the accounts logged in on each side.
+pub fn plan(
+    h1: &[(String, String)],
+    h2: &[(String, String)],
+    user1: &str,
+    user2: &str,
+) -> Vec<AclAction> {
+    let norm = |list: &[(String, String)], from: &str| -> Vec<(String, String)> {
         list.iter()
-            .find(|(i, _)| unquoted(i) == id)
-            .map(|(_, r)| unquoted(r))
+            .map(|(i, r)| {
+                let i = unquoted(i);
+                (if i == from { user2.to_string() } else { i }, unquoted(r))
+            })
+            .collect()
     };
-    let mut ids: Vec<String> = h1.iter().chain(h2).map(|(i, _)| unquoted(i)).collect();
+    let (h1, h2) = (norm(h1, user1), norm(h2, user2));
+    let find = |list: &[(String, String)], id: &str| {
+        list.iter().find(|(i, _)| i == id).map(|(_, r)| r.clone())
+    };
+    let own = |id: &str| id == user2 || id.eq_ignore_ascii_case("owner");
+    let mut ids: Vec<String> = h1.iter().chain(&h2).map(|(i, _)| i.clone()).collect();
     ids.sort();
     ids.dedup();
     ids.into_iter()
-        .map(|id| match (find(h1, &id), find(h2, &id)) {
+        .map(|id| match (find(&h1, &id), find(&h2, &id)) {
             (Some(r1), Some(r2)) if same_rights(&r1, &r2) => AclAction::Same { id, rights: r1 },
+            (_, r2) if own(&id) => AclAction::Keep {
+                id,
+                rights: r2.unwrap_or_default(),
+            },
             (Some(r1), r2) => AclAction::Set {
                 id,
                 rights: r1,
                 was: r2.unwrap_or_default(),
             },
-            (None, r2) => {
-                let was = r2.unwrap_or_default();
-                if id.eq_ignore_ascii_case("owner") || id == user2 {
-                    AclAction::Keep { id, rights: was }
-                } else {
-                    AclAction::Remove { id, was }
-                }
-            }
+            (None, r2) => AclAction::Remove {
+                id,
+                was: r2.unwrap_or_default(),
+            },
         })
         .collect()
 }
@@ -217,6 +233,7 @@ mod tests {
     fn plans_by_identifier() {
         let h1 = e(&[
             ("owner", "lrwstipekxacd"),
+            ("user1", "lrwstipekxacd"),
             ("user3", "lr"),
             ("\"user4\"", "lrs"),
             ("user5", "lrw"),
@@ -229,13 +246,13 @@ mod tests {
             ("user2", "lrwstipekxacd"),
         ]);
         assert_eq!(
-            plan(&h1, &h2, "user2"),
+            plan(&h1, &h2, "user1", "user2"),
             vec![
                 AclAction::Same {
                     id: "owner".into(),
                     rights: "lrwstipekxacd".into()
                 },
-                AclAction::Keep {
+                AclAction::Same {
                     id: "user2".into(),
                     rights: "lrwstipekxacd".into()
                 },
@@ -259,13 +276,25 @@ mod tests {
                 },
             ]
         );
-        // Host1 without an owner entry never strips host2's.
+        // Host1 without an owner entry never strips host2's; host1's own user is host2's
+        // (never given rights under host1's name), and its rights are left alone.
         assert_eq!(
-            plan(&[], &e(&[("owner", "lr")]), "u"),
-            vec![AclAction::Keep {
-                id: "owner".into(),
-                rights: "lr".into()
-            }]
+            plan(
+                &e(&[("u1", "lr")]),
+                &e(&[("owner", "lr"), ("u2", "lrwsa")]),
+                "u1",
+                "u2"
+            ),
+            vec![
+                AclAction::Keep {
+                    id: "owner".into(),
+                    rights: "lr".into()
+                },
+                AclAction::Keep {
+                    id: "u2".into(),
+                    rights: "lrwsa".into()
+                },
+            ]
         );
     }
 }

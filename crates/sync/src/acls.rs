@@ -115,14 +115,8 @@ pub async fn sync(ctx: &Ctx, c1: &Connection, c2: &Connection, m: &Mapped, exist
                 continue;
             }
         };
-        apply(
-            ctx,
-            c2,
-            &p.name2,
-            &p.shown2,
-            acls::plan(&h1, &h2, &ctx.cfg.side2.connect.user),
-        )
-        .await;
+        let (u1, u2) = (&ctx.cfg.side1.connect.user, &ctx.cfg.side2.connect.user);
+        apply(ctx, c2, &p.name2, &p.shown2, acls::plan(&h1, &h2, u1, u2)).await;
     }
 }
 

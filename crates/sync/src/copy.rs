@@ -168,6 +168,64 @@ pub struct CopyOptions {
     pub dry: bool,
     /// `--allowsizemismatch`; off: a body whose length is not the RFC822.SIZE listed fails.
     pub allow_size_mismatch: bool,
+    /// `--checkmessageexists`: a message gone from host1 when it is fetched is skipped, not
+    /// failed.
+    pub vanished_is_skip: bool,
+}
+
+/// What the fetcher checks of each body.
+#[derive(Clone, Copy)]
+struct FetchChecks<'a> {
+    /// Host1's connection (to look for a message whose body did not come).
+    c1: &'a Connection,
+    allow_size_mismatch: bool,
+    vanished_is_skip: bool,
+}
+
+impl FetchChecks<'_> {
+    /// A message whose body did not come (`nil`: the server said NIL): with
+    /// `--checkmessageexists`, skipped when host1 no longer has it (one UID SEARCH tells).
+    async fn vanished(self, idx: usize, uid: u32, nil: bool) -> FetchEnd {
+        let why = if nil {
+            "could not be fetched: the server returned NIL as body"
+        } else {
+            "could not be fetched: the message is no longer on host1"
+        };
+        if self.vanished_is_skip && !self.still_there(uid).await {
+            return FetchEnd::Skipped(
+                idx,
+                "--checkmessageexists: the message is no longer on host1".into(),
+            );
+        }
+        FetchEnd::Failed(idx, why.into())
+    }
+
+    /// Host1 still lists `uid` (or can not tell).
+    async fn still_there(self, uid: u32) -> bool {
+        let Ok(done) = self
+            .c1
+            .run(cmd::uid_search(&format!("UID {uid}"), false))
+            .await
+        else {
+            return true;
+        };
+        !done.is_ok()
+            || done.untagged.iter().any(|u| match u {
+                Untagged::Search { ids, .. } => ids.contains(&uid),
+                _ => false,
+            })
+    }
+
+    /// A body whose length is not what was listed (`--noallowsizemismatch`).
+    fn size(self, idx: usize, announced: u64, fetched: u64) -> Option<FetchEnd> {
+        imapsync_plan::select::size_mismatch(self.allow_size_mismatch, announced, fetched)
+            .map(|why| FetchEnd::Failed(idx, why))
+    }
+}
+
+/// The status of a FETCH that says some messages were expunged meanwhile.
+fn expunge_issued(st: &Status) -> bool {
+    matches!(&st.code, Some(Code::Other { name, .. }) if name.eq_ignore_ascii_case("EXPUNGEISSUED"))
 }
 
 impl std::fmt::Debug for CopyOptions {
@@ -253,7 +311,8 @@ pub async fn copy(
         a?;
         return f;
     };
-    let (tx2, rx2) = mpsc::channel::<Result<Fetched, FetchEnd>>(4);
+    // One transformed body waits for the appender at most: each is held whole.
+    let (tx2, rx2) = mpsc::channel::<Result<Fetched, FetchEnd>>(1);
     let stage = transform_loop(items, rx, tx2, t.as_ref());
     let (f, (), a) = tokio::join!(fetcher, stage, sink(c2, items, rx2, opts, hooks));
     a?;
@@ -407,7 +466,11 @@ async fn fetch_loop(
     budget: Arc<Semaphore>,
 ) -> Result<(), ConnError> {
     let groups = groups(items, opts.transform.is_some());
-    let allow = opts.allow_size_mismatch;
+    let checks = FetchChecks {
+        c1,
+        allow_size_mismatch: opts.allow_size_mismatch,
+        vanished_is_skip: opts.vanished_is_skip,
+    };
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut next = 0usize;
     loop {
@@ -433,12 +496,12 @@ async fn fetch_loop(
             None => break,
             Some(Queued::Batch(idxs, pending, permit)) => {
                 let done = pending.await?;
-                deliver_batch(items, &idxs, done, &tx, permit, allow).await;
+                deliver_batch(items, &idxs, done, &tx, permit, checks).await;
             }
             Some(Queued::Large(i)) => {
                 let set = UidSet::from_uids([items[i].uid]);
                 let stream = c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false));
-                read_group(items, &[i], stream, &tx, &budget, allow).await?;
+                read_group(items, &[i], stream, &tx, &budget, checks).await?;
             }
         }
     }
@@ -453,7 +516,7 @@ async fn deliver_batch(
     done: imapsync_client::Done,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     mut permit: Option<OwnedSemaphorePermit>,
-    allow_size_mismatch: bool,
+    checks: FetchChecks<'_>,
 ) {
     let mut bodies: HashMap<u32, Option<Bytes>> = HashMap::new();
     for u in done.untagged {
@@ -467,12 +530,8 @@ async fn deliver_batch(
     for &idx in idxs {
         match bodies.remove(&items[idx].uid) {
             Some(Some(body)) => {
-                if let Some(why) = imapsync_plan::select::size_mismatch(
-                    allow_size_mismatch,
-                    items[idx].size,
-                    body.len() as u64,
-                ) {
-                    let _ = tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                if let Some(end) = checks.size(idx, items[idx].size, body.len() as u64) {
+                    let _ = tx.send(Err(end)).await;
                     continue;
                 }
                 // This body's share of the batch's reservation travels with it.
@@ -503,20 +562,19 @@ async fn deliver_batch(
                     .await;
             }
             Some(None) => {
-                let _ = tx
-                    .send(Err(FetchEnd::Failed(
-                        idx,
-                        "could not be fetched: the server returned NIL as body".into(),
-                    )))
-                    .await;
+                let end = checks.vanished(idx, items[idx].uid, true).await;
+                let _ = tx.send(Err(end)).await;
             }
             None => {
-                let why = if done.status.is_ok() {
-                    "could not be fetched: the message is no longer on host1".to_string()
+                let end = if done.status.is_ok() || expunge_issued(&done.status) {
+                    checks.vanished(idx, items[idx].uid, false).await
                 } else {
-                    format!("could not be fetched: {}", done.status.full_text())
+                    FetchEnd::Failed(
+                        idx,
+                        format!("could not be fetched: {}", done.status.full_text()),
+                    )
                 };
-                let _ = tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                let _ = tx.send(Err(end)).await;
             }
         }
     }
@@ -531,14 +589,14 @@ async fn read_group(
     mut stream: imapsync_client::ItemStream,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: &Arc<Semaphore>,
-    allow_size_mismatch: bool,
+    checks: FetchChecks<'_>,
 ) -> Result<(), ConnError> {
     let mut g = GroupReader {
         items,
         idxs,
         tx,
         budget,
-        allow_size_mismatch,
+        checks,
         single: if idxs.len() == 1 {
             idxs.first().copied()
         } else {
@@ -598,8 +656,7 @@ struct GroupReader<'a> {
     collected: Option<BytesMut>,
     /// Host2's side of the stream went away: the rest of the literal is read and dropped.
     stream_dead: bool,
-    /// `--allowsizemismatch`.
-    allow_size_mismatch: bool,
+    checks: FetchChecks<'a>,
 }
 
 impl GroupReader<'_> {
@@ -620,13 +677,9 @@ impl GroupReader<'_> {
         if let Some(p) = self.position(idx) {
             self.delivered[p] = true;
         }
-        if let Some(why) = imapsync_plan::select::size_mismatch(
-            self.allow_size_mismatch,
-            self.items[idx].size,
-            len,
-        ) {
+        if let Some(end) = self.checks.size(idx, self.items[idx].size, len) {
             // Not streamed: the literal is read and dropped.
-            let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+            let _ = self.tx.send(Err(end)).await;
             return Ok(());
         }
         let (s, r) = body_channel(len, STREAM_CHUNKS);
@@ -685,18 +738,17 @@ impl GroupReader<'_> {
             },
             BodyData::Nil => {
                 self.delivered[p] = true;
-                let why = "the server returned NIL as body".to_string();
-                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                let end = self.checks.vanished(idx, uid, true).await;
+                let _ = self.tx.send(Err(end)).await;
                 return;
             }
         };
         self.delivered[p] = true;
-        if let Some(why) = imapsync_plan::select::size_mismatch(
-            self.allow_size_mismatch,
-            self.items[idx].size,
-            body.len() as u64,
-        ) {
-            let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+        if let Some(end) = self
+            .checks
+            .size(idx, self.items[idx].size, body.len() as u64)
+        {
+            let _ = self.tx.send(Err(end)).await;
             return;
         }
         let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
@@ -721,13 +773,15 @@ impl GroupReader<'_> {
         if let Some(s) = self.streaming.take() {
             s.fail("host1 answer ended inside a literal".into()).await;
         }
-        let why = match status {
-            Some(st) if !st.is_ok() => format!("could not be fetched: {}", st.full_text()),
-            _ => "could not be fetched: the message is no longer on host1".to_string(),
-        };
         for (p, &idx) in self.idxs.iter().enumerate() {
             if !self.delivered[p] {
-                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why.clone()))).await;
+                let end = match status {
+                    Some(st) if !st.is_ok() && !expunge_issued(st) => {
+                        FetchEnd::Failed(idx, format!("could not be fetched: {}", st.full_text()))
+                    }
+                    _ => self.checks.vanished(idx, self.items[idx].uid, false).await,
+                };
+                let _ = self.tx.send(Err(end)).await;
             }
         }
     }

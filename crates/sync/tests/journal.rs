@@ -122,6 +122,7 @@ async fn an_append_that_can_not_be_journalled_is_never_sent() {
         transform: None,
         dry: false,
         allow_size_mismatch: true,
+        vanished_is_skip: false,
     };
     let journal = FillingJournal {
         room: Mutex::new(5),

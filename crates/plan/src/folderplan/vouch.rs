@@ -30,9 +30,9 @@ pub fn fingerprint(search1: Option<&str>, search2: Option<&str>, m: &MessageConf
         m.useuid,
         m.addheader,
         m.regexflag.len(),
-        match &m.fetch_set {
-            [None, None] => String::new(),
-            sets => format!("|sets={sets:?}"),
+        match (&m.fetch_set, m.appendlimit) {
+            ([None, None], None) => String::new(),
+            (sets, al) => format!("|sets={sets:?}|al={al:?}"),
         },
     )
 }

@@ -213,6 +213,7 @@ impl FolderSync<'_> {
             transform: transformer(ctx, self.job),
             dry: ctx.cfg.dry,
             allow_size_mismatch: ctx.cfg.messages.allowsizemismatch,
+            vanished_is_skip: ctx.cfg.messages.checkmessageexists,
         };
         let store_journal = self.store().map(|(store, id)| FolderJournal {
             ctx,
