@@ -152,6 +152,12 @@ pub(super) fn notes(p: &Parsed, cfg: &Config) -> Vec<String> {
     if given("emailreportfrom") && !asked("emailreport1") && !asked("emailreport2") {
         notes.push("Note: --emailreportfrom without --emailreport1 or --emailreport2: no report is appended".into());
     }
+    if given("pipemesscheck") && m.pipemess.is_empty() {
+        notes.push("Note: --pipemesscheck/--nopipemesscheck without --pipemess: no effect".into());
+    }
+    if p.bool("debugcrossduplicates") == Some(true) && !m.skipcrossduplicates {
+        notes.push("Note: --debugcrossduplicates shows the messages --skipcrossduplicates skips, which is not given: nothing to show".into());
+    }
     if cfg.delete.expungeaftereach && given("expungeaftereach") && !cfg.delete.delete1 {
         notes.push("Note: --expungeaftereach only matters with --delete1: no effect".into());
     }
@@ -318,5 +324,16 @@ mod tests {
         );
         let (_, notes) = inv(&["--maxlinelengthcmd", "fold"]).expect("run");
         assert!(notes.iter().any(|n| n.contains("--maxlinelengthcmd")));
+        let (_, notes) = inv(&["--debugcrossduplicates", "--nopipemesscheck"]).expect("run");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("--skipcrossduplicates skips, which is not given"))
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("--pipemesscheck/--nopipemesscheck without"))
+        );
     }
 }
