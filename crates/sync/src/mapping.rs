@@ -191,7 +191,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         })
         .collect::<Result<Vec<_>, FolderError>>()?;
     let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
-    let verbose = cfg.debug || cfg.mode == Mode::JustFolderLists;
+    let verbose = cfg.debug || matches!(cfg.mode, Mode::JustFolderLists | Mode::JustAutomap);
     lines.extend(listing_lines(verbose, &h1_all, &h2_all, &only_on_2, &pairs));
     Ok(Plan {
         pairs,
