@@ -68,12 +68,11 @@ fn option_not_implemented_stops_before_connecting() {
         "b",
         "--password2",
         "y",
-        "--pipemess",
-        "cat",
+        "--testslive",
     ]);
     assert_eq!(r.code, 64, "{}", r.show());
     assert!(
-        r.err.contains("option --pipemess is not supported yet"),
+        r.err.contains("option --testslive is not supported yet"),
         "{}",
         r.show()
     );

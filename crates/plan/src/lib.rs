@@ -10,7 +10,10 @@
 //! * [`record`]: what the state store records per folder pair.
 //! * [`folderops`]: folders to create, subscribe and delete in a run.
 //! * [`folderplan`]: one folder pair decided — copy, flags, deletions, what to record.
-//! * [`rewrite`]: whole-message rewrites before APPEND (`--regexmess`, `--skipmess`, ...).
+//! * [`rewrite`]: whole-message rewrites before APPEND (`--regexmess`, `--skipmess`,
+//!   `--pipemess`, `--truncmess`, line lengths), as a step machine; [`pipe`] judges the runs
+//!   of external commands.
+//! * [`acls`]: `--syncacls`, what to set on host2 from both ACL listings.
 //! * [`diff`]: the pairing of both listings: copy, present (flag resync), duplicates, host2
 //!   extras.
 //! * [`identity`]: imapsync's header signature.
@@ -21,6 +24,7 @@
 //! * [`errors`]: error classification and exit codes.
 //! * [`display`]: byte and date renderings used in imapsync's output.
 
+pub mod acls;
 pub mod automap;
 pub mod dates;
 pub mod diff;
@@ -33,6 +37,7 @@ pub mod folders;
 pub mod identity;
 pub mod options;
 pub mod perlre;
+pub mod pipe;
 pub mod record;
 pub mod rewrite;
 pub mod select;

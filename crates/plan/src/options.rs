@@ -128,6 +128,8 @@ pub struct FolderConfig {
     pub delete2foldersonly: Option<PerlExpr>,
     pub delete2foldersbutnot: Option<PerlExpr>,
     pub delete1emptyfolders: bool,
+    /// `--syncacls`: each host2 folder gets the ACL entries of its host1 folder.
+    pub syncacls: bool,
 }
 
 /// Message selection, identity, flags and rewrites.
@@ -159,8 +161,47 @@ pub struct MessageConfig {
     /// `--disarmreadreceipts`: `Disposition-Notification-To:` becomes
     /// `X-Disposition-Notification-To:` in the header.
     pub disarmreadreceipts: bool,
-    /// `--maxlinelength`: messages with a longer line are not copied.
+    /// `--maxlinelength`: messages with a longer line are not copied (or fixed by
+    /// `maxlinelengthcmd`).
     pub maxlinelength: Option<u64>,
+    /// `--maxlinelengthcmd`: shell command a message with a line over `--maxlinelength` goes
+    /// through instead of being skipped.
+    pub maxlinelengthcmd: Option<String>,
+    /// `--minmaxlinelength`: messages whose longest line is this short or shorter are not
+    /// copied.
+    pub minmaxlinelength: Option<u64>,
+    /// `--pipemess`: shell commands every message goes through, in order, before APPEND.
+    pub pipemess: Vec<String>,
+    /// `--pipemesscheck`: try the `--pipemess` commands on a one-space message before
+    /// connecting; a bad one stops the run.
+    pub pipemesscheck: bool,
+    /// `--truncmess`: messages are cut to this many bytes.
+    pub truncmess: Option<u64>,
+    /// `--debugcontent`: print every message as it is appended.
+    pub debugcontent: bool,
+    /// `--debugmaxlinelength`: print the longest line of every message checked.
+    pub debugmaxlinelength: bool,
+    /// `--dry --nodry1`: host1's messages are fetched and transformed (and shown with
+    /// `--debugcontent`); nothing is appended.
+    pub dry_fetch: bool,
+    /// `--syncflagsaftercopy`: after each APPEND, host2's flags of the new message are read
+    /// and set again when they differ from what was asked.
+    pub syncflagsaftercopy: bool,
+    /// `--checkmessageexists`: the messages to copy are looked for on host1 first; those gone
+    /// are skipped instead of failing to fetch.
+    pub checkmessageexists: bool,
+    /// `--allowsizemismatch` (default on); off: a message whose fetched length differs from
+    /// its RFC822.SIZE is not copied.
+    pub allowsizemismatch: bool,
+    /// `--appendlimit`: host2's append limit, instead of the APPENDLIMIT it announces.
+    pub appendlimit: Option<u64>,
+    /// `--fetch_hash_set`, per side: the UIDs a side that lists without SEARCH lists (`None`:
+    /// `1:*`).
+    pub fetch_set: [Option<String>; 2],
+    /// `--debugflags` (or `--debug`): print how each message's flags are filtered.
+    pub debugflags: bool,
+    /// `--debugcrossduplicates` (or `--debug`): print each cross-folder duplicate skipped.
+    pub debugcrossduplicates: bool,
 }
 
 /// Deletions (all verified first). Every derived default (`--delete2` implies
@@ -174,6 +215,9 @@ pub struct DeleteConfig {
     pub delete2duplicates: bool,
     pub expunge2: bool,
     pub uidexpunge2: bool,
+    /// `--expungeaftereach` (default on): with `--delete1`, each copied message is removed
+    /// from host1 as soon as host2 confirms it, not at the folder's end.
+    pub expungeaftereach: bool,
 }
 
 impl DeleteConfig {
@@ -186,6 +230,17 @@ impl DeleteConfig {
     pub fn deletes_on_host2(&self) -> bool {
         self.delete2 || self.delete2duplicates
     }
+}
+
+/// The report message appended at the end of a run (`--emailreport1`, `--emailreport2`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportConfig {
+    /// Append it to host1's INBOX.
+    pub emailreport1: bool,
+    /// Append it to host2's INBOX.
+    pub emailreport2: bool,
+    /// `--emailreportfrom`: its `From:` address.
+    pub from: Option<String>,
 }
 
 /// Client-side throttling, as imapsync.

@@ -214,6 +214,41 @@ pub fn size_filtered_flag(size: Option<u64>, maxsize: Option<i64>, minsize: Opti
     maxsize.is_some_and(|m| s >= i128::from(m)) || minsize.is_some_and(|m| s <= i128::from(m))
 }
 
+/// Host2's append limit and the line saying where it comes from: `--appendlimit` when given
+/// (the APPENDLIMIT host2 announces is then not used, as imapsync), else the announced one.
+/// Copies bigger than it are skipped (it lowers `--maxsize`).
+pub fn appendlimit(option: Option<u64>, announced: Option<u64>) -> Option<(u64, String)> {
+    match (option, announced) {
+        (Some(v), Some(a)) => Some((
+            v,
+            format!(
+                "Host2: Getting appendlimit from --appendlimit {v} (host2 announces APPENDLIMIT={a}), messages bigger are skipped"
+            ),
+        )),
+        (Some(v), None) => Some((
+            v,
+            format!(
+                "Host2: Getting appendlimit from --appendlimit {v}, messages bigger are skipped"
+            ),
+        )),
+        (None, Some(a)) => Some((
+            a,
+            format!("Host2: found APPENDLIMIT={a} in CAPABILITY, messages bigger are skipped"),
+        )),
+        (None, None) => None,
+    }
+}
+
+/// `--noallowsizemismatch`: why a fetched body whose length is not the RFC822.SIZE host1
+/// announced is not copied (`None`: it is, always with `--allowsizemismatch`, the default).
+pub fn size_mismatch(allow: bool, announced: u64, fetched: u64) -> Option<String> {
+    (!allow && announced != fetched).then(|| {
+        format!(
+            "could not be fetched: expected {announced} bytes (RFC822.SIZE) but received {fetched} (--noallowsizemismatch)"
+        )
+    })
+}
+
 /// Which account a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -386,5 +421,25 @@ mod tests {
             noheader_message(Side::Host2, "INBOX", 7, 0),
             "Host2: INBOX/7 size 0 ignored (no wanted headers so we ignore this message)"
         );
+    }
+
+    #[test]
+    fn appendlimit_from_the_option_wins() {
+        assert_eq!(appendlimit(None, None), None);
+        let (v, line) = appendlimit(Some(1000), Some(5000)).expect("limit");
+        assert_eq!(v, 1000);
+        assert!(line.contains("--appendlimit 1000"), "{line}");
+        let (v, _) = appendlimit(Some(9000), Some(5000)).expect("limit");
+        assert_eq!(v, 9000, "the user's value wins, even above the server's");
+        let (v, line) = appendlimit(None, Some(5000)).expect("limit");
+        assert_eq!(v, 5000);
+        assert!(line.contains("found APPENDLIMIT=5000 in CAPABILITY"));
+    }
+
+    #[test]
+    fn size_mismatch_only_when_refused() {
+        assert_eq!(size_mismatch(true, 10, 12), None);
+        assert_eq!(size_mismatch(false, 10, 10), None);
+        assert!(size_mismatch(false, 10, 12).is_some_and(|s| s.contains("expected 10 bytes")));
     }
 }

@@ -498,6 +498,34 @@ pub mod cmd {
     pub fn getquotaroot(mailbox: &[u8]) -> Command {
         Builder::new("GETQUOTAROOT").sp().mailbox(mailbox).build()
     }
+    /// `GETACL mailbox` (RFC 4314).
+    pub fn getacl(mailbox: &[u8]) -> Command {
+        Builder::new("GETACL").sp().mailbox(mailbox).build()
+    }
+    /// `MYRIGHTS mailbox` (RFC 4314).
+    pub fn myrights(mailbox: &[u8]) -> Command {
+        Builder::new("MYRIGHTS").sp().mailbox(mailbox).build()
+    }
+    /// `SETACL mailbox identifier rights` (RFC 4314).
+    pub fn setacl(mailbox: &[u8], identifier: &[u8], rights: &[u8]) -> Command {
+        Builder::new("SETACL")
+            .sp()
+            .mailbox(mailbox)
+            .sp()
+            .astring(identifier)
+            .sp()
+            .astring(rights)
+            .build()
+    }
+    /// `DELETEACL mailbox identifier` (RFC 4314).
+    pub fn deleteacl(mailbox: &[u8], identifier: &[u8]) -> Command {
+        Builder::new("DELETEACL")
+            .sp()
+            .mailbox(mailbox)
+            .sp()
+            .astring(identifier)
+            .build()
+    }
 
     /// `UID SEARCH <criteria>`; criteria are user-supplied IMAP search syntax (imapsync's
     /// `--search`), passed verbatim; `RETURN (ALL)` is prepended when ESEARCH is wanted.
@@ -745,6 +773,18 @@ mod tests {
                 .iter()
                 .any(|p| matches!(p, Part::Literal(_)))
         );
+    }
+
+    #[test]
+    fn acl_commands_on_the_wire() {
+        let wire = |c: Command| String::from_utf8_lossy(&c.to_wire("t", &[])).into_owned();
+        assert_eq!(wire(getacl(b"Sent Items")), "t GETACL \"Sent Items\"\r\n");
+        assert_eq!(wire(myrights(b"inbox")), "t MYRIGHTS INBOX\r\n");
+        assert_eq!(
+            wire(setacl(b"INBOX.a", b"user 3", b"lr")),
+            "t SETACL INBOX.a \"user 3\" lr\r\n"
+        );
+        assert_eq!(wire(deleteacl(b"x", b"anyone")), "t DELETEACL x anyone\r\n");
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use imapsync_client::ConnectOptions;
 
 pub use imapsync_plan::options::{
-    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SignalAction, SignalPlan,
-    SizesConfig,
+    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, ReportConfig, SignalAction,
+    SignalPlan, SizesConfig,
 };
 
 /// One side (host1 or host2).
@@ -54,6 +54,8 @@ pub struct Config {
     /// The file whose appearance stops the run (exit 7): `PIDFILEabortPID`, as imapsync
     /// watches for it (`--abort --abortbyfile` creates it).
     pub abort_file: Option<PathBuf>,
+    /// The report message appended at the end (`--emailreport1`, `--emailreport2`).
+    pub report: ReportConfig,
 }
 
 impl Config {

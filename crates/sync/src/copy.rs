@@ -26,7 +26,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use imapsync_client::pushback::{self, PushBack};
 use imapsync_client::{Body, BodySender, ConnError, Connection, Item, Pending, body_channel};
-use imapsync_plan::rewrite::Rewritten;
 use imapsync_proto::command::cmd::{self, AppendItem};
 use imapsync_proto::response::{BodyData, Code, Status, Untagged};
 use imapsync_proto::seqset::UidSet;
@@ -86,8 +85,11 @@ pub enum Outcome {
     },
     /// Host2 refused the message as too big (`[TOOBIG]`, APPENDLIMIT): skipped, reported.
     TooBig { status: Status, bytes: u64 },
-    /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule).
+    /// A rewrite rule said not to copy it (`--skipmess`, `--maxlinelength`, a failed rule or
+    /// command).
     Skipped { reason: String },
+    /// `--dry --nodry1`: fetched (and transformed), not appended.
+    DryRun { bytes: u64 },
     /// Host1 could not deliver the message.
     FetchFailed { reason: String },
     /// Not sent: its intent could not be journalled (the state store can not be written).
@@ -164,9 +166,72 @@ pub struct CopyOptions {
     pub multiappend: bool,
     /// Host2 UIDNEXT when the copy starts (journalled with the intents).
     pub uidnext2: Option<u32>,
-    /// A rewrite of whole messages (`--regexmess`, `--skipmess`, ...). When set, every body
-    /// is held whole (nothing is streamed), since the rewrite needs all of it.
+    /// A rewrite of whole messages (`--regexmess`, `--skipmess`, `--pipemess`, ...). When
+    /// set, every body is held whole (nothing is streamed), since the rewrite needs all of it;
+    /// it also puts the `--addheader` line in front.
     pub transform: Option<Transformer>,
+    /// `--dry --nodry1`: messages are fetched (and transformed), nothing is appended.
+    pub dry: bool,
+    /// `--allowsizemismatch`; off: a body whose length is not the RFC822.SIZE listed fails.
+    pub allow_size_mismatch: bool,
+    /// `--checkmessageexists`: a message gone from host1 when it is fetched is skipped, not
+    /// failed.
+    pub vanished_is_skip: bool,
+}
+
+/// What the fetcher checks of each body.
+#[derive(Clone, Copy)]
+struct FetchChecks<'a> {
+    /// Host1's connection (to look for a message whose body did not come).
+    c1: &'a Connection,
+    allow_size_mismatch: bool,
+    vanished_is_skip: bool,
+}
+
+impl FetchChecks<'_> {
+    /// A message whose body did not come (`nil`: the server said NIL): with
+    /// `--checkmessageexists`, skipped when host1 no longer has it (one UID SEARCH tells).
+    async fn vanished(self, idx: usize, uid: u32, nil: bool) -> FetchEnd {
+        let why = if nil {
+            "could not be fetched: the server returned NIL as body"
+        } else {
+            "could not be fetched: the message is no longer on host1"
+        };
+        if self.vanished_is_skip && !self.still_there(uid).await {
+            return FetchEnd::Skipped(
+                idx,
+                "--checkmessageexists: the message is no longer on host1".into(),
+            );
+        }
+        FetchEnd::Failed(idx, why.into())
+    }
+
+    /// Host1 still lists `uid` (or can not tell).
+    async fn still_there(self, uid: u32) -> bool {
+        let Ok(done) = self
+            .c1
+            .run(cmd::uid_search(&format!("UID {uid}"), false))
+            .await
+        else {
+            return true;
+        };
+        !done.is_ok()
+            || done.untagged.iter().any(|u| match u {
+                Untagged::Search { ids, .. } => ids.contains(&uid),
+                _ => false,
+            })
+    }
+
+    /// A body whose length is not what was listed (`--noallowsizemismatch`).
+    fn size(self, idx: usize, announced: u64, fetched: u64) -> Option<FetchEnd> {
+        imapsync_plan::select::size_mismatch(self.allow_size_mismatch, announced, fetched)
+            .map(|why| FetchEnd::Failed(idx, why))
+    }
+}
+
+/// The status of a FETCH that says some messages were expunged meanwhile.
+fn expunge_issued(st: &Status) -> bool {
+    matches!(&st.code, Some(Code::Other { name, .. }) if name.eq_ignore_ascii_case("EXPUNGEISSUED"))
 }
 
 impl std::fmt::Debug for CopyOptions {
@@ -175,12 +240,32 @@ impl std::fmt::Debug for CopyOptions {
             .field("folder2", &self.folder2)
             .field("multiappend", &self.multiappend)
             .field("transform", &self.transform.is_some())
+            .field("dry", &self.dry)
             .finish()
     }
 }
 
-/// A whole-message rewrite (see [`imapsync_plan::rewrite`]).
-pub type Transformer = Arc<dyn Fn(&Bytes) -> Rewritten + Send + Sync>;
+/// What a [`Transform`] makes of one message.
+#[derive(Debug)]
+pub enum Transformed {
+    /// Append this.
+    Body(Bytes),
+    /// Do not copy it (why, completing "skipped by ...").
+    Skip(String),
+}
+
+/// A future of a [`Transform`].
+pub type TransformFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Transformed> + Send + 'a>>;
+
+/// A whole-message rewrite (see [`imapsync_plan::rewrite`]); it may run external commands,
+/// hence asynchronous. Messages go through it one at a time, in order.
+pub trait Transform: Send + Sync {
+    fn transform<'a>(&'a self, item: &'a CopyItem, body: Bytes) -> TransformFuture<'a>;
+}
+
+/// The rewrite of a copy.
+pub type Transformer = Arc<dyn Transform>;
 
 struct Fetched {
     idx: usize,
@@ -208,6 +293,8 @@ fn subject_of(msg: &[u8]) -> String {
 enum FetchEnd {
     Done,
     Failed(usize, String),
+    /// The rewrite said not to copy it.
+    Skipped(usize, String),
 }
 
 /// Copies `items` (in order). Returns when every message has an outcome, or with the error of
@@ -224,11 +311,97 @@ pub async fn copy(
         return Ok(());
     }
     let (tx, rx) = mpsc::channel::<Result<Fetched, FetchEnd>>(256);
-    let fetcher = fetch_loop(c1, items, opts.transform.is_some(), tx, budget);
-    let appender = append_loop(c2, items, rx, opts, hooks);
-    let (f, a) = tokio::join!(fetcher, appender);
+    let fetcher = fetch_loop(c1, items, opts, tx, budget);
+    let Some(t) = &opts.transform else {
+        let (f, a) = tokio::join!(fetcher, sink(c2, items, rx, opts, hooks));
+        a?;
+        return f;
+    };
+    // One transformed body waits for the appender at most: each is held whole.
+    let (tx2, rx2) = mpsc::channel::<Result<Fetched, FetchEnd>>(1);
+    let stage = transform_loop(items, rx, tx2, t.as_ref());
+    let (f, (), a) = tokio::join!(fetcher, stage, sink(c2, items, rx2, opts, hooks));
     a?;
     f
+}
+
+/// Where the bodies go: host2's APPENDs, or nowhere with `--dry --nodry1`.
+async fn sink(
+    c2: &Connection,
+    items: &[CopyItem],
+    rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    opts: &CopyOptions,
+    hooks: Hooks<'_>,
+) -> Result<(), ConnError> {
+    if opts.dry {
+        dry_loop(items, rx, hooks).await;
+        Ok(())
+    } else {
+        append_loop(c2, items, rx, opts, hooks).await
+    }
+}
+
+/// Each fetched body goes through the rewrite, in order; what it skips is reported as such.
+async fn transform_loop(
+    items: &[CopyItem],
+    mut rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
+    t: &dyn Transform,
+) {
+    while let Some(m) = rx.recv().await {
+        let done = matches!(m, Err(FetchEnd::Done));
+        let m = match m {
+            Ok(Fetched {
+                idx,
+                body: Body::Bytes(b),
+                permit,
+                head,
+            }) => match t.transform(&items[idx], b).await {
+                Transformed::Body(b) => Ok(Fetched {
+                    idx,
+                    body: Body::Bytes(b),
+                    permit,
+                    head,
+                }),
+                Transformed::Skip(reason) => Err(FetchEnd::Skipped(idx, reason)),
+            },
+            other => other,
+        };
+        if tx.send(m).await.is_err() || done {
+            return;
+        }
+    }
+}
+
+/// `--dry --nodry1`: every body fetched (and transformed) is reported, none appended.
+async fn dry_loop(
+    items: &[CopyItem],
+    mut rx: mpsc::Receiver<Result<Fetched, FetchEnd>>,
+    hooks: Hooks<'_>,
+) {
+    while let Some(m) = rx.recv().await {
+        if hooks.stop.stop() {
+            return;
+        }
+        match m {
+            Ok(f) => {
+                let bytes = match &f.body {
+                    Body::Bytes(b) => b.len() as u64,
+                    Body::Stream(r) => r.len,
+                };
+                hooks
+                    .progress
+                    .outcome(&items[f.idx], Outcome::DryRun { bytes });
+            }
+            Err(FetchEnd::Done) => return,
+            Err(FetchEnd::Failed(idx, reason)) => hooks
+                .progress
+                .outcome(&items[idx], Outcome::FetchFailed { reason }),
+            Err(FetchEnd::Skipped(idx, reason)) => hooks
+                .progress
+                .outcome(&items[idx], Outcome::Skipped { reason }),
+        }
+    }
 }
 
 /// A group of messages fetched by one command.
@@ -242,8 +415,9 @@ fn groups(items: &[CopyItem], whole: bool) -> Vec<Group> {
     let mut cur: Vec<usize> = Vec::new();
     let mut cur_bytes = 0u64;
     for (i, it) in items.iter().enumerate() {
-        if it.size > SMALL_MESSAGE && whole {
-            // Held whole for a rewrite: fetched alone, collected.
+        if it.size > SMALL_MESSAGE && (whole || it.prefix.is_some()) {
+            // Held whole for a rewrite (or the `--addheader` line put in front, which a
+            // stream does not carry): fetched alone, collected.
             if !cur.is_empty() {
                 out.push(Group::Batch(std::mem::take(&mut cur)));
                 cur_bytes = 0;
@@ -293,11 +467,16 @@ async fn reserve(budget: &Arc<Semaphore>, bytes: u64) -> Option<OwnedSemaphorePe
 async fn fetch_loop(
     c1: &Connection,
     items: &[CopyItem],
-    whole: bool,
+    opts: &CopyOptions,
     tx: mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: Arc<Semaphore>,
 ) -> Result<(), ConnError> {
-    let groups = groups(items, whole);
+    let groups = groups(items, opts.transform.is_some());
+    let checks = FetchChecks {
+        c1,
+        allow_size_mismatch: opts.allow_size_mismatch,
+        vanished_is_skip: opts.vanished_is_skip,
+    };
     let mut queued: VecDeque<Queued> = VecDeque::new();
     let mut next = 0usize;
     loop {
@@ -323,12 +502,12 @@ async fn fetch_loop(
             None => break,
             Some(Queued::Batch(idxs, pending, permit)) => {
                 let done = pending.await?;
-                deliver_batch(items, &idxs, done, &tx, permit).await;
+                deliver_batch(items, &idxs, done, &tx, permit, checks).await;
             }
             Some(Queued::Large(i)) => {
                 let set = UidSet::from_uids([items[i].uid]);
                 let stream = c1.stream(cmd::uid_fetch(&set, "UID BODY.PEEK[]", None, false));
-                read_group(items, &[i], stream, &tx, &budget).await?;
+                read_group(items, &[i], stream, &tx, &budget, checks).await?;
             }
         }
     }
@@ -343,6 +522,7 @@ async fn deliver_batch(
     done: imapsync_client::Done,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     mut permit: Option<OwnedSemaphorePermit>,
+    checks: FetchChecks<'_>,
 ) {
     let mut bodies: HashMap<u32, Option<Bytes>> = HashMap::new();
     for u in done.untagged {
@@ -356,6 +536,10 @@ async fn deliver_batch(
     for &idx in idxs {
         match bodies.remove(&items[idx].uid) {
             Some(Some(body)) => {
+                if let Some(end) = checks.size(idx, items[idx].size, body.len() as u64) {
+                    let _ = tx.send(Err(end)).await;
+                    continue;
+                }
                 // This body's share of the batch's reservation travels with it.
                 let share = permit.as_mut().and_then(|p| {
                     let n = (body.len() as u64)
@@ -384,20 +568,19 @@ async fn deliver_batch(
                     .await;
             }
             Some(None) => {
-                let _ = tx
-                    .send(Err(FetchEnd::Failed(
-                        idx,
-                        "could not be fetched: the server returned NIL as body".into(),
-                    )))
-                    .await;
+                let end = checks.vanished(idx, items[idx].uid, true).await;
+                let _ = tx.send(Err(end)).await;
             }
             None => {
-                let why = if done.status.is_ok() {
-                    "could not be fetched: the message is no longer on host1".to_string()
+                let end = if done.status.is_ok() || expunge_issued(&done.status) {
+                    checks.vanished(idx, items[idx].uid, false).await
                 } else {
-                    format!("could not be fetched: {}", done.status.full_text())
+                    FetchEnd::Failed(
+                        idx,
+                        format!("could not be fetched: {}", done.status.full_text()),
+                    )
                 };
-                let _ = tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                let _ = tx.send(Err(end)).await;
             }
         }
     }
@@ -412,12 +595,14 @@ async fn read_group(
     mut stream: imapsync_client::ItemStream,
     tx: &mpsc::Sender<Result<Fetched, FetchEnd>>,
     budget: &Arc<Semaphore>,
+    checks: FetchChecks<'_>,
 ) -> Result<(), ConnError> {
     let mut g = GroupReader {
         items,
         idxs,
         tx,
         budget,
+        checks,
         single: if idxs.len() == 1 {
             idxs.first().copied()
         } else {
@@ -477,6 +662,7 @@ struct GroupReader<'a> {
     collected: Option<BytesMut>,
     /// Host2's side of the stream went away: the rest of the literal is read and dropped.
     stream_dead: bool,
+    checks: FetchChecks<'a>,
 }
 
 impl GroupReader<'_> {
@@ -494,12 +680,17 @@ impl GroupReader<'_> {
             self.collected = Some(BytesMut::with_capacity(len as usize));
             return Ok(());
         };
-        let (s, r) = body_channel(len, STREAM_CHUNKS);
-        self.streaming = Some(s);
-        self.stream_dead = false;
         if let Some(p) = self.position(idx) {
             self.delivered[p] = true;
         }
+        if let Some(end) = self.checks.size(idx, self.items[idx].size, len) {
+            // Not streamed: the literal is read and dropped.
+            let _ = self.tx.send(Err(end)).await;
+            return Ok(());
+        }
+        let (s, r) = body_channel(len, STREAM_CHUNKS);
+        self.streaming = Some(s);
+        self.stream_dead = false;
         let head = Head::default();
         self.head = Some(head.clone());
         let sent = self
@@ -553,12 +744,19 @@ impl GroupReader<'_> {
             },
             BodyData::Nil => {
                 self.delivered[p] = true;
-                let why = "the server returned NIL as body".to_string();
-                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why))).await;
+                let end = self.checks.vanished(idx, uid, true).await;
+                let _ = self.tx.send(Err(end)).await;
                 return;
             }
         };
         self.delivered[p] = true;
+        if let Some(end) = self
+            .checks
+            .size(idx, self.items[idx].size, body.len() as u64)
+        {
+            let _ = self.tx.send(Err(end)).await;
+            return;
+        }
         let want = (body.len().min(SMALL_BYTES_IN_FLIGHT)) as u32;
         let permit = self
             .budget
@@ -581,13 +779,15 @@ impl GroupReader<'_> {
         if let Some(s) = self.streaming.take() {
             s.fail("host1 answer ended inside a literal".into()).await;
         }
-        let why = match status {
-            Some(st) if !st.is_ok() => format!("could not be fetched: {}", st.full_text()),
-            _ => "could not be fetched: the message is no longer on host1".to_string(),
-        };
         for (p, &idx) in self.idxs.iter().enumerate() {
             if !self.delivered[p] {
-                let _ = self.tx.send(Err(FetchEnd::Failed(idx, why.clone()))).await;
+                let end = match status {
+                    Some(st) if !st.is_ok() && !expunge_issued(st) => {
+                        FetchEnd::Failed(idx, format!("could not be fetched: {}", st.full_text()))
+                    }
+                    _ => self.checks.vanished(idx, self.items[idx].uid, false).await,
+                };
+                let _ = self.tx.send(Err(end)).await;
             }
         }
     }
@@ -733,15 +933,17 @@ impl AppendState<'_> {
                 .hooks
                 .progress
                 .outcome(&self.items[idx], Outcome::FetchFailed { reason: why }),
+            Some(Err(FetchEnd::Skipped(idx, reason))) => self
+                .hooks
+                .progress
+                .outcome(&self.items[idx], Outcome::Skipped { reason }),
         }
     }
 
     fn accept(&mut self, f: Fetched) {
         match f.body {
             Body::Bytes(b) => {
-                let Some(b) = self.prepared(f.idx, b) else {
-                    return;
-                };
+                let b = self.prepared(f.idx, b);
                 if self.multi {
                     if !self.batch.is_empty()
                         && (self.batch.len() >= MULTIAPPEND_COUNT
@@ -763,28 +965,18 @@ impl AppendState<'_> {
         }
     }
 
-    /// The body as it is sent: rewritten (or skipped), with the `--addheader` line.
-    fn prepared(&mut self, idx: usize, b: Bytes) -> Option<Bytes> {
-        let item = &self.items[idx];
-        let b = match self.opts.transform.as_ref().map(|t| t(&b)) {
-            None | Some(Rewritten::Keep) => b,
-            Some(Rewritten::Replace(n)) => Bytes::from(n),
-            Some(Rewritten::Skip(reason)) => {
-                self.hooks
-                    .progress
-                    .outcome(item, Outcome::Skipped { reason });
-                return None;
-            }
-        };
-        Some(match &item.prefix {
-            Some(p) => {
+    /// The body as it is sent: with the `--addheader` line (put there by the rewrite, when
+    /// there is one).
+    fn prepared(&self, idx: usize, b: Bytes) -> Bytes {
+        match &self.items[idx].prefix {
+            Some(p) if self.opts.transform.is_none() => {
                 let mut v = BytesMut::with_capacity(p.len() + b.len());
                 v.extend_from_slice(p);
                 v.extend_from_slice(&b);
                 v.freeze()
             }
-            None => b,
-        })
+            _ => b,
+        }
     }
 
     /// Journals the intents of these messages; `None` (each message reported, nothing more

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub rtt_us: std::sync::atomic::AtomicU64,
     /// `--skipcrossduplicates`: identity keys already on host2 in folders synced so far.
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
+    /// `--debugcrossduplicates`: the host2 folders each of those keys is in.
+    pub cross_folders: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// What folder records vouch for under this run's options.
     pub fingerprint: String,
     /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
@@ -78,6 +80,7 @@ impl Ctx {
             slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
+            cross_folders: Mutex::new(std::collections::HashMap::new()),
             fingerprint,
             bytes_started: std::sync::atomic::AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
@@ -162,6 +165,8 @@ impl Ctx {
             delete: &c.delete,
             search1: c.side1.search.is_some(),
             search2: c.side2.search.is_some(),
+            partial1: c.messages.fetch_set[0].is_some(),
+            partial2: c.messages.fetch_set[1].is_some(),
             maxsize: self.maxsize(),
             now: self.started_epoch as i64,
             fingerprint: &self.fingerprint,

@@ -11,17 +11,24 @@
 //! * [`copy`] streams bodies from host1 FETCH into host2 APPEND, pipelined, with the journal
 //!   written before each APPEND.
 //! * [`listing`]: SELECT and message listings.
+//! * [`pipe`]: the external commands messages go through (`--pipemess`,
+//!   `--maxlinelengthcmd`), and their check before connecting.
+//! * [`acls`]: `--syncacls`; [`emailreport`]: the report appended at the end
+//!   (`--emailreport1`, `--emailreport2`).
 
+pub mod acls;
 pub mod config;
 pub mod copy;
 pub mod ctx;
 pub mod discover;
+pub mod emailreport;
 pub mod folder;
 pub mod folderops;
 pub mod handle;
 pub mod listing;
 pub mod mapping;
 pub mod output;
+pub mod pipe;
 pub mod pool;
 pub mod report;
 pub mod run;

@@ -67,6 +67,8 @@ pub struct ListSpec<'a> {
     pub since_uid: Option<u32>,
     /// Only these UIDs (overrides `search`).
     pub uids: Option<&'a [u32]>,
+    /// Without `search` nor `uids`: the UIDs listed (`--fetch_hash_set`), else `1:*`.
+    pub fetch_set: Option<&'a str>,
     pub want_date: bool,
     pub want_keys: bool,
     pub identity: &'a IdentityOptions,
@@ -145,7 +147,10 @@ pub async fn list(conn: &Connection, spec: &ListSpec<'_>) -> Result<Vec<Listed>,
             }
             UidSet::chunks_by_len(&uids, MAX_SET_LEN)
         }
-        (None, None) => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
+        (None, None) => match spec.fetch_set.and_then(UidSet::parse) {
+            Some(set) => vec![set],
+            None => vec![UidSet::range(spec.since_uid.unwrap_or(1).max(1), STAR)],
+        },
     };
     let mut out = match sets.as_slice() {
         [one] => list_streamed(conn, one, &items, spec).await?,

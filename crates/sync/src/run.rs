@@ -56,6 +56,15 @@ pub async fn run_with(cfg: Config, out: Out, handle: &RunHandle) -> RunResult {
             nb_errors,
         };
     }
+    // imapsync tries the --pipemess and --maxlinelengthcmd commands before connecting.
+    if !crate::pipe::check_commands(&cfg.messages, &out).await {
+        return RunResult {
+            exit_code: 64,
+            signal: None,
+            stats: Stats::default(),
+            nb_errors: 1,
+        };
+    }
     let start_rss = report::rss_mib();
     let store = match open_store(&cfg, &out) {
         Ok(s) => s,
@@ -235,6 +244,9 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
         };
         return stop(&conn, ended).await;
     }
+    if ctx.cfg.folders.syncacls {
+        crate::acls::sync(ctx, &conn.c1, &conn.c2, &mapped, &existing2).await;
+    }
     ctx.out.line(format!(
         "++++ Looping on each one of {} folders to sync",
         mapped.plan.pairs.len()
@@ -251,6 +263,7 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
             diff = Some((b, a));
         }
     }
+    crate::emailreport::append(ctx).await;
     Ended {
         code: None,
         summary: true,
@@ -304,10 +317,11 @@ async fn connect_both(ctx: &Arc<Ctx>) -> Option<Connected> {
 /// be made.
 async fn map_folders(ctx: &Arc<Ctx>, conn: &Connected) -> Result<Mapped, Option<i32>> {
     let (c1, c2, info2) = (&conn.c1, &conn.c2, &conn.info2);
-    if let Some(limit) = info2.caps.append_limit() {
-        ctx.out.line(format!(
-            "Host2: found APPENDLIMIT={limit} in CAPABILITY, messages bigger are skipped"
-        ));
+    let announced = info2.caps.append_limit();
+    if let Some((limit, line)) =
+        imapsync_plan::select::appendlimit(ctx.cfg.messages.appendlimit, announced)
+    {
+        ctx.out.line(line);
         let _ = ctx.appendlimit.set(limit);
     }
     let quota = async {

@@ -120,6 +120,9 @@ async fn an_append_that_can_not_be_journalled_is_never_sent() {
         multiappend: false,
         uidnext2: None,
         transform: None,
+        dry: false,
+        allow_size_mismatch: true,
+        vanished_is_skip: false,
     };
     let journal = FillingJournal {
         room: Mutex::new(5),

@@ -232,6 +232,7 @@ pub struct DovecotBuilder {
     extra_users: Vec<(String, String)>,
     no_tls: bool,
     oauth2_introspection: Option<String>,
+    acl: bool,
 }
 
 impl DovecotBuilder {
@@ -348,6 +349,14 @@ impl DovecotBuilder {
         self
     }
 
+    /// Access control lists (RFC 4314): the `acl` and `imap_acl` plugins with per-mailbox
+    /// `dovecot-acl` files (`vfile`); GETACL, SETACL, DELETEACL, MYRIGHTS and LISTRIGHTS work,
+    /// and ACL is advertised.
+    pub fn acl(mut self) -> Self {
+        self.acl = true;
+        self
+    }
+
     /// Append raw lines to dovecot.conf (escape hatch; later settings win).
     pub fn extra_config(mut self, text: &str) -> Self {
         self.extra_config.push(text.to_string());
@@ -387,6 +396,9 @@ impl DovecotBuilder {
                     DOVECOT_CAPABILITIES.iter().map(|s| s.to_string()).collect();
                 if self.compress {
                     c.push("COMPRESS=DEFLATE".into());
+                }
+                if self.acl {
+                    c.push("ACL".into());
                 }
                 if self.quota_enabled() {
                     c.push("QUOTA".into());
@@ -695,6 +707,7 @@ impl Dovecot {
             oauth2_introspection: None,
             extra_users: Vec::new(),
             no_tls: false,
+            acl: false,
         }
     }
 
@@ -881,12 +894,22 @@ impl Dovecot {
             c.push_str("mail_fsync = never\n");
         }
         let quota = o.quota_enabled();
+        let mut mail_plugins = String::new();
         if quota {
-            c.push_str("mail_plugins = $mail_plugins quota\n");
+            mail_plugins.push_str(" quota");
+        }
+        if o.acl {
+            mail_plugins.push_str(" acl");
+        }
+        if !mail_plugins.is_empty() {
+            let _ = writeln!(c, "mail_plugins = $mail_plugins{mail_plugins}");
         }
         let mut imap_plugins = String::new();
         if quota {
             imap_plugins.push_str(" imap_quota");
+        }
+        if o.acl {
+            imap_plugins.push_str(" imap_acl");
         }
         if o.compress {
             imap_plugins.push_str(" imap_zlib");
@@ -919,6 +942,9 @@ impl Dovecot {
                 let _ = writeln!(c, "  quota_max_mail_size = {m}");
             }
             c.push_str("}\n");
+        }
+        if o.acl {
+            c.push_str("plugin {\n  acl = vfile\n}\n");
         }
         let _ = writeln!(
             c,

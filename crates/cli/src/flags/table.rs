@@ -304,7 +304,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("justautomap", Bool, Folders, "off", "Show the automap result and exit"),
     Flag::one("f1f2", List, Folders, "", "Force host1 folder SRC to host2 folder DST, repeatable")
         .value("SRC=DST"),
-    Flag::one("f1f2h", Hash, Folders, "", "Hash form of --f1f2").value("SRC=DST").not_yet(),
+    Flag::one("f1f2h", Hash, Folders, "", "Hash form of --f1f2").value("SRC=DST"),
     Flag::one("nof1f2", Switch, Folders, "off", "Drop the --f1f2 added by the presets"),
     Flag::one("regextrans2", List, Folders, "", "Rewrite host2 folder names with this substitution, repeatable")
         .value("S///"),
@@ -329,15 +329,13 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("abletosearch", Bool, Selection, "on", "List messages with SEARCH on both sides"),
     Flag::both("abletosearch", Bool, Selection, "on", "List messages with SEARCH on that side"),
     Flag::one("checknoabletosearch", Bool, Selection, "on", "Compare SELECT and SEARCH counts to detect a broken SEARCH"),
-    Flag::one("fetch_hash_set", Str, Selection, "1:*", "UID set fetched when SEARCH is not used").not_yet(),
+    Flag::one("fetch_hash_set", Str, Selection, "1:*", "UID set fetched when SEARCH is not used"),
     Flag::one("skipmess", List, Selection, "", "Skip messages whose content matches this regex, repeatable")
         .value("REGEX"),
     Flag::one("maxlinelength", Int, Selection, "", "Skip messages having a line longer than this"),
     Flag::one("maxlinelengthcmd", Str, Selection, "", "Command fixing over-long messages instead of skipping them")
-        .value("CMD")
-        .not_yet(),
-    Flag::one("minmaxlinelength", Int, Selection, "", "Skip messages whose longest line is this short (testing)")
-        .not_yet(),
+        .value("CMD"),
+    Flag::one("minmaxlinelength", Int, Selection, "", "Skip messages whose longest line is this short (testing)"),
     Flag::one("skipcrossduplicates", Bool, Selection, "off", "Skip messages already copied to any host2 folder"),
     Flag::one("debugcrossduplicates", Bool, Selection, "off", "Report the cross-folder duplicates skipped"),
     Flag::one("checkmessageexists", Bool, Selection, "off", "Check each message exists before fetching it"),
@@ -365,15 +363,14 @@ pub static FLAGS: &[Flag] = &[
         .value("S///"),
     Flag::one("noregexmess", Switch, Transform, "off", "Drop the --regexmess added by the presets"),
     Flag::one("pipemess", List, Transform, "", "Filter each message through this command, repeatable")
-        .value("CMD")
-        .not_yet(),
-    Flag::one("pipemesscheck", Bool, Transform, "on", "Test the --pipemess commands at start").not_yet(),
+        .value("CMD"),
+    Flag::one("pipemesscheck", Bool, Transform, "on", "Test the --pipemess commands at start"),
     Flag::one("disarmreadreceipts", Bool, Transform, "off", "Neutralise read-receipt requests in copied messages"),
-    Flag::one("truncmess", Int, Transform, "", "Cut each message to this many bytes").not_yet(),
+    Flag::one("truncmess", Int, Transform, "", "Cut each message to this many bytes"),
     // ------------------------------------------------------------------
     // Flags, dates, labels, ACLs
     Flag::one("resyncflags", Bool, FlagsDates, "on", "Make host2 flags equal to host1 flags for known messages"),
-    Flag::one("syncflagsaftercopy", Bool, FlagsDates, "off", "Store flags again after each copy").not_yet(),
+    Flag::one("syncflagsaftercopy", Bool, FlagsDates, "off", "Store flags again after each copy"),
     Flag::one("regexflag", List, FlagsDates, "", "Rewrite the flag list with this substitution, repeatable")
         .value("S///"),
     Flag::one("noregexflag", Switch, FlagsDates, "off", "Drop the --regexflag added by the presets"),
@@ -385,7 +382,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("synclabels", Bool, FlagsDates, "off", "Copy Gmail labels of new messages").not_yet(),
     Flag::one("resynclabels", Bool, FlagsDates, "off", "Make Gmail labels equal for known messages").not_yet(),
     Flag::one("debuglabels", Bool, FlagsDates, "off", "Trace Gmail label handling").not_yet(),
-    Flag::one("syncacls", Bool, FlagsDates, "off", "Copy folder ACLs to host2").not_yet(),
+    Flag::one("syncacls", Bool, FlagsDates, "off", "Copy folder ACLs to host2"),
     // ------------------------------------------------------------------
     // Deletion and expunge
     Flag::one("delete1", Bool, Deletion, "off", "Delete host1 messages once they are on host2 (a move)")
@@ -446,9 +443,8 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("releasecheck", Bool, Modes, "off", "Check online for a newer release"),
     Flag::one("modulesversion", Bool, Modes, "on", "Print the versions of the components used")
         .aliases(&["modules_version"]),
-    Flag::both("emailreport", Bool, Modes, "off", "Append a transfer report message to that side's INBOX")
-        .not_yet(),
-    Flag::one("emailreportfrom", Str, Modes, "", "From: address of the transfer report").not_yet(),
+    Flag::both("emailreport", Bool, Modes, "off", "Append a transfer report message to that side's INBOX"),
+    Flag::one("emailreportfrom", Str, Modes, "", "From: address of the transfer report"),
     Flag::one("tests", Bool, Modes, "", "Run the built-in tests").not_yet(),
     Flag::one("testsdebug", Bool, Modes, "", "Run a small debug subset of the built-in tests")
         .aliases(&["tests_debug"])

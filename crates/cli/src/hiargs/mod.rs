@@ -5,6 +5,7 @@
 //! (`--delete2` implies `--delete2duplicates`, `--delete1` implies `--expunge1`, a missing
 //! host implies `--justconnect`, the presets, ...) is decided here, once.
 
+mod content;
 mod presets;
 mod side;
 
@@ -226,7 +227,8 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
     let mut side1 = side::side_config(p, 1, &mut warnings, no_login, &pre)?;
     let mut side2 = side::side_config(p, 2, &mut warnings, no_login, &pre)?;
     let ages_server_side = server_side_ages(p, &mut side1, &mut side2);
-    let messages = messages(p, &pre, ages_server_side)?;
+    let searches = [side1.search.is_some(), side2.search.is_some()];
+    let messages = messages(p, &pre, ages_server_side, searches)?;
     let folders = folders(p, &pre)?;
     let delete = delete(p, &pre)?;
     let justfolders = mode == Mode::JustFolders;
@@ -236,11 +238,12 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         after: p.bool("foldersizesatend").unwrap_or(before || justfolders),
     };
     let state_path = state_path(p, &side1, &side2);
+    let dry = p.bool("dry").unwrap_or(false);
     let cfg = Config {
         side1,
         side2,
         mode,
-        dry: p.bool("dry").unwrap_or(false),
+        dry,
         sizes,
         folders,
         messages,
@@ -252,7 +255,9 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         debug: p.bool("debug").unwrap_or(false),
         signals: signals(p)?,
         abort_file: pidfile_path(p).map(|f| abort_file(&f, std::process::id())),
+        report: content::report(p, mode, dry),
     };
+    warnings.extend(content::notes(p, &cfg));
     Ok((cfg, warnings))
 }
 
@@ -344,6 +349,7 @@ fn messages(
     p: &Parsed,
     pre: &Presets,
     ages_server_side: bool,
+    searches: [bool; 2],
 ) -> Result<MessageConfig, ConfigError> {
     let skipheader = match p.string("skipheader") {
         Some(re) => Some(
@@ -410,6 +416,7 @@ fn messages(
             .bool("disarmreadreceipts")
             .unwrap_or(pre.disarmreadreceipts),
         maxlinelength: p.int("maxlinelength").filter(|&v| v > 0).map(|v| v as u64),
+        ..content::messages(p, searches)?
     })
 }
 
@@ -432,6 +439,7 @@ fn folders(p: &Parsed, pre: &Presets) -> Result<FolderConfig, ConfigError> {
         .list("f1f2")
         .iter()
         .cloned()
+        .chain(content::f1f2h(p))
         .chain(pre.f1f2.iter().map(|(a, b)| format!("{a}={b}")))
         .map(|v| match v.split_once('=') {
             Some((a, b)) => Ok((a.to_string(), b.to_string())),
@@ -474,6 +482,7 @@ fn folders(p: &Parsed, pre: &Presets) -> Result<FolderConfig, ConfigError> {
         delete2foldersonly,
         delete2foldersbutnot,
         delete1emptyfolders: p.bool("delete1emptyfolders").unwrap_or(false),
+        ..content::folders(p)
     })
 }
 
@@ -499,6 +508,7 @@ fn delete(p: &Parsed, pre: &Presets) -> Result<DeleteConfig, ConfigError> {
         uidexpunge2: p
             .bool("uidexpunge2")
             .unwrap_or(delete2 || delete2duplicates),
+        ..content::delete(p)
     })
 }
 

@@ -23,6 +23,9 @@ pub struct Rules<'a> {
     /// `--maxage`/`--minage`).
     pub search1: bool,
     pub search2: bool,
+    /// `--fetch_hash_set` lists part of host1's / host2's folders (without SEARCH).
+    pub partial1: bool,
+    pub partial2: bool,
     /// `--maxsize`, lowered to host2's APPENDLIMIT when it announces one.
     pub maxsize: Option<u64>,
     /// Start of the run (UNIX seconds), for the age windows.
@@ -43,15 +46,18 @@ impl<'a> Rules<'a> {
             delete,
             search1: false,
             search2: false,
+            partial1: false,
+            partial2: false,
             maxsize: messages.maxsize,
             now: 0,
             fingerprint,
         }
     }
 
-    /// Some SEARCH restricts a listing: the folder is never known in full.
+    /// Some SEARCH (or `--fetch_hash_set`) restricts a listing: the folder is never known in
+    /// full.
     pub fn searched(&self) -> bool {
-        self.search1 || self.search2
+        self.search1 || self.search2 || self.partial1 || self.partial2
     }
 }
 
@@ -85,6 +91,27 @@ pub struct PlannedCopy {
     pub addheader: bool,
     /// Identity key (journalled with the APPEND).
     pub key: Option<String>,
+}
+
+/// What `--debugflags` shows of one message's flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlagTrace {
+    /// A copy: host1's flags, and those asked of host2.
+    Copy {
+        uid: u32,
+        flags: String,
+        filtered: String,
+    },
+    /// A message already on host2: both sides' flags, host1's filtered, whether host2's are
+    /// replaced.
+    Resync {
+        uid1: u32,
+        uid2: u32,
+        flags1: String,
+        flags2: String,
+        filtered1: String,
+        replaced: bool,
+    },
 }
 
 /// Counters of the decision (imapsync's statistics).
@@ -123,6 +150,8 @@ pub struct FolderPlan {
     pub new_flags: Vec<(u32, String)>,
     /// `--regexflag` failures (the message keeps its flags without the rewrite).
     pub flag_errors: Vec<String>,
+    /// `--debugflags`: how each message's flags were filtered.
+    pub flag_trace: Vec<FlagTrace>,
     /// Pairs found by identity, for the UID map.
     pub adopted: Vec<MapEntry>,
     /// Host1 UIDs of map entries that point at a message gone from either side.
@@ -220,7 +249,7 @@ pub fn decide(rules: &Rules<'_>, input: Listings<'_>) -> FolderPlan {
     let flagger = Flagger::new(m, input.permanentflags2);
     plan_copies(rules, &mut plan, &flagger, input.cross_keys);
     if m.resyncflags && input.have2 {
-        plan_flag_updates(&mut plan, &flagger);
+        plan_flag_updates(&mut plan, &flagger, m.debugflags);
     }
     plan
 }
@@ -354,6 +383,13 @@ fn plan_copies(
             });
         let (flags, error) = flagger.for_copy(&l.flags);
         plan.flag_errors.extend(error);
+        if m.debugflags {
+            plan.flag_trace.push(FlagTrace::Copy {
+                uid: l.uid,
+                flags: l.flags.clone(),
+                filtered: flags.join(" "),
+            });
+        }
         plan.copies.push(PlannedCopy {
             uid: l.uid,
             size: l.size,
@@ -371,7 +407,7 @@ fn plan_copies(
 
 /// Flag resync of messages already on host2 whose flags are known on both sides: one STORE
 /// per distinct flag list.
-fn plan_flag_updates(plan: &mut FolderPlan, flagger: &Flagger<'_>) {
+fn plan_flag_updates(plan: &mut FolderPlan, flagger: &Flagger<'_>, trace: bool) {
     let flags2: HashMap<u32, &str> = plan
         .list2
         .iter()
@@ -385,6 +421,16 @@ fn plan_flag_updates(plan: &mut FolderPlan, flagger: &Flagger<'_>) {
         }
         let Some(h2) = flags2.get(&u2) else { continue };
         let r = flagger.resync(&l.flags, h2);
+        if trace {
+            plan.flag_trace.push(FlagTrace::Resync {
+                uid1: l.uid,
+                uid2: u2,
+                flags1: l.flags.clone(),
+                flags2: h2.to_string(),
+                filtered1: r.h1_sorted.join(" "),
+                replaced: r.differ,
+            });
+        }
         if r.differ {
             let joined = r.h1_sorted.join(" ");
             plan.flag_updates
@@ -394,6 +440,30 @@ fn plan_flag_updates(plan: &mut FolderPlan, flagger: &Flagger<'_>) {
             plan.new_flags.push((l.uid, joined));
         }
     }
+}
+
+/// `--syncflagsaftercopy`: the STOREs (flag list → host2 UIDs) that give new host2
+/// messages the flags their APPEND asked for, from the flags host2 reports for them (`\Recent`
+/// and the case of system flags aside). A message host2 did not report is left alone.
+pub fn flags_after_copy(
+    wanted: &[(u32, Vec<String>)],
+    got: &HashMap<u32, String>,
+) -> BTreeMap<String, Vec<u32>> {
+    let mut out: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for (uid2, want) in wanted {
+        let Some(have) = got.get(uid2) else { continue };
+        let mut have: Vec<String> = flags::remove_recent(&flags::flagscase(have))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut want = want.clone();
+        have.sort();
+        want.sort();
+        if have != want {
+            out.entry(want.join(" ")).or_default().push(*uid2);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -705,5 +775,70 @@ mod tests {
         assert_eq!(p.copies.iter().map(|c| c.uid).collect::<Vec<_>>(), vec![2]);
         assert_eq!(p.counts.dup1, 0);
         assert_eq!(p.counts.noheader1, 2);
+    }
+
+    #[test]
+    fn flags_after_copy_stores_only_what_differs() {
+        let wanted = vec![
+            (10, vec!["\\Seen".to_string()]),
+            (11, vec!["\\Seen".to_string(), "$Label".to_string()]),
+            (12, vec![]),
+            (13, vec!["\\Flagged".to_string()]),
+        ];
+        let got: HashMap<u32, String> = [
+            (10, "\\Seen \\Recent".to_string()),
+            (11, "\\SEEN".to_string()),
+            (12, "\\Draft".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let stores = flags_after_copy(&wanted, &got);
+        assert_eq!(
+            stores.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("".to_string(), vec![12]),
+                ("$Label \\Seen".to_string(), vec![11]),
+            ]
+        );
+    }
+
+    #[test]
+    fn debugflags_traces_copies_and_resyncs() {
+        let m = MessageConfig {
+            debugflags: true,
+            ..opts()
+        };
+        let p = run(
+            &m,
+            vec![
+                msg(1, Some("a"), "\\Seen \\Recent"),
+                msg(2, Some("b"), "\\Seen"),
+            ],
+            vec![msg(20, Some("b"), "")],
+            &[],
+        );
+        assert_eq!(
+            p.flag_trace,
+            vec![
+                FlagTrace::Copy {
+                    uid: 1,
+                    flags: "\\Seen \\Recent".into(),
+                    filtered: "\\Seen".into()
+                },
+                FlagTrace::Resync {
+                    uid1: 2,
+                    uid2: 20,
+                    flags1: "\\Seen".into(),
+                    flags2: "".into(),
+                    filtered1: "\\Seen".into(),
+                    replaced: true
+                },
+            ]
+        );
+        assert!(
+            run(&opts(), vec![msg(1, Some("a"), "")], vec![], &[])
+                .flag_trace
+                .is_empty()
+        );
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 
 use super::{FolderPlan, Rules, Selected};
+use crate::options::DeleteConfig;
 
 /// A host2 message to delete.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +73,8 @@ pub fn deletion2(rules: &Rules<'_>, plan: &FolderPlan, facts: Host2Facts<'_>) ->
         return refuse("several host1 folders are synced into this host2 folder".into());
     }
     let m = rules.messages;
-    let selection_free = !rules.search1 && m.maxage.is_none() && m.minage.is_none();
+    let selection_free =
+        !rules.search1 && !rules.partial1 && m.maxage.is_none() && m.minage.is_none();
     if selection_free && plan.list1.len() as u32 != facts.sel1.exists {
         return refuse(format!(
             "the host1 listing has {} messages but SELECT announced {}: it may be incomplete",
@@ -107,12 +109,45 @@ pub fn delete1_targets(plan: &FolderPlan, copied: &[(u32, u32)]) -> Vec<u32> {
     confirmed
 }
 
+/// How the host2 messages flagged `\Deleted` by `--delete2`/`--delete2duplicates` leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expunge2 {
+    /// `UID EXPUNGE` of exactly them (`--uidexpunge2`, implied by `--delete2`).
+    Uid,
+    /// A plain EXPUNGE of the folder follows (`--expunge2`).
+    Folder,
+    /// They stay flagged: `--nouidexpunge2` without `--expunge2`.
+    FlaggedOnly,
+    /// They stay flagged: host2 has no UIDPLUS, and a plain EXPUNGE would also purge what a
+    /// user flagged by hand.
+    NoUidplus,
+}
+
+/// How deleted host2 messages are expunged (imapsync: `--uidexpunge2` unless `--expunge2`).
+pub fn expunge2(d: &DeleteConfig, uidplus: bool) -> Expunge2 {
+    if d.expunge2 {
+        Expunge2::Folder
+    } else if !d.uidexpunge2 {
+        Expunge2::FlaggedOnly
+    } else if uidplus {
+        Expunge2::Uid
+    } else {
+        Expunge2::NoUidplus
+    }
+}
+
+/// `--delete1` with `--expungeaftereach` (its default): a copy host2 just confirmed (with
+/// its UID) is removed from host1 at once, not at the folder's end.
+pub fn delete1_at_once(d: &DeleteConfig, dry: bool, uid2: Option<u32>) -> bool {
+    d.delete1 && d.expungeaftereach && !dry && uid2.is_some_and(|u| u != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::msg;
     use super::super::{Listed, Listings, decide};
     use super::*;
-    use crate::options::{DeleteConfig, MessageConfig};
+    use crate::options::MessageConfig;
 
     /// The same message (key and size) under several UIDs.
     fn b(uid: u32) -> Listed {
@@ -250,6 +285,16 @@ mod tests {
             deletion2(&searched, &p, facts(&more)),
             Deletion2::Delete(_)
         ));
+        // So is a --fetch_hash_set listing.
+        let partial = Rules {
+            partial1: true,
+            ..r
+        };
+        assert!(partial.searched());
+        assert!(matches!(
+            deletion2(&partial, &p, facts(&more)),
+            Deletion2::Delete(_)
+        ));
     }
 
     #[test]
@@ -261,5 +306,44 @@ mod tests {
         assert_eq!(delete1_targets(&p, &[]), vec![1, 2]);
         // An APPEND without a host2 UID is not a confirmation.
         assert_eq!(delete1_targets(&p, &[(7, 0), (8, 40)]), vec![1, 2, 8]);
+    }
+
+    #[test]
+    fn how_host2_deletions_are_expunged() {
+        // (delete2, uidexpunge2, expunge2, uidplus) -> mode
+        let table = [
+            (true, true, false, true, Expunge2::Uid),
+            (true, true, false, false, Expunge2::NoUidplus),
+            (true, false, false, true, Expunge2::FlaggedOnly),
+            (true, true, true, true, Expunge2::Folder),
+            (true, false, true, false, Expunge2::Folder),
+        ];
+        for (delete2, uidexpunge2, expunge2_, uidplus, want) in table {
+            let d = DeleteConfig {
+                delete2,
+                uidexpunge2,
+                expunge2: expunge2_,
+                ..DeleteConfig::default()
+            };
+            assert_eq!(expunge2(&d, uidplus), want, "{d:?} uidplus={uidplus}");
+        }
+    }
+
+    #[test]
+    fn delete1_at_once_needs_a_confirmed_copy() {
+        let d = DeleteConfig {
+            delete1: true,
+            expungeaftereach: true,
+            ..DeleteConfig::default()
+        };
+        assert!(delete1_at_once(&d, false, Some(5)));
+        assert!(!delete1_at_once(&d, false, None), "no APPENDUID");
+        assert!(!delete1_at_once(&d, false, Some(0)));
+        assert!(!delete1_at_once(&d, true, Some(5)), "--dry");
+        let later = DeleteConfig {
+            expungeaftereach: false,
+            ..d
+        };
+        assert!(!delete1_at_once(&later, false, Some(5)));
     }
 }

@@ -20,8 +20,12 @@ pub mod deletion;
 pub mod vouch;
 
 pub use changes::{ChangesPlan, Pairing, changes_plan, pairing, qresync_uids};
-pub use decide::{Counts, FolderPlan, Listings, PlannedCopy, Rules, decide};
-pub use deletion::{Deletion2, Host2Facts, Target2, delete1_targets, deletion2};
+pub use decide::{
+    Counts, FlagTrace, FolderPlan, Listings, PlannedCopy, Rules, decide, flags_after_copy,
+};
+pub use deletion::{
+    Deletion2, Expunge2, Host2Facts, Target2, delete1_at_once, delete1_targets, deletion2, expunge2,
+};
 pub use vouch::{
     FolderOutcome, UidValidityChange, fingerprint, finish_record, incremental, uidvalidity_change,
     unchanged,

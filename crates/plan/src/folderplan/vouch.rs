@@ -18,7 +18,7 @@ use crate::record::{FolderRecord, SideStatus, Summary};
 /// messages were identified. A record made under other options is not trusted.
 pub fn fingerprint(search1: Option<&str>, search2: Option<&str>, m: &MessageConfig) -> String {
     format!(
-        "v1|s1={:?}|s2={:?}|max={:?}|min={:?}|uh={:?}|nodom={}|skipsize={}|syncdup={}|useuid={}|addheader={}|regexflag={}",
+        "v1|s1={:?}|s2={:?}|max={:?}|min={:?}|uh={:?}|nodom={}|skipsize={}|syncdup={}|useuid={}|addheader={}|regexflag={}{}",
         search1,
         search2,
         m.maxsize,
@@ -30,6 +30,10 @@ pub fn fingerprint(search1: Option<&str>, search2: Option<&str>, m: &MessageConf
         m.useuid,
         m.addheader,
         m.regexflag.len(),
+        match (&m.fetch_set, m.appendlimit) {
+            ([None, None], None) => String::new(),
+            (sets, al) => format!("|sets={sets:?}|al={al:?}"),
+        },
     )
 }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use imapsync_client::{ConnError, Connection, Side};
 use imapsync_plan::folderplan::{FolderPlan, PlannedCopy};
 use imapsync_plan::{dates, identity, rewrite};
-use imapsync_proto::command::cmd;
+use imapsync_proto::command::{StoreMode, cmd};
 use imapsync_proto::response::{Status, Untagged};
 use imapsync_proto::seqset::UidSet;
 use imapsync_state::{MapEntry, NewIntent, Store};
@@ -18,6 +18,7 @@ use super::{Copied, FolderError, FolderJob, FolderSync, Selection, conn_err};
 use crate::copy::{self, CopyItem, CopyOptions, Hooks, Journal, NoJournal, Outcome, Progress};
 use crate::ctx::Ctx;
 use crate::{listing, session};
+use imapsync_plan::rewrite::Rewritten;
 
 /// A folder with at least this many messages to copy is split by UID range over extra
 /// connection pairs, when the per-side connection limits leave some free.
@@ -35,7 +36,7 @@ impl FolderSync<'_> {
         self.report_skips(plan);
         let mut items: Vec<CopyItem> = plan.copies.iter().map(copy_item).collect();
         let ctx = self.ctx;
-        if ctx.cfg.dry {
+        if ctx.cfg.dry && !ctx.cfg.messages.dry_fetch {
             for it in &items {
                 ctx.out.line(format!(
                     "msg {}/{:<19} copied to {}/{:<10} (not really since --dry mode)",
@@ -47,9 +48,12 @@ impl FolderSync<'_> {
             }
             ctx.stats().transferred_dry += items.len() as u64;
             return Ok(Copied {
-                pairs: Vec::new(),
                 missing_after: items.len() as u64,
+                ..Copied::default()
             });
+        }
+        if ctx.cfg.messages.checkmessageexists && !items.is_empty() {
+            items = self.still_on_host1(items).await?;
         }
         if items.is_empty() {
             return Ok(Copied::default());
@@ -59,7 +63,109 @@ impl FolderSync<'_> {
                 .await
                 .map_err(conn_err(Side::Host1))?;
         }
-        self.copy_items(sel, plan, &items).await
+        let copied = self.copy_items(sel, plan, &items).await?;
+        if ctx.cfg.messages.syncflagsaftercopy && !ctx.cfg.dry {
+            self.flags_after_copy(&items, &copied.pairs).await?;
+        }
+        Ok(copied)
+    }
+
+    /// `--checkmessageexists`: the messages to copy still on host1 (one UID SEARCH per set);
+    /// those gone are skipped, not failed.
+    async fn still_on_host1(&mut self, items: Vec<CopyItem>) -> Result<Vec<CopyItem>, FolderError> {
+        let uids: Vec<u32> = items.iter().map(|i| i.uid).collect();
+        let mut found = std::collections::HashSet::new();
+        for set in UidSet::chunks_by_len(&uids, listing::MAX_SET_LEN) {
+            match listing::search(self.c1, &format!("UID {set}")).await {
+                Ok(u) => found.extend(u),
+                Err(listing::ListError::Conn(e)) => return Err(conn_err(Side::Host1)(e)),
+                // A refused SEARCH proves nothing: the messages are tried.
+                Err(listing::ListError::Refused { .. }) => {
+                    found.extend(set.expand(1_000_000).unwrap_or_default())
+                }
+            }
+        }
+        let (kept, gone): (Vec<CopyItem>, Vec<CopyItem>) =
+            items.into_iter().partition(|i| found.contains(&i.uid));
+        let ctx = self.ctx;
+        for it in &gone {
+            ctx.out.line(format!(
+                "- msg {}/{} {{{}}} skipped: no longer on host1 (--checkmessageexists)",
+                self.job.name1, it.uid, it.size
+            ));
+        }
+        let mut st = ctx.stats();
+        st.skipped += gone.len() as u64;
+        st.bytes_skipped += gone.iter().map(|i| i.size).sum::<u64>();
+        Ok(kept)
+    }
+
+    /// `--syncflagsaftercopy`: host2's flags of the new messages are read and set again where
+    /// they are not what the APPEND asked for.
+    async fn flags_after_copy(
+        &mut self,
+        items: &[CopyItem],
+        pairs: &[(u32, u32)],
+    ) -> Result<(), FolderError> {
+        let (ctx, job, c2) = (self.ctx, self.job, self.c2);
+        let flags1: HashMap<u32, &Vec<String>> = items.iter().map(|i| (i.uid, &i.flags)).collect();
+        let wanted: Vec<(u32, Vec<String>)> = pairs
+            .iter()
+            .filter(|(_, u2)| *u2 != 0)
+            .filter_map(|(u1, u2)| Some((*u2, flags1.get(u1).map(|f| f.to_vec())?)))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let uids2: Vec<u32> = wanted.iter().map(|(u, _)| *u).collect();
+        let got = listing::flags(c2, Some(&uids2), None)
+            .await
+            .map_err(|e| match e {
+                listing::ListError::Conn(err) => conn_err(Side::Host2)(err),
+                listing::ListError::Refused { status, .. } => {
+                    ctx.error(format!(
+                        "Host2: folder {}: could not get the flags of the new messages for --syncflagsaftercopy: {}",
+                        job.name2,
+                        status.full_text()
+                    ));
+                    FolderError::Recorded
+                }
+            })?;
+        if ctx.cfg.messages.debugflags {
+            for (u2, want) in &wanted {
+                ctx.out.line(format!(
+                    "Host2: msg {}/{u2} flags after copy ( {} ), asked ( {} )",
+                    job.name2,
+                    got.get(u2).map(String::as_str).unwrap_or(""),
+                    want.join(" ")
+                ));
+            }
+        }
+        let stores = imapsync_plan::folderplan::flags_after_copy(&wanted, &got);
+        for (fl, uids) in &stores {
+            let list: Vec<String> = fl.split_whitespace().map(str::to_string).collect();
+            for set in UidSet::chunks_by_len(uids, listing::MAX_SET_LEN) {
+                let done = c2
+                    .run(cmd::uid_store(&set, StoreMode::Replace, &list, true))
+                    .await
+                    .map_err(conn_err(Side::Host2))?;
+                if done.is_ok() {
+                    ctx.out.line(format!(
+                        "Host2: flags msg {}/{set} set again after copy to [{fl}] (--syncflagsaftercopy)",
+                        job.name2
+                    ));
+                    ctx.stats().flags_updated += set.len();
+                } else {
+                    self.ok = false;
+                    ctx.error(format!(
+                        "Host2: flags msg {}/{set} could not add flags [{fl}]: {}",
+                        job.name2,
+                        done.status.full_text()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Size and cross-folder skips, as imapsync reports and counts them.
@@ -68,10 +174,21 @@ impl FolderSync<'_> {
         for (uid, skip) in &plan.size_skips {
             ctx.out.line(skip.message(&self.job.name1, *uid));
         }
-        if ctx.cfg.debug {
+        if ctx.cfg.messages.debugcrossduplicates && !plan.cross_duplicates.is_empty() {
+            let keys: HashMap<u32, &str> = plan
+                .list1
+                .iter()
+                .filter_map(|m| Some((m.uid, m.key.as_deref()?)))
+                .collect();
+            let folders = ctx.cross_folders.lock().unwrap_or_else(|p| p.into_inner());
             for uid in &plan.cross_duplicates {
+                let those = keys
+                    .get(uid)
+                    .and_then(|k| folders.get(*k))
+                    .map(|f| f.join(" "))
+                    .unwrap_or_default();
                 ctx.out.line(format!(
-                    "msg {}/{uid} is a cross duplicate: already on host2 in a folder synced before",
+                    "Host1: found that msg {}/{uid} is also in Host2 folders {those}",
                     self.job.name1
                 ));
             }
@@ -93,7 +210,10 @@ impl FolderSync<'_> {
             folder2: self.job.name2.clone(),
             multiappend: ctx.cfg.messages.multiappend,
             uidnext2: sel.sel2.as_ref().and_then(|s| s.uidnext),
-            transform: transformer(ctx),
+            transform: transformer(ctx, self.job),
+            dry: ctx.cfg.dry,
+            allow_size_mismatch: ctx.cfg.messages.allowsizemismatch,
+            vanished_is_skip: ctx.cfg.messages.checkmessageexists,
         };
         let store_journal = self.store().map(|(store, id)| FolderJournal {
             ctx,
@@ -107,7 +227,7 @@ impl FolderSync<'_> {
             Some(j) => j,
             None => &NoJournal,
         };
-        let progress = FolderProgress::new(ctx, self.job);
+        let progress = FolderProgress::new(ctx, self.job, self.c1);
         let hooks = Hooks {
             journal,
             progress: &progress,
@@ -115,10 +235,11 @@ impl FolderSync<'_> {
             stop: ctx,
         };
         let r = copy_split(ctx, self.c1, self.c2, &self.job.name1, items, &opts, hooks).await;
-        let p = progress.take();
+        let mut p = progress.take();
         if p.failed > 0 {
             self.ok = false;
         }
+        let deleted1 = self.deleted_at_once(std::mem::take(&mut p.deleting)).await;
         if let Err(e) = r {
             // Which side? The copy fails on either; ask the connections.
             let side = if self.c1.is_alive() {
@@ -131,8 +252,47 @@ impl FolderSync<'_> {
         Ok(Copied {
             missing_after: items.len() as u64 - p.done,
             pairs: p.copied,
+            deleted1: deleted1.map_err(conn_err(Side::Host1))?,
         })
     }
+
+    /// `--delete1 --expungeaftereach`: the answers of the deletions sent as each copy was
+    /// confirmed; the host1 UIDs removed.
+    async fn deleted_at_once(&mut self, deleting: Vec<Deleting>) -> Result<Vec<u32>, ConnError> {
+        let mut deleted = Vec::new();
+        for d in deleting {
+            let stored = d.store.await?;
+            let expunged = d.expunge.await?;
+            for done in [&stored, &expunged] {
+                if !done.is_ok() {
+                    self.ok = false;
+                    self.ctx.error(format!(
+                        "Host1: folder {}: msg {} could not be deleted: {}",
+                        self.job.name1,
+                        d.uid,
+                        done.status.full_text()
+                    ));
+                }
+            }
+            if stored.is_ok() {
+                deleted.push(d.uid);
+            }
+        }
+        if !deleted.is_empty() {
+            if let Some((store, id)) = self.store() {
+                self.stored("drop deleted messages", store.remove_uid1(id, &deleted));
+            }
+            self.ctx.stats().deleted1 += deleted.len() as u64;
+        }
+        Ok(deleted)
+    }
+}
+
+/// A host1 message being deleted right after its copy (`--expungeaftereach`).
+struct Deleting {
+    uid: u32,
+    store: imapsync_client::Pending,
+    expunge: imapsync_client::Pending,
 }
 
 fn copy_item(c: &PlannedCopy) -> CopyItem {
@@ -151,14 +311,57 @@ fn copy_item(c: &PlannedCopy) -> CopyItem {
 
 /// The whole-message rewrite of the run, or `None` when there is none: messages then stream
 /// untouched.
-fn transformer(ctx: &Ctx) -> Option<copy::Transformer> {
+fn transformer(ctx: &Ctx, job: &FolderJob) -> Option<copy::Transformer> {
     if !rewrite::any(&ctx.cfg.messages) {
         return None;
     }
-    let cfg = ctx.cfg.clone();
-    Some(Arc::new(move |msg: &Bytes| {
-        rewrite::rewrite(&cfg.messages, msg)
+    Some(Arc::new(FolderTransform {
+        cfg: ctx.cfg.clone(),
+        out: ctx.out.clone(),
+        folder1: job.name1.clone(),
     }))
+}
+
+/// The rewrites of one folder's copies ([`crate::pipe::rewrite`]), with what they print.
+struct FolderTransform {
+    cfg: Arc<crate::config::Config>,
+    out: crate::output::Out,
+    folder1: String,
+}
+
+/// `--debugcontent`'s frame around a message, as imapsync prints it.
+fn debugcontent(msg: &[u8]) -> String {
+    let rule = "=".repeat(80);
+    format!(
+        "{rule}\nF message content begin next line ({} characters long)\n{}\nF message content ended on previous line\n{rule}",
+        msg.len(),
+        String::from_utf8_lossy(msg)
+    )
+}
+
+impl copy::Transform for FolderTransform {
+    fn transform<'a>(&'a self, item: &'a CopyItem, body: Bytes) -> copy::TransformFuture<'a> {
+        Box::pin(async move {
+            let m = &self.cfg.messages;
+            let (r, notes) = crate::pipe::rewrite(m, &body, item.prefix.as_deref()).await;
+            let lines: Vec<String> = notes
+                .into_iter()
+                .map(|n| format!("msg {}/{} {n}", self.folder1, item.uid))
+                .collect();
+            self.out.lines(&lines);
+            let body = match r {
+                Rewritten::Keep => body,
+                Rewritten::Replace(v) => Bytes::from(v),
+                Rewritten::Skip(why) => return copy::Transformed::Skip(why),
+            };
+            // What is printed is what host2 gets (imapsync prints it before its line-length
+            // fix).
+            if m.debugcontent {
+                self.out.line(debugcontent(&body));
+            }
+            copy::Transformed::Body(body)
+        })
+    }
 }
 
 /// The intent journal of one folder in the state store.
@@ -216,28 +419,60 @@ impl Journal for FolderJournal<'_> {
 }
 
 /// What the copy of one folder did so far.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct ProgressState {
     copied: Vec<(u32, u32)>,
     done: u64,
     failed: u64,
     journal_failure_told: bool,
+    /// Host1 deletions sent as copies were confirmed (`--expungeaftereach`).
+    deleting: Vec<Deleting>,
 }
 
 /// Reports each outcome (lines, counters, errors) as it happens.
 struct FolderProgress<'a> {
     ctx: &'a Ctx,
     job: &'a FolderJob,
+    /// Host1's connection with the folder selected (for `--expungeaftereach`).
+    c1: &'a Connection,
     state: Mutex<ProgressState>,
 }
 
 impl<'a> FolderProgress<'a> {
-    fn new(ctx: &'a Ctx, job: &'a FolderJob) -> Self {
+    fn new(ctx: &'a Ctx, job: &'a FolderJob, c1: &'a Connection) -> Self {
         FolderProgress {
             ctx,
             job,
+            c1,
             state: Mutex::new(ProgressState::default()),
         }
+    }
+
+    /// `--delete1 --expungeaftereach`: the copy is confirmed, so host1's message goes now
+    /// (sent without waiting; the answers are read once the folder's copy is over).
+    fn delete_at_once(&self, uid: u32) {
+        let (ctx, c1) = (self.ctx, self.c1);
+        let set = UidSet::from_uids([uid]);
+        let store = c1.submit(cmd::uid_store(
+            &set,
+            StoreMode::Add,
+            &["\\Deleted".to_string()],
+            true,
+        ));
+        let expunge = if c1.caps().has("UIDPLUS") {
+            c1.submit(cmd::uid_expunge(&set))
+        } else {
+            c1.submit(cmd::expunge())
+        };
+        ctx.out.line(format!(
+            "Host1: {}/{uid} marking deleted and expunged (--expungeaftereach)",
+            self.job.name1
+        ));
+        self.state().deleting.push(Deleting {
+            uid,
+            store,
+            expunge,
+        });
     }
 
     fn state(&self) -> MutexGuard<'_, ProgressState> {
@@ -254,6 +489,9 @@ impl<'a> FolderProgress<'a> {
             let mut s = self.state();
             s.done += 1;
             s.copied.push((item.uid, uid2.unwrap_or(0)));
+        }
+        if imapsync_plan::folderplan::delete1_at_once(&ctx.cfg.delete, ctx.cfg.dry, uid2) {
+            self.delete_at_once(item.uid);
         }
         let (count, total_bytes, elapsed) = {
             let mut st = ctx.stats();
@@ -347,6 +585,15 @@ impl Progress for FolderProgress<'_> {
         let name1 = &self.job.name1;
         match outcome {
             Outcome::Copied { uid2, bytes } => self.copied(item, uid2, bytes),
+            Outcome::DryRun { bytes } => {
+                self.ctx.out.line(format!(
+                    "msg {name1}/{:<19} copied to {}/{:<10} (not really since --dry mode)",
+                    format!("{} {{{bytes}}}", item.uid),
+                    self.job.name2,
+                    "?"
+                ));
+                self.ctx.stats().transferred_dry += 1;
+            }
             Outcome::Skipped { reason } => self.skipped(
                 format!(
                     "- msg {name1}/{} {{{}}} skipped by {reason}",

@@ -1,11 +1,11 @@
 //! Phase 6: the deletions the plan allows — host2 first, then host1 — and `--expunge2`.
 
 use imapsync_client::{ConnError, Side};
-use imapsync_plan::folderplan::{self, Deletion2, FolderPlan, Host2Facts, Target2};
+use imapsync_plan::folderplan::{self, Deletion2, Expunge2, FolderPlan, Host2Facts, Target2};
 use imapsync_proto::command::{StoreMode, cmd};
 use imapsync_proto::seqset::UidSet;
 
-use super::{FolderError, FolderSync, Selection, conn_err};
+use super::{Copied, FolderError, FolderSync, Selection, conn_err};
 use crate::listing;
 
 const DRY: &str = "\t(not really since --dry mode)";
@@ -16,7 +16,7 @@ impl FolderSync<'_> {
         &mut self,
         sel: &Selection,
         plan: &FolderPlan,
-        copied: &[(u32, u32)],
+        copied: &Copied,
     ) -> Result<Vec<u32>, FolderError> {
         let mut deleted2 = Vec::new();
         if sel.sel2.is_some() {
@@ -44,7 +44,11 @@ impl FolderSync<'_> {
             }
         }
         if self.ctx.cfg.delete.writes_host1() {
-            let targets = folderplan::delete1_targets(plan, copied);
+            // Those deleted right after their copy (--expungeaftereach) are done.
+            let targets: Vec<u32> = folderplan::delete1_targets(plan, &copied.pairs)
+                .into_iter()
+                .filter(|u| !copied.deleted1.contains(u))
+                .collect();
             self.delete_on_host1(&targets)
                 .await
                 .map_err(conn_err(Side::Host1))?;
@@ -65,7 +69,8 @@ impl FolderSync<'_> {
     }
 
     /// Flags the targets `\Deleted` and removes exactly them with `UID EXPUNGE` — never a
-    /// plain EXPUNGE, which would also purge what the user flagged by hand.
+    /// plain EXPUNGE, which would also purge what the user flagged by hand — unless
+    /// `--nouidexpunge2` or `--expunge2` say otherwise ([`folderplan::expunge2`]).
     async fn delete_on_host2(&mut self, targets: &[Target2]) -> Result<Vec<u32>, ConnError> {
         let (ctx, job, c2) = (self.ctx, self.job, self.c2);
         let dry = ctx.cfg.dry;
@@ -87,7 +92,7 @@ impl FolderSync<'_> {
             return Ok(Vec::new());
         }
         let uids: Vec<u32> = targets.iter().map(|t| t.uid).collect();
-        let uidplus = c2.caps().has("UIDPLUS");
+        let mode = folderplan::expunge2(&ctx.cfg.delete, c2.caps().has("UIDPLUS"));
         let mut deleted: Vec<u32> = Vec::new();
         for set in UidSet::chunks_by_len(&uids, listing::MAX_SET_LEN) {
             let done = c2
@@ -107,7 +112,7 @@ impl FolderSync<'_> {
                 ));
                 continue;
             }
-            if uidplus {
+            if mode == Expunge2::Uid {
                 let done = c2.run(cmd::uid_expunge(&set)).await?;
                 if !done.is_ok() {
                     self.ok = false;
@@ -121,18 +126,18 @@ impl FolderSync<'_> {
             }
             deleted.extend(set.expand(1_000_000).unwrap_or_default());
         }
-        ctx.out.line(if uidplus {
-            format!(
-                "Host2: UidExpunging {} message(s) in folder {}",
-                deleted.len(),
-                job.name2
-            )
-        } else {
-            format!(
-                "Host2: folder {}: no UIDPLUS, so {} message(s) are only flagged \\Deleted (a plain EXPUNGE would also purge messages flagged by hand); use --expunge2 to remove them",
-                job.name2,
-                deleted.len()
-            )
+        let (n, f) = (deleted.len(), &job.name2);
+        ctx.out.line(match mode {
+            Expunge2::Uid => format!("Host2: UidExpunging {n} message(s) in folder {f}"),
+            Expunge2::Folder => format!(
+                "Host2: folder {f}: {n} message(s) flagged \\Deleted, expunged with the folder (--expunge2)"
+            ),
+            Expunge2::FlaggedOnly => format!(
+                "Host2: folder {f}: {n} message(s) only flagged \\Deleted, not expunged (--nouidexpunge2)"
+            ),
+            Expunge2::NoUidplus => format!(
+                "Host2: folder {f}: no UIDPLUS, so {n} message(s) are only flagged \\Deleted (a plain EXPUNGE would also purge messages flagged by hand); use --expunge2 to remove them"
+            ),
         });
         if let Some((store, id)) = self.store() {
             self.stored("drop deleted messages", store.remove_uid2(id, &deleted));

@@ -87,6 +87,11 @@ impl FolderSync<'_> {
             search: search.then(|| cfg.side(side).search.as_deref()).flatten(),
             since_uid: None,
             uids: None,
+            fetch_set: cfg.messages.fetch_set[match side {
+                Side::Host1 => 0,
+                Side::Host2 => 1,
+            }]
+            .as_deref(),
             want_date: side == Side::Host1,
             want_keys: !cfg.messages.useuid,
             identity: &cfg.messages.identity,

@@ -130,7 +130,7 @@ pub async fn sync_folder(
     let plan = f.decide(&sel, listed);
     let copied = f.copy(&sel, &plan).await?;
     f.resync_flags(&plan).await?;
-    let deleted2 = f.delete(&sel, &plan, &copied.pairs).await?;
+    let deleted2 = f.delete(&sel, &plan, &copied).await?;
     let outcome = FolderOutcome {
         ok: f.ok,
         missing_after: copied.missing_after,
@@ -139,6 +139,47 @@ pub async fn sync_folder(
     f.record(&sel, &plan, outcome).await?;
     f.count(&plan, &copied, &deleted2);
     Ok(())
+}
+
+/// `--debugflags`: imapsync's lines on how flags were filtered.
+fn flag_trace_lines(job: &FolderJob, trace: &[folderplan::FlagTrace]) -> Vec<String> {
+    let (f1, f2) = (&job.name1, &job.name2);
+    let mut lines = Vec::new();
+    for t in trace {
+        match t {
+            folderplan::FlagTrace::Copy {
+                uid,
+                flags,
+                filtered,
+            } => {
+                lines.push(format!("Host1: flags init msg {f1}/{uid} flags [{flags}]"));
+                lines.push(format!(
+                    "Host1: flags filt msg {f1}/{uid} flags [{filtered}]"
+                ));
+            }
+            folderplan::FlagTrace::Resync {
+                uid1,
+                uid2,
+                flags1,
+                flags2,
+                filtered1,
+                replaced,
+            } => {
+                lines.push(format!(
+                    "Host1: flags init msg {f1}/{uid1} flags( {flags1} ) Host2 msg {f2}/{uid2} flags( {flags2} )"
+                ));
+                lines.push(format!(
+                    "Host1: flags filt msg {f1}/{uid1} flags( {filtered1} ) Host2 msg {f2}/{uid2} flags( {flags2} )"
+                ));
+                if *replaced {
+                    lines.push(format!(
+                        "Host2: flags msg {f2}/{uid2} replacing h2 flags( {flags2} ) with h1 flags( {filtered1} )"
+                    ));
+                }
+            }
+        }
+    }
+    lines
 }
 
 /// One folder pair being synced: the connections, the run's rules, the stored record, and
@@ -180,6 +221,8 @@ struct Copied {
     pairs: Vec<(u32, u32)>,
     /// Planned copies that did not arrive.
     missing_after: u64,
+    /// Host1 UIDs already deleted, each right after its copy (`--expungeaftereach`).
+    deleted1: Vec<u32>,
 }
 
 impl<'a> FolderSync<'a> {
@@ -302,6 +345,9 @@ impl<'a> FolderSync<'a> {
         for e in &plan.flag_errors {
             out.line(format!("Error: eval regexflag: {e}"));
         }
+        if !plan.flag_trace.is_empty() {
+            out.lines(&flag_trace_lines(job, &plan.flag_trace));
+        }
     }
 
     /// Journal bookkeeping after the decision: pairs adopted by identity join the UID map,
@@ -330,15 +376,29 @@ impl<'a> FolderSync<'a> {
         if ctx.cfg.messages.skipcrossduplicates
             && let Ok(mut k) = ctx.cross_keys.lock()
         {
-            k.extend(plan.list2.iter().filter_map(|m| m.key.clone()));
             let copied1: std::collections::HashSet<u32> =
                 copied.pairs.iter().map(|&(u1, _)| u1).collect();
-            k.extend(
-                plan.list1
-                    .iter()
-                    .filter(|m| copied1.contains(&m.uid))
-                    .filter_map(|m| m.key.clone()),
-            );
+            let now2: Vec<&String> = plan
+                .list2
+                .iter()
+                .filter_map(|m| m.key.as_ref())
+                .chain(
+                    plan.list1
+                        .iter()
+                        .filter(|m| copied1.contains(&m.uid))
+                        .filter_map(|m| m.key.as_ref()),
+                )
+                .collect();
+            k.extend(now2.iter().map(|s| s.to_string()));
+            if ctx.cfg.messages.debugcrossduplicates {
+                let mut f = ctx.cross_folders.lock().unwrap_or_else(|p| p.into_inner());
+                for key in now2 {
+                    let those = f.entry(key.clone()).or_default();
+                    if !those.contains(&self.job.name2) {
+                        those.push(self.job.name2.clone());
+                    }
+                }
+            }
         }
         let (n1, n2) = plan.identified(copied.pairs.len() as u64);
         let deleted: std::collections::HashSet<u32> = deleted2.iter().copied().collect();
