@@ -14,6 +14,8 @@
 //! * [`diff`]: the pairing of both listings: copy, present (flag resync), duplicates, host2
 //!   extras.
 //! * [`identity`]: imapsync's header signature.
+//! * [`labels`]: Gmail labels — which folder copies a message with several labels, which
+//!   labels to store on host2.
 //! * [`flags`]: flag filtering and normalisation.
 //! * [`dates`]: INTERNALDATE and Date: header normalisation.
 //! * [`select`]: age windows and size filters.
@@ -31,6 +33,7 @@ pub mod folderops;
 pub mod folderplan;
 pub mod folders;
 pub mod identity;
+pub mod labels;
 pub mod options;
 pub mod perlre;
 pub mod record;

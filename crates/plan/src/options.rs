@@ -6,6 +6,7 @@
 //! `Config` puts both together.
 
 use crate::identity::IdentityOptions;
+use crate::labels::LabelOptions;
 use crate::perlre::PerlExpr;
 
 /// What kind of run: how far the run goes before it stops. Each mode is a prefix of the
@@ -140,6 +141,8 @@ pub struct MessageConfig {
     pub disarmreadreceipts: bool,
     /// `--maxlinelength`: messages with a longer line are not copied.
     pub maxlinelength: Option<u64>,
+    /// `--synclabels`, `--resynclabels`, `--debuglabels` (Gmail).
+    pub labels: LabelOptions,
 }
 
 /// Deletions (all verified first). Every derived default (`--delete2` implies

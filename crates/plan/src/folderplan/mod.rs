@@ -20,7 +20,7 @@ pub mod deletion;
 pub mod vouch;
 
 pub use changes::{ChangesPlan, Pairing, changes_plan, pairing, qresync_uids};
-pub use decide::{Counts, FolderPlan, Listings, PlannedCopy, Rules, decide};
+pub use decide::{Counts, FolderPlan, Listings, PlannedCopy, Rules, decide, decide_folder};
 pub use deletion::{Deletion2, Host2Facts, Target2, delete1_targets, deletion2};
 pub use vouch::{
     FolderOutcome, UidValidityChange, fingerprint, finish_record, incremental, uidvalidity_change,
@@ -41,6 +41,8 @@ pub struct Listed {
     /// `flags` is current (false for a paired message whose flags were not fetched because
     /// nothing changed).
     pub flags_known: bool,
+    /// Gmail labels (X-GM-LABELS), when they were fetched.
+    pub labels: Option<Vec<String>>,
 }
 
 /// A selected folder, as SELECT or EXAMINE told.
@@ -70,6 +72,7 @@ pub(crate) mod testutil {
             key: key.map(str::to_string),
             pairwise: false,
             flags_known: true,
+            labels: None,
         }
     }
 }
