@@ -178,6 +178,9 @@ pub struct RateConfig {
     pub maxbytesafter: u64,
     pub maxsleep: Option<f64>,
     pub exitwhenover: Option<u64>,
+    /// The provider's daily limit behind the transfer ceiling (Gmail presets): the stop then
+    /// says when to go on.
+    pub daily_limit: Option<crate::throttle::DailyLimit>,
 }
 
 #[cfg(test)]

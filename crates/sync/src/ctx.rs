@@ -35,6 +35,8 @@ pub struct Ctx {
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
     /// What folder records vouch for under this run's options.
     pub fingerprint: String,
+    /// The run's Gmail label decisions, made once both folder lists are mapped.
+    pub labels: std::sync::OnceLock<imapsync_plan::labels::LabelPlan>,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -68,6 +70,7 @@ impl Ctx {
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
             fingerprint,
+            labels: std::sync::OnceLock::new(),
         }
     }
 
@@ -100,7 +103,13 @@ impl Ctx {
             maxsize: self.maxsize(),
             now: self.started_epoch as i64,
             fingerprint: &self.fingerprint,
+            labels: self.labels.get(),
         }
+    }
+
+    /// The run's label mode (off until the folders are mapped).
+    pub fn label_mode(&self) -> imapsync_plan::labels::LabelMode {
+        self.labels.get().map(|l| l.mode).unwrap_or_default()
     }
 
     /// The counters (a poisoned lock still gives access: counters are plain data).

@@ -11,6 +11,7 @@
 //! * [`copy`] streams bodies from host1 FETCH into host2 APPEND, pipelined, with the journal
 //!   written before each APPEND.
 //! * [`listing`]: SELECT and message listings.
+//! * [`labels`]: Gmail labels, the run's label plan (each folder stores its labels).
 
 pub mod config;
 pub mod copy;
@@ -18,6 +19,7 @@ pub mod ctx;
 pub mod discover;
 pub mod folder;
 pub mod folderops;
+pub mod labels;
 pub mod listing;
 pub mod mapping;
 pub mod output;

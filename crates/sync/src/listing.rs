@@ -69,6 +69,8 @@ pub struct ListSpec<'a> {
     pub uids: Option<&'a [u32]>,
     pub want_date: bool,
     pub want_keys: bool,
+    /// Gmail labels (X-GM-LABELS).
+    pub want_labels: bool,
     pub identity: &'a IdentityOptions,
 }
 
@@ -120,6 +122,9 @@ fn items(spec: &ListSpec<'_>) -> String {
     let mut s = String::from("UID FLAGS RFC822.SIZE");
     if spec.want_date {
         s.push_str(" INTERNALDATE");
+    }
+    if spec.want_labels {
+        s.push_str(" X-GM-LABELS");
     }
     if spec.want_keys {
         s.push(' ');
@@ -183,6 +188,11 @@ fn listed(it: imapsync_proto::response::FetchItems, spec: &ListSpec<'_>) -> Opti
         key,
         pairwise: false,
         flags_known: true,
+        labels: if spec.want_labels {
+            Some(it.x_gm_labels.unwrap_or_default())
+        } else {
+            None
+        },
     })
 }
 

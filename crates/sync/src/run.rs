@@ -153,6 +153,7 @@ async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<
     if mode.stops_after(Phase::MapFolders) {
         return stop(&conn, Some(0)).await;
     }
+    crate::labels::prepare(ctx, &conn.c1, &conn.c2, &mapped);
     ctx.stats().folders_wanted = mapped.plan.pairs.len() as u64;
     let before = sizes::before(ctx, &mapped);
     if mode.stops_after(Phase::FolderSizes) {
@@ -354,6 +355,7 @@ fn finish(
             port1: cfg.side1.connect.port.unwrap_or(143),
             host2: cfg.side2.connect.host.clone(),
             port2: cfg.side2.connect.port.unwrap_or(143),
+            exitwhenover: cfg.rates.exitwhenover,
             ..AdviceContext::default()
         };
         (nb, code, (nb > 0).then(|| e.listing(true, &adv)))

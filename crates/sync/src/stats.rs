@@ -31,4 +31,6 @@ pub struct Stats {
     pub missing: u64,
     pub extra: u64,
     pub flags_updated: u64,
+    /// Host2 messages given labels (`STORE [+-]X-GM-LABELS`).
+    pub labels_stored: u64,
 }

@@ -268,6 +268,13 @@ impl<'a> FolderProgress<'a> {
         ) && !ctx.aborted()
         {
             ctx.error(msg);
+            if let Some(d) = &ctx.cfg.rates.daily_limit {
+                ctx.out.lines(&d.resume_lines(
+                    total_bytes,
+                    ctx.started_epoch as i64,
+                    imapsync_plan::display::localtimez_local_epoch,
+                ));
+            }
             ctx.abort();
         }
         let per_s = |v: f64| if elapsed > 0.0 { v / elapsed } else { 0.0 };
