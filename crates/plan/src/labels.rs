@@ -18,13 +18,17 @@
 //! * **A message's home** ([`LabelPlan::home`]): of the synced folders that hold it, the
 //!   first label folder in the run's folder order; when none, the first view in the order
 //!   Important, Starred, All Mail (imapsync's Gmail presets process them last, in that
-//!   order, so that they only receive what no other folder took).
+//!   order, so that they only receive what no other folder took). In Labels mode the home
+//!   is All Mail whenever it is synced and the message is not in Spam or Trash: All Mail
+//!   holds every message whatever its labels, so the home does not move when labels change
+//!   (a home that moved would append the message a second time).
 //! * **Folders mode**: each label folder copies its messages (one copy per label); a view
 //!   copies a message only when it is the message's home — so All Mail receives only the
 //!   messages no synced folder holds, never a duplicate.
-//! * **Labels mode** with `--synclabels`: a message is appended once, in its home, then
-//!   given its other labels with `UID STORE +X-GM-LABELS`; the other folders skip it (the
-//!   labels put it there). Labels are translated like folder names: a label whose host1
+//! * **Labels mode** with `--synclabels`: a message is appended once, in its home (All
+//!   Mail), then given its labels with `UID STORE +X-GM-LABELS`; the other folders skip it
+//!   (the labels put it there) and, with `--resynclabels`, make the labels of what they find
+//!   on host2 equal. Labels are translated like folder names: a label whose host1
 //!   folder maps to host2 folder X becomes X's label on host2 (`\Inbox` for INBOX, the
 //!   system label of a special-use folder, else X's name); a label without a host1 folder
 //!   (hidden from IMAP) is kept as it is.
@@ -114,10 +118,10 @@ pub fn mode(opts: &LabelOptions, gm1: bool, gm2: bool) -> (LabelMode, Option<Str
     }
     let line = match (opts.synclabels, opts.resynclabels) {
         (true, true) => {
-            "Labels: both hosts are Gmail (X-GM-EXT-1): each message is copied once, in its first synced folder, and given its other labels (--synclabels); labels of messages already on host2 are made equal to host1's (--resynclabels)"
+            "Labels: both hosts are Gmail (X-GM-EXT-1): each message is copied once (through All Mail when it is synced) and given its labels (--synclabels); labels of messages already on host2 are made equal to host1's (--resynclabels)"
         }
         (true, false) => {
-            "Labels: both hosts are Gmail (X-GM-EXT-1): each message is copied once, in its first synced folder, and given its other labels (--synclabels)"
+            "Labels: both hosts are Gmail (X-GM-EXT-1): each message is copied once (through All Mail when it is synced) and given its labels (--synclabels)"
         }
         _ => {
             "Labels: both hosts are Gmail (X-GM-EXT-1): labels of messages already on host2 are made equal to host1's (--resynclabels); new messages are copied folder by folder"
@@ -323,13 +327,17 @@ impl LabelPlan {
 
     /// The synced folder that copies a message found in `folder1` with these labels.
     pub fn home(&self, folder1: &str, labels: &BTreeSet<String>) -> String {
+        let spam_or_trash = labels.contains("\\Spam") || labels.contains("\\Trash");
+        if let (Some(all), false, true) = (&self.all_mail, spam_or_trash, self.mode.copies_once()) {
+            // Gmail to Gmail: All Mail holds every message, whatever its labels become.
+            return all.clone();
+        }
         let mut holders: Vec<&str> = vec![folder1];
         holders.extend(
             labels
                 .iter()
                 .filter_map(|l| self.folder_of.get(l).map(String::as_str)),
         );
-        let spam_or_trash = labels.contains("\\Spam") || labels.contains("\\Trash");
         if let (Some(all), false) = (&self.all_mail, spam_or_trash) {
             holders.push(all);
         }
@@ -607,7 +615,8 @@ mod tests {
     #[test]
     fn what_each_folder_stands_for() {
         let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        let table: &[(&str, &[&str], Option<&str>, Option<View>)] = &[
+        type Row<'a> = (&'a str, &'a [&'a str], Option<&'a str>, Option<View>);
+        let table: &[Row<'_>] = &[
             ("INBOX", &[], Some("\\Inbox"), None),
             ("[Gmail]/All Mail", &["\\All"], None, Some(View::AllMail)),
             (
@@ -822,31 +831,24 @@ mod tests {
     #[test]
     fn gmail_to_gmail_copies_once_in_the_home_with_the_other_labels() {
         let p = both_gmail();
+        let all = "[Gmail]/All Mail";
         let table: &[(&str, &[&str], Placement)] = &[
+            // All Mail copies every message, with its labels.
             (
-                "INBOX",
+                all,
                 &["\\Inbox", "Work", "\\Important"],
-                copy(&["Work", "\\Important"]),
+                copy(&["Work", "\\Important", "\\Inbox"]),
             ),
-            // The selected folder's label may be missing from the listing.
-            ("INBOX", &["Work"], copy(&["Work"])),
-            ("Work", &["\\Inbox", "Work"], elsewhere("INBOX")),
-            ("Work", &["Work", "\\Starred"], copy(&["\\Starred"])),
-            (
-                "[Gmail]/Important",
-                &["\\Important", "Work"],
-                elsewhere("Work"),
-            ),
-            (
-                "[Gmail]/Important",
-                &["\\Important", "\\Starred"],
-                copy(&["\\Starred"]),
-            ),
-            ("[Gmail]/All Mail", &["\\Inbox"], elsewhere("INBOX")),
+            (all, &[], copy(&[])),
             // Labels hidden from IMAP travel as they are.
-            ("[Gmail]/All Mail", &["Hidden/Deep"], copy(&["Hidden/Deep"])),
-            ("[Gmail]/All Mail", &[], copy(&[])),
-            ("[Gmail]/Sent Mail", &["\\Sent", "Work"], elsewhere("Work")),
+            (all, &["Hidden/Deep"], copy(&["Hidden/Deep"])),
+            // The label folders leave it to All Mail, whatever the labels.
+            ("INBOX", &["Work"], elsewhere(all)),
+            ("Work", &["\\Inbox", "Work"], elsewhere(all)),
+            ("[Gmail]/Important", &["\\Important"], elsewhere(all)),
+            ("[Gmail]/Sent Mail", &["\\Sent", "Work"], elsewhere(all)),
+            // Spam and Trash are not in All Mail.
+            ("[Gmail]/Trash", &[], copy(&[])),
         ];
         for (folder, labels, want) in table {
             assert_eq!(
@@ -869,6 +871,46 @@ mod tests {
             per_folder.placement("Work", &v(&["\\Inbox", "Work"])),
             copy(&[])
         );
+        // Without All Mail in the sync, the first label folder copies; the selected
+        // folder's label (maybe missing from the listing) is not stored again.
+        let selected: Vec<String> = order().into_iter().filter(|f| f != all).collect();
+        let no_all = LabelPlan::new(&LabelInputs {
+            mode: LabelMode::Labels {
+                sync: true,
+                resync: true,
+            },
+            folders1: &g,
+            folders2: &g,
+            selected: &selected,
+            mapped: &identity_map(&g),
+            debug: false,
+        });
+        let table: &[(&str, &[&str], Placement)] = &[
+            (
+                "INBOX",
+                &["Work", "\\Important"],
+                copy(&["Work", "\\Important"]),
+            ),
+            ("Work", &["\\Inbox", "Work"], elsewhere("INBOX")),
+            ("Work", &["Work", "\\Starred"], copy(&["\\Starred"])),
+            (
+                "[Gmail]/Important",
+                &["\\Important", "Work"],
+                elsewhere("Work"),
+            ),
+            (
+                "[Gmail]/Important",
+                &["\\Important", "\\Starred"],
+                copy(&["\\Starred"]),
+            ),
+        ];
+        for (folder, labels, want) in table {
+            assert_eq!(
+                &no_all.placement(folder, &v(labels)),
+                want,
+                "{folder} {labels:?}"
+            );
+        }
     }
 
     #[test]
@@ -900,20 +942,29 @@ mod tests {
             &mapped,
         );
         assert_eq!(
-            p.placement("INBOX", &v(&["\\Inbox", "Work", "\\Important", "Other"])),
-            copy(&["Other", "Projects/Work", "\\Important"]),
-            "the copy lands in Old/INBOX: that label is not stored again"
+            p.placement(
+                "[Gmail]/All Mail",
+                &v(&["\\Inbox", "Work", "\\Important", "Other"])
+            ),
+            copy(&["Old/INBOX", "Other", "Projects/Work", "\\Important"]),
         );
         assert_eq!(
-            p.placement("[Gmail]/All Mail", &v(&["\\Inbox"])),
-            elsewhere("INBOX")
+            p.placement("INBOX", &v(&["Work"])),
+            elsewhere("[Gmail]/All Mail")
         );
     }
 
     #[test]
     fn resync_adds_and_removes_but_never_the_folders_own_label() {
         let p = both_gmail();
-        let table: &[(&str, &[&str], &[&str], &[&str], &[&str])] = &[
+        type Row<'a> = (
+            &'a str,
+            &'a [&'a str],
+            &'a [&'a str],
+            &'a [&'a str],
+            &'a [&'a str],
+        );
+        let table: &[Row<'_>] = &[
             (
                 "INBOX",
                 &["\\Inbox", "Work"],
@@ -984,11 +1035,13 @@ mod tests {
         ];
         let list2 = vec![listed(40, Some(&[]))];
         let f = plan_folder(&p, "Work", &list1, &list2, &[0, 1, 2], &[(3, 40)]);
-        assert_eq!(f.elsewhere, vec![(1, "INBOX".to_string())]);
-        assert!(
-            f.copy_labels.is_empty(),
-            "2 has no other label; 3 is unknown"
+        let all = "[Gmail]/All Mail".to_string();
+        assert_eq!(
+            f.elsewhere,
+            vec![(1, all.clone()), (2, all)],
+            "3 is unknown"
         );
+        assert!(f.copy_labels.is_empty());
         assert_eq!(
             f.stores,
             vec![LabelStore {

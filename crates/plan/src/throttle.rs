@@ -331,7 +331,8 @@ mod tests {
         let lines = g.resume_lines(500_123_000, 1_000, |t| format!("T{t}"));
         assert_eq!(lines.len(), 2);
         assert!(
-            lines[0].starts_with("Gmail allows about 500.000 MB of IMAP upload to an account a day"),
+            lines[0]
+                .starts_with("Gmail allows about 500.000 MB of IMAP upload to an account a day"),
             "{lines:?}"
         );
         assert!(lines[0].contains("stopped after 500.123 MB"), "{lines:?}");

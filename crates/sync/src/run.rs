@@ -356,7 +356,6 @@ fn finish(
             host2: cfg.side2.connect.host.clone(),
             port2: cfg.side2.connect.port.unwrap_or(143),
             exitwhenover: cfg.rates.exitwhenover,
-            ..AdviceContext::default()
         };
         (nb, code, (nb > 0).then(|| e.listing(true, &adv)))
     };

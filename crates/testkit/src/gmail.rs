@@ -71,7 +71,13 @@ fn norm(label: &str) -> String {
             let mut c = r.chars();
             c.next().map_or_else(
                 || label.to_string(),
-                |f| format!("\\{}{}", f.to_ascii_uppercase(), c.as_str().to_ascii_lowercase()),
+                |f| {
+                    format!(
+                        "\\{}{}",
+                        f.to_ascii_uppercase(),
+                        c.as_str().to_ascii_lowercase()
+                    )
+                },
             )
         }
         None => label.to_string(),
@@ -143,7 +149,9 @@ pub struct GmailEmu {
 
 impl std::fmt::Debug for GmailEmu {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GmailEmu").field("user", &self.user).finish()
+        f.debug_struct("GmailEmu")
+            .field("user", &self.user)
+            .finish()
     }
 }
 
@@ -158,11 +166,7 @@ fn uid_guid(line: &[u8]) -> Option<(u32, String)> {
         .ok()?;
     let g = s.split("X-GUID ").nth(1)?;
     let g = g.trim_end_matches(')');
-    let g = g
-        .split([' ', ')'])
-        .next()?
-        .trim_matches('"')
-        .to_string();
+    let g = g.split([' ', ')']).next()?.trim_matches('"').to_string();
     Some((uid, g))
 }
 
@@ -190,7 +194,10 @@ impl GmailEmu {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut TestImap) -> Result<R>) -> Result<R> {
-        let mut g = self.conn.lock().map_err(|_| anyhow!("gmail emulation lock"))?;
+        let mut g = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow!("gmail emulation lock"))?;
         if g.is_none() {
             *g = Some(
                 TestImap::connect_login(
@@ -399,7 +406,11 @@ pub(crate) fn parse_store(args: &str) -> Option<(String, LabelStore)> {
     if item != "X-GM-LABELS" && item != "X-GM-LABELS.SILENT" {
         return None;
     }
-    let mut l = list.trim().strip_prefix('(')?.trim_end().strip_suffix(')')?;
+    let mut l = list
+        .trim()
+        .strip_prefix('(')?
+        .trim_end()
+        .strip_suffix(')')?;
     let mut labels = Vec::new();
     while !l.trim().is_empty() {
         let (v, rest) = astring(l)?;

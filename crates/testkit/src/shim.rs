@@ -1217,7 +1217,9 @@ async fn gmail_command(
                 Ok(ix) => {
                     ctx.with(|s| s.index = Some(Arc::new(ix)));
                 }
-                Err(e) => ctx.shared.event(format!("conn {}: gmail index: {e:#}", ctx.n)),
+                Err(e) => ctx
+                    .shared
+                    .event(format!("conn {}: gmail index: {e:#}", ctx.n)),
             }
             let mut l = tag.to_vec();
             l.extend_from_slice(format!(" {name} {items}\r\n").as_bytes());

@@ -58,16 +58,30 @@ fn labels_are_folders_underneath() {
     let mut c = TestImap::connect_timeout("127.0.0.1", shim.port(), Duration::from_secs(10))
         .expect("connect");
     c.login("user1", &pass).expect("login");
-    assert!(c.capabilities().expect("caps").iter().any(|x| x == GMAIL_CAPABILITY));
+    assert!(
+        c.capabilities()
+            .expect("caps")
+            .iter()
+            .any(|x| x == GMAIL_CAPABILITY)
+    );
     // An APPEND to a label folder also lands in All Mail.
-    let uid = c.append("INBOX", &["\\Seen"], None, &msg("one")).expect("append");
+    let uid = c
+        .append("INBOX", &["\\Seen"], None, &msg("one"))
+        .expect("append");
     assert_eq!(count(&mut c, "[Gmail]/All Mail"), 1);
-    c.append("[Gmail]/Spam", &[], None, &msg("spam")).expect("append");
-    assert_eq!(count(&mut c, "[Gmail]/All Mail"), 1, "Spam is not in All Mail");
+    c.append("[Gmail]/Spam", &[], None, &msg("spam"))
+        .expect("append");
+    assert_eq!(
+        count(&mut c, "[Gmail]/All Mail"),
+        1,
+        "Spam is not in All Mail"
+    );
     // +X-GM-LABELS puts it in the label's folder, creating the label.
     c.select("INBOX").expect("select");
-    c.command(&format!("UID STORE {uid} +X-GM-LABELS (Work \"New Label\" \\Important)"))
-        .expect("store +labels");
+    c.command(&format!(
+        "UID STORE {uid} +X-GM-LABELS (Work \"New Label\" \\Important)"
+    ))
+    .expect("store +labels");
     assert_eq!(count(&mut c, "Work"), 1);
     assert_eq!(count(&mut c, "New Label"), 1);
     assert_eq!(count(&mut c, "[Gmail]/Important"), 1);
@@ -81,20 +95,32 @@ fn labels_are_folders_underneath() {
         all[0].2,
         "\"New Label\" \"Work\" \"\\\\Important\" \"\\\\Inbox\""
     );
-    assert_eq!(all[0].1, inbox[0].1, "X-GM-MSGID is the message's, in every folder");
+    assert_eq!(
+        all[0].1, inbox[0].1,
+        "X-GM-MSGID is the message's, in every folder"
+    );
     // -X-GM-LABELS takes it out of the folder; replacing sets exactly these.
     let all_uid = all[0].0;
-    c.command(&format!("UID STORE {all_uid} -X-GM-LABELS (\\Inbox \"New Label\")"))
-        .expect("store -labels");
+    c.command(&format!(
+        "UID STORE {all_uid} -X-GM-LABELS (\\Inbox \"New Label\")"
+    ))
+    .expect("store -labels");
     assert_eq!(count(&mut c, "INBOX"), 0);
     assert_eq!(count(&mut c, "New Label"), 0);
-    assert_eq!(count(&mut c, "[Gmail]/All Mail"), 1, "archived, not deleted");
-    c.command(&format!("UID STORE {all_uid} X-GM-LABELS.SILENT (\\Starred)"))
-        .expect("store labels");
+    assert_eq!(
+        count(&mut c, "[Gmail]/All Mail"),
+        1,
+        "archived, not deleted"
+    );
+    c.command(&format!(
+        "UID STORE {all_uid} X-GM-LABELS.SILENT (\\Starred)"
+    ))
+    .expect("store labels");
     assert_eq!(count(&mut c, "Work"), 0);
     assert_eq!(count(&mut c, "[Gmail]/Important"), 0);
     assert_eq!(count(&mut c, "[Gmail]/Starred"), 1);
     // A label store on a message that is not there changes nothing and is answered.
-    c.command("UID STORE 999 +X-GM-LABELS (Work)").expect("nothing to do");
+    c.command("UID STORE 999 +X-GM-LABELS (Work)")
+        .expect("nothing to do");
     assert_eq!(count(&mut c, "Work"), 0);
 }

@@ -720,8 +720,14 @@ mod tests {
         let c = cfg(&["--gmail1", "--gmail2"]);
         assert_eq!(c.folders.folderlast, vec!["[Gmail]/All Mail".to_string()]);
         let c = cfg(&["--gmail1"]);
-        assert_eq!(c.folders.folderlast.first().map(String::as_str), Some("[Gmail]/Sent Mail"));
-        assert_eq!(c.folders.folderlast.last().map(String::as_str), Some("[Gmail]/All Mail"));
+        assert_eq!(
+            c.folders.folderlast.first().map(String::as_str),
+            Some("[Gmail]/Sent Mail")
+        );
+        assert_eq!(
+            c.folders.folderlast.last().map(String::as_str),
+            Some("[Gmail]/All Mail")
+        );
     }
 
     #[test]

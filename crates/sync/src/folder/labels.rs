@@ -62,7 +62,11 @@ impl FolderSync<'_> {
         }
         if !after_copy.is_empty() {
             // Makes the new messages part of the selected folder's view before storing.
-            let _ = self.c2.run(cmd::noop()).await.map_err(conn_err(Side::Host2))?;
+            let _ = self
+                .c2
+                .run(cmd::noop())
+                .await
+                .map_err(conn_err(Side::Host2))?;
         }
         for s in after_copy.iter().chain(&lp.stores) {
             self.label_store(s).await?;
