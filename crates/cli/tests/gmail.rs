@@ -210,3 +210,63 @@ fn gmail_daily_limit_stops_cleanly_and_a_rerun_goes_on() {
     assert_eq!(r.code, 0, "{}", r.show());
     assert_eq!(r.num("Messages transferred"), 12 - copied, "{}", r.show());
 }
+
+#[test]
+fn what_will_not_fit_on_host2_is_told_up_front() {
+    // Host2: 40 KiB of quota, messages over 20,000 bytes refused (APPENDLIMIT).
+    let h2 = Dovecot::builder(Layout::Slash)
+        .quota_storage_kib(40)
+        .max_mail_size(20_000)
+        .advertise_appendlimit()
+        .start()
+        .expect("dovecot");
+    let p = Pair::with(Dovecot::start(Layout::Slash).expect("dovecot"), h2);
+    let mut c = p.imap1();
+    c.create("Big").expect("create");
+    for i in 0..2 {
+        let id = format!("big{i}");
+        c.append("Big", &[], None, &message(&id, &id, &"b".repeat(30_000)))
+            .expect("append");
+    }
+    for i in 0..10 {
+        let id = format!("small{i}");
+        c.append("INBOX", &[], None, &message(&id, &id, &"s".repeat(5_000)))
+            .expect("append");
+    }
+    let r = p.run(&[]);
+    let out = &r.out;
+    let looping = out.find("++++ Looping").expect("folder loop");
+    let limit = out
+        .find("Warning: Host2: 2 messages (")
+        .unwrap_or_else(|| panic!("no APPENDLIMIT warning:\n{}", r.show()));
+    assert!(
+        out[limit..].starts_with("Warning: Host2: 2 messages (60.")
+            && out[limit..]
+                .contains("in 1 folders are bigger than host2's APPENDLIMIT of 20000 bytes"),
+        "{}",
+        r.show()
+    );
+    let quota = out
+        .find("Warning: Host2: Quota limit will be exceeded! Over ")
+        .unwrap_or_else(|| panic!("no quota warning:\n{}", r.show()));
+    assert!(
+        out[quota..].contains(": 10 messages (") && out[quota..].contains("to bring from host1"),
+        "the 2 big ones are not brought:\n{}",
+        r.show()
+    );
+    assert!(
+        limit < looping && quota < looping,
+        "told before copying:\n{}",
+        r.show()
+    );
+    // The big ones are listed and summed at the end; the quota stops the copy (113).
+    assert_eq!(r.code, 113, "{}", r.show());
+    assert_eq!(
+        r.stat("Messages skipped as too big")
+            .as_deref()
+            .map(|v| v.starts_with("2 messages, 60")),
+        Some(true),
+        "{}",
+        r.show()
+    );
+}

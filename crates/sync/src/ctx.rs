@@ -25,6 +25,8 @@ pub struct Ctx {
     pub started_epoch: f64,
     /// Host2's APPENDLIMIT, learnt after login.
     pub appendlimit: std::sync::OnceLock<u64>,
+    /// Host2's quota, learnt after login (QUOTA).
+    pub quota2: std::sync::OnceLock<imapsync_plan::fit::Quota>,
     /// Bytes of message bodies in flight, shared by every folder copied in parallel.
     pub budget: Arc<tokio::sync::Semaphore>,
     /// Connection pairs in use, at most `--connections1`/`--connections2`.
@@ -65,6 +67,7 @@ impl Ctx {
             started: Instant::now(),
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
+            quota2: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
             slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),

@@ -11,12 +11,14 @@
 //! * [`copy`] streams bodies from host1 FETCH into host2 APPEND, pipelined, with the journal
 //!   written before each APPEND.
 //! * [`listing`]: SELECT and message listings.
+//! * [`fit`]: before copying, the warnings about what will not fit on host2.
 //! * [`labels`]: Gmail labels, the run's label plan (each folder stores its labels).
 
 pub mod config;
 pub mod copy;
 pub mod ctx;
 pub mod discover;
+pub mod fit;
 pub mod folder;
 pub mod folderops;
 pub mod labels;
