@@ -3,8 +3,10 @@
 //! * [`flags`]: the option table and the Getopt::Long-compatible parser (low-level arguments).
 //! * [`hiargs`]: the only reader of the parsed options — defaults, presets, implied options,
 //!   secrets and the run mode resolved once into an [`hiargs::Action`] with typed configuration.
+//! * [`oauthargs`]: how each side gets its OAuth2 access tokens.
 //! * [`app`]: the program — logging, pidfile, the run, the final lines and the exit code.
 
 pub mod app;
 pub mod flags;
 pub mod hiargs;
+pub mod oauthargs;

@@ -9,10 +9,11 @@
 //! The send window follows mbsync's rules:
 //! * at most `pipeline_depth` commands are in flight (a semaphore permit per command, released
 //!   when its tagged response arrives);
-//! * a literal is sent non-synchronizing (`{N+}`) when the server has LITERAL+, or LITERAL- and
-//!   N ≤ 4096; otherwise the writer flushes, waits for the server's `+` and only then sends the
-//!   bytes — nothing else is written meanwhile, so a refused literal never desynchronises the
-//!   stream (the reader tells the writer when the tagged answer arrives instead of `+`);
+//! * a literal is sent non-synchronizing (`{N+}`) when [`Capabilities::literal_nonsync`] allows
+//!   it (LITERAL+, or LITERAL- and N ≤ 4096); otherwise the writer flushes, waits for the
+//!   server's `+` and only then sends the bytes — nothing else is written meanwhile, so a
+//!   refused literal never desynchronises the stream (the reader tells the writer when the
+//!   tagged answer arrives instead of `+`);
 //! * bytes are flushed when no further command is immediately ready, so pipelined commands
 //!   share TCP segments.
 //!
@@ -37,10 +38,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
-use imapsync_proto::caps::{Capabilities, LITERAL_MINUS_MAX};
+use imapsync_proto::caps::Capabilities;
 use imapsync_proto::command::{Command, Part, Target};
 use imapsync_proto::framer::{Event, Framer, Limits};
 use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
@@ -48,7 +49,6 @@ use imapsync_proto::response::{self, Response, Status, StatusKind, Untagged};
 use crate::deflate::{Deflater, Inflater};
 use crate::error::{ConnError, Side};
 use crate::pushback;
-use crate::transport::Transport;
 
 /// Receives trace lines (`--debugimap`); secrets are already masked.
 pub type Tracer = Arc<dyn Fn(Side, &str) + Send + Sync>;
@@ -189,6 +189,8 @@ struct Shared {
     caps: Capabilities,
     jobs: mpsc::UnboundedSender<Job>,
     dead: watch::Receiver<Option<ConnError>>,
+    /// Ends the connection from the owner's side ([`Connection::reset`]).
+    kill: Arc<watch::Sender<Option<ConnError>>>,
     closing: AtomicBool,
     /// The owner gave up on this connection (it is then never reported alive again).
     abandoned: AtomicBool,
@@ -291,6 +293,16 @@ impl Connection {
     /// handle is dropped.
     pub fn abandon(&self) {
         self.shared.abandoned.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends the connection now: what is pending fails with `why` (the owner reconnects and
+    /// goes on; used when a signal asks to reconnect both sides).
+    pub fn reset(&self, why: &str) {
+        self.shared.abandoned.store(true, Ordering::Relaxed);
+        set_dead(
+            &self.shared.kill,
+            ConnError::Io(format!("closed on request: {why}")),
+        );
     }
 
     /// Text of a BYE the server sent, if any.
@@ -435,15 +447,19 @@ fn fail_sink(sink: Sink, err: ConnError) {
     }
 }
 
-/// Starts the engine on a logged-in transport. `leftover` holds bytes already read past the
-/// last answer of the set-up phase.
-pub fn start(
-    transport: Transport,
+/// Starts the engine on a logged-in stream (a [`Transport`](crate::transport::Transport) in
+/// production, any byte stream in tests). `leftover` holds bytes already read past the last
+/// answer of the set-up phase.
+pub fn start<S>(
+    transport: S,
     leftover: BytesMut,
     compress: Option<(Deflater, Inflater)>,
     caps: Capabilities,
     config: EngineConfig,
-) -> Connection {
+) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
     let (dead_tx, dead_rx) = watch::channel(None);
     let dead_tx = Arc::new(dead_tx);
@@ -455,6 +471,7 @@ pub fn start(
         caps: caps.clone(),
         jobs: jobs_tx,
         dead: dead_rx.clone(),
+        kill: dead_tx.clone(),
         closing: AtomicBool::new(false),
         abandoned: AtomicBool::new(false),
         bye: Mutex::new(None),
@@ -518,8 +535,8 @@ fn set_dead(dead_tx: &watch::Sender<Option<ConnError>>, err: ConnError) {
     });
 }
 
-struct Writer {
-    wr: WriteHalf<Transport>,
+struct Writer<S> {
+    wr: WriteHalf<S>,
     jobs: mpsc::UnboundedReceiver<Job>,
     reg: mpsc::UnboundedSender<InFlight>,
     cont: mpsc::UnboundedReceiver<Cont>,
@@ -535,7 +552,7 @@ struct Writer {
     next_tag: u64,
 }
 
-impl Writer {
+impl<S: AsyncWrite> Writer<S> {
     async fn run(mut self) {
         let result = self.run_inner().await;
         if let Err(e) = result {
@@ -657,9 +674,7 @@ impl Writer {
     /// Writes `{len}` or `{len+}`; for a synchronizing literal waits for the `+`. Returns false
     /// when the server refused the literal (answered the command instead).
     async fn literal_header(&mut self, tag: &str, len: u64) -> Result<bool, ConnError> {
-        let nonsync =
-            self.caps.literal_plus() || (self.caps.literal_minus() && len <= LITERAL_MINUS_MAX);
-        if nonsync {
+        if self.caps.literal_nonsync(len) {
             self.out
                 .extend_from_slice(format!("{{{len}+}}\r\n").as_bytes());
             return Ok(true);
@@ -784,8 +799,8 @@ impl Writer {
     }
 }
 
-struct Reader {
-    rd: ReadHalf<Transport>,
+struct Reader<S> {
+    rd: ReadHalf<S>,
     framer: Framer,
     inflater: Option<Inflater>,
     raw: BytesMut,
@@ -801,7 +816,7 @@ struct Reader {
     streaming_to: Option<String>,
 }
 
-impl Reader {
+impl<S: AsyncRead> Reader<S> {
     async fn run(mut self) {
         let err = match self.run_inner().await {
             Ok(()) => ConnError::Shutdown,
@@ -1115,3 +1130,6 @@ fn accepts(f: &InFlight, u: &Untagged) -> bool {
         Untagged::Expunge(_) | Untagged::Other(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,6 +51,14 @@ impl Capabilities {
         self.has("LITERAL-")
     }
 
+    /// May a literal of `len` bytes be sent non-synchronizing (`{N+}`), without waiting for
+    /// the server's `+`? With LITERAL+ any size, with LITERAL- up to [`LITERAL_MINUS_MAX`]
+    /// bytes, otherwise never (RFC 7888). The one place this rule lives: set-up and the
+    /// engine both ask it.
+    pub fn literal_nonsync(&self, len: u64) -> bool {
+        self.literal_plus() || (self.literal_minus() && len <= LITERAL_MINUS_MAX)
+    }
+
     /// `APPENDLIMIT=n` (RFC 7889); a bare `APPENDLIMIT` means per-mailbox limits.
     pub fn append_limit(&self) -> Option<u64> {
         self.value("APPENDLIMIT").and_then(|v| v.parse().ok())
@@ -84,5 +92,36 @@ mod tests {
         assert_eq!(c.auth_mechanisms(), vec!["PLAIN"]);
         assert_eq!(c.append_limit(), Some(35651584));
         assert!(!c.condstore());
+    }
+
+    #[test]
+    fn literal_nonsync_rule() {
+        let caps =
+            |items: &[&str]| Capabilities::new(items.iter().map(|s| s.to_string()).collect());
+        // (capabilities, literal length, may be sent without waiting for `+`)
+        let table: &[(&[&str], u64, bool)] = &[
+            (&[], 0, false),
+            (&[], 1, false),
+            (&["IMAP4rev1"], 10, false),
+            (&["LITERAL+"], 0, true),
+            (&["LITERAL+"], 4096, true),
+            (&["LITERAL+"], 4097, true),
+            (&["literal+"], 100_000_000, true),
+            (&["LITERAL-"], 0, true),
+            (&["LITERAL-"], 4095, true),
+            (&["LITERAL-"], 4096, true),
+            (&["LITERAL-"], 4097, false),
+            (&["literal-"], 100_000_000, false),
+            (&["LITERAL+", "LITERAL-"], 4097, true),
+            (&["LITERAL"], 1, false),
+            (&["LITERAL=+"], 1, false),
+        ];
+        for (items, len, want) in table {
+            assert_eq!(
+                caps(items).literal_nonsync(*len),
+                *want,
+                "{items:?} with a literal of {len} bytes"
+            );
+        }
     }
 }

@@ -8,10 +8,12 @@
 //!   imap-codec's grammar in tests.
 //! * [`seqset`]: UID sets.
 //! * [`caps`]: the capability set.
+//! * `fuzzing` (feature `fuzzing`, test-only): the checks behind the fuzz targets.
 
 pub mod caps;
 pub mod command;
 pub mod framer;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod mutf7;
 pub mod response;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use imapsync_client::ConnectOptions;
 
 pub use imapsync_plan::options::{
-    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SizesConfig,
+    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SignalAction, SignalPlan,
+    SizesConfig,
 };
 
 /// One side (host1 or host2).
@@ -42,10 +43,17 @@ pub struct Config {
     pub delete: DeleteConfig,
     pub rates: RateConfig,
     pub errorsmax: u64,
+    /// `--errorsdump` (default on): list the errors at the end.
+    pub errorsdump: bool,
     /// The state database, `None` = no state store.
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.
     pub debug: bool,
+    /// What signals do to the run.
+    pub signals: SignalPlan,
+    /// The file whose appearance stops the run (exit 7): `PIDFILEabortPID`, as imapsync
+    /// watches for it (`--abort --abortbyfile` creates it).
+    pub abort_file: Option<PathBuf>,
 }
 
 impl Config {

@@ -17,7 +17,7 @@ use crate::output::Out;
 use crate::report::{self, ReportInput};
 use crate::sizes::{self, Totals};
 use crate::stats::Stats;
-use crate::{folderops, pool, session};
+use crate::{folderops, pool, session, signals};
 
 /// The end of a run.
 #[derive(Debug)]
@@ -27,21 +27,26 @@ pub struct RunResult {
     pub signal: Option<i32>,
     pub stats: Stats,
     pub nb_errors: u64,
-    /// The run ends with imapsync's "Exiting with return value ..." line (not
-    /// `--justconnect`, which ends with its own).
-    pub exiting_line: bool,
 }
 
 /// Runs a sync described by `cfg`, printing through `out`.
 pub async fn run(cfg: Config, out: Out) -> RunResult {
+    if cfg.mode == Mode::JustBanner {
+        out.line("Exiting because of --justbanner");
+        return RunResult {
+            exit_code: 0,
+            signal: None,
+            stats: Stats::default(),
+            nb_errors: 0,
+        };
+    }
     if cfg.mode == Mode::JustConnect {
-        let exit_code = session::justconnect(&cfg, &out).await;
+        let (exit_code, nb_errors) = session::justconnect(&cfg, &out).await;
         return RunResult {
             exit_code,
             signal: None,
             stats: Stats::default(),
-            nb_errors: u64::from(exit_code != 0),
-            exiting_line: false,
+            nb_errors,
         };
     }
     let start_rss = report::rss_mib();
@@ -50,26 +55,57 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
         Err(busy) => return busy.into(),
     };
     let ctx = Arc::new(Ctx::new(Arc::new(cfg), out.clone(), store));
-    let mut sizes = None;
-    // QUIT, TERM and INT stop the run: the counters so far are printed and the exit code is
-    // 128 + the signal number, as a shell reports a process killed by it (imapsync re-raises
-    // the signal). Whatever was being appended is settled by the journal on the next run.
-    let signalled = tokio::select! {
-        code = phases(&ctx, &mut sizes) => Err(code),
-        sig = terminating_signal() => Ok(sig),
+    let phases = phases(&ctx);
+    tokio::pin!(phases);
+    let stopped = tokio::select! {
+        ended = &mut phases => return finish(&ctx, ended, start_rss),
+        stopped = signals::watch(&ctx) => stopped,
     };
-    match signalled {
-        Err(code) => finish(&ctx, code, start_rss, sizes),
-        Ok((name, num)) => {
+    let pid = std::process::id();
+    match stopped {
+        // What is in flight completes, nothing new starts; the journal covers the rest.
+        signals::Stopped::File(file) => {
+            out.line(format!("Asked to terminate by file {}", file.display()));
             ctx.abort();
-            out.line(format!("Got a signal {name} ({num}): asked to terminate"));
-            out.line("You should resynchronize those accounts by running a sync again, since some messages may not be transferred yet.");
-            let mut r = finish(&ctx, Some(128 + num), start_rss, None);
+            let mut ended = phases.await;
+            ended.summary = true;
+            let _ = std::fs::remove_file(&file);
+            let mut r = finish(&ctx, ended, start_rss);
+            out.lines(&resync_advice());
+            r.exit_code = EXIT_BY_FILE;
+            r
+        }
+        // Whatever was being appended is settled by the journal on the next run.
+        signals::Stopped::Signal(name, num) => {
+            ctx.abort();
+            out.line(format!(
+                "Got a signal {name} (my PID is {pid}). Asked to terminate"
+            ));
+            let ended = Ended {
+                code: Some(128 + num),
+                summary: true,
+                sizes: None,
+            };
+            let mut r = finish(&ctx, ended, start_rss);
+            out.line(format!(
+                "Ended by a signal {name} (my PID is {pid}). I am asked to terminate immediately."
+            ));
+            out.lines(&resync_advice());
             r.exit_code = 128 + num;
             r.signal = Some(num);
             r
         }
     }
+}
+
+/// imapsync's exit code when the abort file stopped the run.
+pub const EXIT_BY_FILE: i32 = 7;
+
+fn resync_advice() -> Vec<String> {
+    vec![
+        "You should resynchronize those accounts by running a sync again,".to_string(),
+        "since some messages and entire folders might still be missing on host2.".to_string(),
+    ]
 }
 
 /// Another run holds this account pair's state store.
@@ -82,7 +118,6 @@ impl From<Busy> for RunResult {
             signal: None,
             stats: Stats::default(),
             nb_errors: 1,
-            exiting_line: true,
         }
     }
 }
@@ -114,23 +149,6 @@ fn open_store(cfg: &Config, out: &Out) -> Result<Option<imapsync_state::Store>, 
     }
 }
 
-/// Waits for SIGTERM, SIGQUIT or SIGINT.
-async fn terminating_signal() -> (&'static str, i32) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::quit()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => ("TERM", 15),
-        _ = quit.recv() => ("QUIT", 3),
-        _ = int.recv() => ("INT", 2),
-    }
-}
-
 /// Both sides, logged in.
 struct Connected {
     c1: Connection,
@@ -138,34 +156,62 @@ struct Connected {
     info2: SessionInfo,
 }
 
-/// The phases of the run, stopped where the mode says. The exit code decided early (login
-/// failure, just* modes), or `None` to use the error log.
-async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<i32> {
-    let mode = ctx.cfg.mode;
-    let conn = connect_both(ctx).await?;
-    if mode.stops_after(Phase::Login) {
-        return stop(&conn, Some(0)).await;
+/// How the phases ended.
+struct Ended {
+    /// The exit code decided there; `None`: the error log decides.
+    code: Option<i32>,
+    /// The statistics block is printed (the run reached the folder loop).
+    summary: bool,
+    /// Host2 - host1 before and after the sync (messages, bytes), when both tables were made.
+    sizes: Option<(Totals, Totals)>,
+}
+
+impl Ended {
+    /// Before the folder loop: no statistics (imapsync's exits on a login failure or a
+    /// just* mode).
+    fn early(code: Option<i32>) -> Self {
+        Ended {
+            code,
+            summary: false,
+            sizes: None,
+        }
     }
-    let mut mapped = match map_folders(ctx, &conn).await {
-        Ok(m) => m,
-        Err(code) => return stop(&conn, code).await,
+}
+
+/// The phases of the run, stopped where the mode says.
+async fn phases(ctx: &Arc<Ctx>) -> Ended {
+    let mode = ctx.cfg.mode;
+    let Some(conn) = connect_both(ctx).await else {
+        return Ended::early(None);
     };
-    if mode.stops_after(Phase::MapFolders) {
-        return stop(&conn, Some(0)).await;
+    let mut mapped = None;
+    if !mode.stops_after(Phase::Login) {
+        match map_folders(ctx, &conn).await {
+            Ok(m) => mapped = Some(m),
+            Err(code) => return stop(&conn, Ended::early(code)).await,
+        }
+    }
+    let (Some(mut mapped), false) = (mapped, mode.stops_after(Phase::MapFolders)) else {
+        return stop(&conn, looked(ctx, mode)).await;
+    };
+    let before = sizes::before(ctx, &mapped, &conn.c1, &conn.c2).await;
+    if mode.stops_after(Phase::FolderSizes) {
+        return stop(&conn, looked(ctx, mode)).await;
     }
     crate::labels::prepare(ctx, &conn.c1, &conn.c2, &mapped);
     ctx.stats().folders_wanted = mapped.plan.pairs.len() as u64;
-    let before = sizes::before(ctx, &mapped);
-    if mode.stops_after(Phase::FolderSizes) {
-        return stop(&conn, Some(0)).await;
-    }
     if !mode.stops_after(Phase::CreateFolders) {
         crate::fit::warn(ctx, &conn.c1, &conn.c2, &mapped).await;
     }
     let existing2 = folderops::prepare_host2(ctx, &conn.c2, &mut mapped).await;
     if mode.stops_after(Phase::CreateFolders) {
         ctx.stats().folders_synced = mapped.plan.pairs.len() as u64;
-        return stop(&conn, None).await;
+        let ended = Ended {
+            code: None,
+            summary: true,
+            sizes: None,
+        };
+        return stop(&conn, ended).await;
     }
     ctx.out.line(format!(
         "++++ Looping on each one of {} folders to sync",
@@ -176,19 +222,32 @@ async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Option<
     if ctx.cfg.folders.delete1emptyfolders && !ctx.aborted() {
         folderops::delete_empty_folders_on_host1(ctx, &mapped).await;
     }
+    let mut diff = None;
     if ctx.cfg.sizes.after && !ctx.aborted() {
         let after = sizes::after(ctx, &mapped, &existing2).await;
         if let (Some(b), Some(a)) = (before, after) {
-            *sizes = Some((b, a));
+            diff = Some((b, a));
         }
     }
-    None
+    Ended {
+        code: None,
+        summary: true,
+        sizes: diff,
+    }
 }
 
-/// Logs both connections out and ends the run with `code`.
-async fn stop(conn: &Connected, code: Option<i32>) -> Option<i32> {
+/// The end of a mode that only looks: "Exiting because of --justX", exit 0 unless an error
+/// was recorded.
+fn looked(ctx: &Ctx, mode: Mode) -> Ended {
+    ctx.out
+        .line(format!("Exiting because of {}", mode.option()));
+    Ended::early(Some(0))
+}
+
+/// Logs both connections out and ends the run.
+async fn stop(conn: &Connected, ended: Ended) -> Ended {
     tokio::join!(conn.c1.logout(), conn.c2.logout());
-    code
+    ended
 }
 
 /// Logs in on both sides at once, measures the round trip, learns host2's limits.
@@ -341,14 +400,10 @@ async fn check_quota(ctx: &Ctx, c2: &Connection) {
     let _ = ctx.quota2.set(quota);
 }
 
-fn finish(
-    ctx: &Arc<Ctx>,
-    early: Option<i32>,
-    start_rss: f64,
-    sizes: Option<(Totals, Totals)>,
-) -> RunResult {
+fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
+    let early = ended.code;
     let cfg = &ctx.cfg;
-    let ended = ctx.started_epoch + ctx.elapsed();
+    let ended_at = ctx.started_epoch + ctx.elapsed();
     let stats = ctx.stats().clone();
     let (nb_errors, code, listing) = {
         let e = ctx.errors();
@@ -366,23 +421,25 @@ fn finish(
             port2: cfg.side2.connect.port.unwrap_or(143),
             exitwhenover: cfg.rates.exitwhenover,
         };
-        (nb, code, (nb > 0).then(|| e.listing(true, &adv)))
+        (nb, code, (nb > 0).then(|| e.listing(cfg.errorsdump, &adv)))
     };
-    let lines = report::statistics(
-        &stats,
-        &ReportInput {
-            started: ctx.started_epoch,
-            ended,
-            dry: cfg.dry,
-            justfolders: cfg.mode == Mode::JustFolders,
-            nb_errors,
-            cpu_seconds: report::cpu_seconds(),
-            rss_mib: report::rss_mib(),
-            start_rss_mib: start_rss,
-            sizes,
-        },
-    );
-    ctx.out.lines(&lines);
+    if ended.summary {
+        let lines = report::statistics(
+            &stats,
+            &ReportInput {
+                started: ctx.started_epoch,
+                ended: ended_at,
+                dry: cfg.dry,
+                justfolders: cfg.mode == Mode::JustFolders,
+                nb_errors,
+                cpu_seconds: report::cpu_seconds(),
+                rss_mib: report::rss_mib(),
+                start_rss_mib: start_rss,
+                sizes: ended.sizes,
+            },
+        );
+        ctx.out.lines(&lines);
+    }
     if let Some(l) = listing {
         ctx.out.line(l.trim_end());
     }
@@ -391,6 +448,25 @@ fn finish(
         signal: None,
         stats,
         nb_errors,
-        exiting_line: true,
     }
+}
+
+/// The statistics block of the run so far (asked for by a signal).
+pub fn statistics_now(ctx: &Ctx) -> Vec<String> {
+    let stats = ctx.stats().clone();
+    let nb_errors = ctx.errors().nb_errors();
+    report::statistics(
+        &stats,
+        &ReportInput {
+            started: ctx.started_epoch,
+            ended: ctx.started_epoch + ctx.elapsed(),
+            dry: ctx.cfg.dry,
+            justfolders: ctx.cfg.mode == Mode::JustFolders,
+            nb_errors,
+            cpu_seconds: report::cpu_seconds(),
+            rss_mib: report::rss_mib(),
+            start_rss_mib: 0.0,
+            sizes: None,
+        },
+    )
 }

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use imapsync_client::{Connection, SessionInfo, SetupError, Side, connect};
-use imapsync_plan::errors::exit_name;
 use imapsync_proto::command::cmd;
 
 use crate::config::Config;
@@ -27,6 +26,10 @@ use crate::output::Out;
 /// imapsync's wording.
 pub async fn open(ctx: &Ctx, side: Side) -> Option<(Connection, SessionInfo)> {
     let o = &ctx.cfg.side(side).connect;
+    ctx.out.line(format!(
+        "{side}: imap connection timeout is {} seconds",
+        o.timeout.map(|t| t.as_secs_f64()).unwrap_or(0.0)
+    ));
     ctx.out.line(format!(
         "{side}: connecting and login on {} [{}] port [{}] with user [{}]",
         side.to_string().to_lowercase(),
@@ -119,6 +122,7 @@ pub async fn open_quiet(ctx: &Ctx, side: Side) -> Option<Connection> {
 
 /// Prepares a new connection: push-backs are reported; host1 gets QRESYNC when offered.
 fn watch(ctx: &Ctx, c: &Connection) {
+    ctx.register(c);
     if c.side() == Side::Host1 {
         c.enable_qresync();
     }
@@ -173,12 +177,9 @@ pub async fn ensure(
             return None;
         }
         if attempt > sc.reconnect_retry || ctx.aborted() {
-            ctx.error(format!(
-                "{side} failure: can not open imap connection on host{} [{}] with user [{}]: {e}",
-                side.number(),
-                sc.connect.host,
-                sc.connect.user
-            ));
+            // Worded as at the start: a login refused late in a run (an OAuth2 refresh token
+            // revoked meanwhile) is an authentication failure, not a connection failure.
+            ctx.error(failure_line(side, &sc.connect, &e));
             return None;
         }
         ctx.out.line(format!(
@@ -204,39 +205,56 @@ pub async fn rtt(c: &Connection) -> u64 {
     t.elapsed().as_micros() as u64
 }
 
-/// `--justconnect`: connect each given side (TLS included), print banner and capabilities,
-/// no login. Returns the exit code.
-pub async fn justconnect(cfg: &Config, out: &Out) -> i32 {
-    let mut code = 0;
+/// `--justconnect` (also implied when only a host is given): connect each given side, TLS
+/// included, print its banner and capabilities, no login. Returns the exit code (10 when a
+/// side can not be reached) and the number of errors.
+pub async fn justconnect(cfg: &Config, out: &Out) -> (i32, u64) {
+    let mut errors = 0u64;
+    let mut hosts = Vec::new();
     for sc in [&cfg.side1, &cfg.side2] {
         let o = &sc.connect;
         if o.host.is_empty() {
             continue;
         }
         let side = o.side;
+        let n = side.number();
         let mut o = o.clone();
         o.no_login = true;
+        out.lines(&[
+            format!("{side}: Will just connect to {} without login", o.host),
+            format!(
+                "{side}: connecting on host{n} [{}] port [{}]",
+                o.host,
+                o.port
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "993/143".into())
+            ),
+        ]);
         match connect(&o).await {
             Ok((conn, info)) => {
                 out.lines(&[
-                    format!("{side}: connected on [{}] {}", o.host, info.address),
+                    format!("{side} IP address: {}", info.address),
                     format!("{side} banner: {}", info.greeting),
                     format!("{side} capability: {}", info.caps.render()),
                 ]);
                 conn.logout().await;
+                hosts.push(o.host.clone());
             }
             Err(e) => {
                 out.line(format!(
-                    "{side} failure: can not open imap connection on [{}]: {e}",
+                    "{side}: Can not open imap connection on [{}]: {e}",
                     o.host
                 ));
-                code = 10;
+                errors += 1;
             }
         }
     }
+    if errors > 0 {
+        return (10, errors);
+    }
     out.line(format!(
-        "Exiting with return value {code} ({})",
-        exit_name(code)
+        "Exiting after a justconnect on host(s): {} ",
+        hosts.join(" ")
     ));
-    code
+    (0, 0)
 }

@@ -73,10 +73,7 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::DeleteSpaceTwo => write!(
-                f,
-                "The words --delete and 2 are separate: to delete on host2 write --delete2, in one word"
-            ),
+            Problem::DeleteSpaceTwo => write!(f, "May be you mean --delete2 instead of --delete 2"),
             Problem::UnknownOption { given } => write!(f, "Unknown option: {given}"),
             Problem::MissingOptionAfter { starter } => write!(f, "Missing option after {starter}"),
             Problem::Ambiguous { given, candidates } => {

@@ -54,23 +54,28 @@ fn option_line(flag: &Flag) -> String {
     line
 }
 
-/// The full usage text: NAME, VERSION, USAGE and OPTIONS grouped by category.
+/// The full usage text, in imapsync's layout (`Name:`, `Version:`, `Usage:`, `Options:`,
+/// then where it runs): scripts that look for those headings keep working.
 pub fn help_text() -> String {
     let mut out = String::new();
-    out.push_str("NAME\n");
+    out.push_str("Name:\n\n");
     out.push_str(
-        "    imapsync - copy the messages of one IMAP account to another, one way,\n\
-         \x20   without duplicates, again and again until both sides agree\n\n",
+        " imapsync - copy the messages of one IMAP account to another, one way,\n\
+         \x20without duplicates, again and again until both sides agree.\n\
+         \x20imapsync-rs is a re-implementation in Rust, option-compatible with imapsync.\n\n",
     );
-    out.push_str("VERSION\n");
-    let _ = writeln!(out, "    {VERSION}\n");
-    out.push_str("USAGE\n");
-    out.push_str("    imapsync [options]\n\n");
+    out.push_str("Version:\n\n");
+    let _ = writeln!(out, " This documentation refers to imapsync-rs {VERSION}\n");
+    out.push_str("Usage:\n\n");
     out.push_str(
-        "    imapsync --host1 imap.source.example --user1 alice --password1 secret1 \\\n\
-         \x20            --host2 imap.target.example --user2 alice --password2 secret2\n\n",
+        "  To copy the account \"alice\" on \"imap.source.example\" (password \"secret1\")\n\
+         \x20 to the account \"alice\" on \"imap.target.example\" (password \"secret2\"):\n\n\
+         \x20  imapsync \\\n\
+         \x20   --host1 imap.source.example --user1 alice --password1 secret1 \\\n\
+         \x20   --host2 imap.target.example --user2 alice --password2 secret2\n\n",
     );
-    out.push_str("OPTIONS\n");
+    out.push_str("Options:\n\n");
+    out.push_str("  usage: imapsync [options]\n\n");
     out.push_str(
         "    STR is a string, INT an integer, NUM a number; numbers may group digits\n\
          \x20   with '_' (45_000_000). An option shown as --[no]NAME is switched off by\n\
@@ -85,5 +90,13 @@ pub fn help_text() -> String {
             out.push('\n');
         }
     }
+    let _ = write!(
+        out,
+        "\nHere is imapsync-rs {VERSION} on {} {}\n\
+         Check if a new imapsync release is available by adding --releasecheck\n\
+         Homepage: https://imapsync.lamiral.info/\n",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
     out
 }

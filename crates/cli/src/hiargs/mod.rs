@@ -13,12 +13,15 @@ use std::path::PathBuf;
 use imapsync_plan::identity::{IdentityOptions, UseHeader};
 use imapsync_plan::perlre::{ExprKind, PerlExpr, RegexFlags, perl_regex_with_flags};
 use imapsync_sync::config::{
-    Config, DeleteConfig, FolderConfig, MessageConfig, Mode, RateConfig, SideConfig, SizesConfig,
+    Config, DeleteConfig, FolderConfig, MessageConfig, Mode, RateConfig, SideConfig, SignalPlan,
+    SizesConfig,
 };
 
 use crate::flags::{self, Parsed};
 use presets::{Presets, presets};
-pub use side::{DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, split_host};
+pub use side::{
+    DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, OAuthLogin, split_host,
+};
 
 /// A configuration error, with the exit code it maps to.
 #[derive(Debug)]
@@ -43,10 +46,12 @@ pub enum Action {
     Version,
     /// Options given that are not supported yet (stop before anything else).
     NotSupported(Vec<String>),
-    /// `--abort`: stop the run whose PID is in this pidfile (`None`: `--pidfile ""`).
-    Abort(Option<PathBuf>),
-    /// `--justbanner`: print the banner and the command line.
-    Banner { command_line: String },
+    /// `--abort`: stop the run whose PID is in this pidfile (`None`: `--pidfile ""`), with
+    /// signals (QUIT, then KILL) or, with `--abortbyfile`, through its abort file.
+    Abort {
+        pidfile: Option<PathBuf>,
+        by_file: bool,
+    },
     /// A run (a sync, or one of the just* modes).
     Run(Box<Invocation>),
 }
@@ -78,6 +83,8 @@ pub struct Invocation {
     pub command_line: String,
     /// Lines to print at the start (warnings, presets, notes on options read elsewhere).
     pub notes: Vec<String>,
+    /// Interactive OAuth2 logins to run before anything else (`--oauthloginN`).
+    pub oauth_logins: Vec<OAuthLogin>,
 }
 
 /// Resolves a parsed command line: merges `options_extra.txt` (its first line, when the file
@@ -95,14 +102,15 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         return Ok(Action::NotSupported(unsupported));
     }
     if p.bool("abort") == Some(true) {
-        return Ok(Action::Abort(pidfile_path(&p)));
+        return Ok(Action::Abort {
+            pidfile: pidfile_path(&p),
+            by_file: p.bool("abortbyfile").unwrap_or(false),
+        });
     }
     let command_line = format!("imapsync {}", p.masked_command_line());
-    if p.bool("justbanner") == Some(true) {
-        return Ok(Action::Banner { command_line });
-    }
     let (config, warnings) = build(&p)?;
     notes.extend(warnings);
+    let oauth_logins = side::oauth_logins(&p)?;
     Ok(Action::Run(Box::new(Invocation {
         config,
         log: LogSettings {
@@ -121,6 +129,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         }),
         command_line,
         notes,
+        oauth_logins,
     })))
 }
 
@@ -145,6 +154,24 @@ fn merge_extra(p: &mut Parsed) -> Vec<String> {
         p.merge(&extra.options);
     }
     notes
+}
+
+/// What signals do (`--sigexit`, `--sigreconnect`, `--sigignore`, imapsync's defaults).
+fn signals(p: &Parsed) -> Result<SignalPlan, ConfigError> {
+    let given = |n: &str| {
+        let l = p.list(n);
+        (!l.is_empty()).then_some(l)
+    };
+    SignalPlan::new(given("sigexit"), given("sigreconnect"), p.list("sigignore"))
+        .map_err(|e| usage(format!("--sigexit/--sigreconnect/--sigignore: {e}")))
+}
+
+/// The file that stops the run with that PID: the pidfile's path followed by `abort` and
+/// the PID, as imapsync names it.
+pub fn abort_file(pidfile: &std::path::Path, pid: u32) -> PathBuf {
+    let mut s = pidfile.as_os_str().to_owned();
+    s.push(format!("abort{pid}"));
+    PathBuf::from(s)
 }
 
 /// `--pidfile`, else `--tmpdir`/imapsync.pid, else `$HOME/tmp/imapsync.pid`; `--pidfile ""`
@@ -187,16 +214,17 @@ fn age_criteria(maxage: Option<f64>, minage: Option<f64>, now: i64) -> Option<St
 
 /// Builds the run configuration; returns it with the lines to print about it.
 pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
+    incompatible(p)?;
     let pre = presets(p);
     let mut warnings: Vec<String> = pre.notes.clone();
     let implied = implied_justconnect(p, &pre);
     let mode = mode(p, implied.is_some());
-    if let Some(why) = implied {
+    if let Some(why) = implied.filter(|_| mode == Mode::JustConnect) {
         warnings.push(why);
     }
-    let justconnect = mode == Mode::JustConnect;
-    let mut side1 = side::side_config(p, 1, &mut warnings, justconnect, &pre)?;
-    let mut side2 = side::side_config(p, 2, &mut warnings, justconnect, &pre)?;
+    let no_login = matches!(mode, Mode::JustConnect | Mode::JustBanner);
+    let mut side1 = side::side_config(p, 1, &mut warnings, no_login, &pre)?;
+    let mut side2 = side::side_config(p, 2, &mut warnings, no_login, &pre)?;
     let ages_server_side = server_side_ages(p, &mut side1, &mut side2);
     let messages = messages(p, &pre, ages_server_side)?;
     let folders = folders(p, &pre)?;
@@ -219,10 +247,23 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         delete,
         rates: rates(p, &pre),
         errorsmax: p.int("errorsmax").map(|v| v.max(1) as u64).unwrap_or(50),
+        errorsdump: p.bool("errorsdump").unwrap_or(true),
         state_path,
         debug: p.bool("debug").unwrap_or(false),
+        signals: signals(p)?,
+        abort_file: pidfile_path(p).map(|f| abort_file(&f, std::process::id())),
     };
     Ok((cfg, warnings))
+}
+
+/// Options that imapsync refuses together.
+fn incompatible(p: &Parsed) -> Result<(), ConfigError> {
+    if p.bool("usecache") == Some(true) && p.bool("skipcrossduplicates") == Some(true) {
+        return Err(usage(
+            "Error: can not have both --usecache and --skipcrossduplicates",
+        ));
+    }
+    Ok(())
 }
 
 /// A missing host or user means a justconnect (imapsync's rule); the line saying so.
@@ -251,12 +292,16 @@ fn implied_justconnect(p: &Parsed, pre: &Presets) -> Option<String> {
 /// The run mode: the earliest stop asked for wins.
 fn mode(p: &Parsed, implied_justconnect: bool) -> Mode {
     let on = |n: &str| p.bool(n) == Some(true);
-    if implied_justconnect || on("justconnect") {
+    if on("justbanner") {
+        Mode::JustBanner
+    } else if implied_justconnect || on("justconnect") {
         Mode::JustConnect
     } else if on("justlogin") {
         Mode::JustLogin
-    } else if on("justfolderlists") || on("justautomap") {
+    } else if on("justfolderlists") {
         Mode::JustFolderLists
+    } else if on("justautomap") {
+        Mode::JustAutomap
     } else if on("justfoldersizes") {
         Mode::JustFolderSizes
     } else if on("justfolders") {
@@ -350,7 +395,15 @@ fn messages(
             .or(pre.skipcrossduplicates)
             .unwrap_or(false),
         useuid: p.bool("useuid").unwrap_or(false),
-        multiappend: p.bool("multiappend").unwrap_or(true),
+        // --exitwhenover and the rate limits count messages one by one, as imapsync: no
+        // MULTIAPPEND then (a batch would cross a limit 32 messages at a time).
+        multiappend: p.bool("multiappend").unwrap_or(
+            p.int("exitwhenover").is_none()
+                && p.float("maxmessagespersecond").is_none_or(|v| v == 0.0)
+                && p.float("maxbytespersecond").is_none_or(|v| v == 0.0)
+                && pre.maxmessagespersecond.is_none()
+                && pre.maxbytespersecond.is_none(),
+        ),
         regexmess: exprs(p, "regexmess", &pre.regexmess)?,
         skipmess: exprs(p, "skipmess", &[])?,
         disarmreadreceipts: p
@@ -474,10 +527,12 @@ fn rates(p: &Parsed, pre: &Presets) -> RateConfig {
             .maxsleep
             .then_some(imapsync_plan::throttle::DEFAULT_MAXSLEEP)),
         // The provider's daily limit is the default ceiling; 0 means no ceiling.
-        exitwhenover: p
-            .int("exitwhenover")
-            .map(|v| v.max(0) as u64)
-            .or(pre.daily_limit.map(|d| d.bytes)),
+        exitwhenover: match p.int("exitwhenover") {
+            Some(v) if v > 0 => Some(v as u64),
+            // 0 (or less): no ceiling, not even the provider's.
+            Some(_) => None,
+            None => pre.daily_limit.map(|d| d.bytes),
+        },
         daily_limit: pre.daily_limit,
     }
 }
@@ -567,6 +622,32 @@ mod tests {
     }
 
     #[test]
+    fn presets_keep_working_with_oauth2() {
+        let c = cfg(&[
+            "--office2",
+            "--host2",
+            "",
+            "--oauthprovider2",
+            "microsoft:contoso.onmicrosoft.com",
+            "--oauthclientid2",
+            "app-id",
+            "--oauthclientsecret2",
+            "app-secret",
+        ]);
+        let s2 = &c.side2.connect;
+        assert_eq!(s2.host, "outlook.office365.com");
+        assert_eq!(s2.security.ssl, Some(true));
+        assert_eq!(s2.mech, imapsync_client::AuthMech::OAuth);
+        assert!(
+            s2.oauth
+                .as_ref()
+                .is_some_and(|o| o.describe().contains("client credentials"))
+        );
+        assert!(c.side1.connect.oauth.is_none());
+        assert_eq!(c.side1.connect.mech, imapsync_client::AuthMech::Login);
+    }
+
+    #[test]
     fn deletion_defaults_are_derived_once() {
         // (options, delete1, expunge1, delete2, delete2duplicates, uidexpunge2)
         let table: &[(&[&str], [bool; 5])] = &[
@@ -612,7 +693,7 @@ mod tests {
             (&["--justconnect"], Mode::JustConnect),
             (&["--justlogin"], Mode::JustLogin),
             (&["--justfolderlists"], Mode::JustFolderLists),
-            (&["--justautomap"], Mode::JustFolderLists),
+            (&["--justautomap"], Mode::JustAutomap),
             (&["--justfoldersizes"], Mode::JustFolderSizes),
             (&["--justfolders"], Mode::JustFolders),
             // The earliest stop wins.
@@ -704,7 +785,8 @@ mod tests {
             (&["--gmail2"], Some(500_000_000)),
             (&["--gmail1", "--gmail2"], Some(500_000_000)),
             (&["--gmail2", "--exitwhenover", "1000"], Some(1000)),
-            (&["--gmail2", "--exitwhenover", "0"], Some(0)),
+            (&["--gmail2", "--exitwhenover", "0"], None),
+            (&["--exitwhenover", "0"], None),
             (&["--exitwhenover", "1000"], Some(1000)),
         ];
         for (args, want) in table {

@@ -9,6 +9,8 @@ use imapsync_sync::config::SideConfig;
 use super::presets::Presets;
 use super::{ConfigError, usage};
 use crate::flags::Parsed;
+use crate::oauthargs::{self, GrantPlan, OAuthArgs, Plan as OAuthPlan};
+use imapsync_client::oauth::StoredTokens;
 
 /// Default number of connections per side.
 pub const DEFAULT_CONNECTIONS: usize = 4;
@@ -58,7 +60,9 @@ fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secr
     if let Some(file) = p.string(&format!("passfile{n}")) {
         use std::os::unix::fs::PermissionsExt;
         let line = read_first_line(file).map_err(|e| ConfigError {
-            message: format!("Failure: can not open passfile{n} {file}: {e}"),
+            message: format!(
+                "Failure: file from parameter --passfile{n} {file} does not exist or is not readable ({e})"
+            ),
             exit_code: 66,
         })?;
         if let Ok(m) = std::fs::metadata(file)
@@ -84,16 +88,15 @@ fn password(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<Option<Secr
     Ok(None)
 }
 
-/// Asks for a password on the terminal without echo; `None` if stdin is not a terminal.
+/// Asks for a password on standard input, as imapsync does (without echo on a terminal; a
+/// line is read from a pipe too); `None` at the end of input.
 fn prompt_password(prompt: &str) -> Option<String> {
     use std::io::{BufRead, Write};
     // SAFETY: isatty on fd 0 has no preconditions.
-    if unsafe { libc::isatty(0) } != 1 {
-        return None;
-    }
+    let tty = unsafe { libc::isatty(0) } == 1;
     let mut term = std::mem::MaybeUninit::<libc::termios>::zeroed();
     // SAFETY: tcgetattr fills the termios struct for fd 0, checked below.
-    let ok = unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
+    let ok = tty && unsafe { libc::tcgetattr(0, term.as_mut_ptr()) } == 0;
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut saved = None;
@@ -113,8 +116,74 @@ fn prompt_password(prompt: &str) -> Option<String> {
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &orig) };
     }
     eprintln!();
-    r.ok()?;
+    // Nothing to read (end of input): no password.
+    if r.ok()? == 0 {
+        return None;
+    }
     Some(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The token file of side `n` (`--oauthtokenfileN`), when given and present.
+fn stored_tokens(
+    p: &Parsed,
+    n: u8,
+    warnings: &mut Vec<String>,
+) -> Result<Option<StoredTokens>, ConfigError> {
+    let Some(f) = p.string(&format!("oauthtokenfile{n}")) else {
+        return Ok(None);
+    };
+    let path = std::path::Path::new(f);
+    if imapsync_client::oauth::store::readable_by_others(path) {
+        warnings.push(format!(
+            "Warning: oauthtokenfile{n} {f} is readable by group or others (chmod 600 {f})"
+        ));
+    }
+    StoredTokens::read(path).map_err(|e| ConfigError {
+        message: format!("Failure: {e}"),
+        exit_code: 66,
+    })
+}
+
+fn oauth_plan(
+    p: &Parsed,
+    n: u8,
+    pass: Option<&Secret>,
+    stored: Option<&StoredTokens>,
+) -> Result<OAuthPlan, ConfigError> {
+    let oargs = OAuthArgs::from_parsed(p, n, pass);
+    oauthargs::plan(&oargs, n, stored, &oauthargs::read_first_line).map_err(usage)
+}
+
+/// The interactive OAuth2 logins asked for (`--oauthloginN`), to run before the sync.
+pub(super) fn oauth_logins(p: &Parsed) -> Result<Vec<OAuthLogin>, ConfigError> {
+    let mut out = Vec::new();
+    for n in [1u8, 2] {
+        if p.bool(&format!("oauthlogin{n}")) != Some(true) {
+            continue;
+        }
+        let mut ignore = Vec::new();
+        let pass = password(p, n, &mut ignore)?;
+        let stored = stored_tokens(p, n, &mut ignore)?;
+        if let OAuthPlan::Grant(g) = oauth_plan(p, n, pass.as_ref(), stored.as_ref())? {
+            out.push(OAuthLogin {
+                side: n,
+                user: p
+                    .string(&format!("user{n}"))
+                    .map(|u| u.trim().to_string())
+                    .unwrap_or_default(),
+                plan: *g,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An interactive OAuth2 login asked with `--oauthloginN`.
+#[derive(Debug)]
+pub struct OAuthLogin {
+    pub side: u8,
+    pub user: String,
+    pub plan: GrantPlan,
 }
 
 pub(super) fn side_config(
@@ -136,7 +205,7 @@ pub(super) fn side_config(
         .string(&get("user"))
         .map(|u| u.trim().to_string())
         .unwrap_or_default();
-    let mut pass = password(p, n, warnings)?;
+    let pass = password(p, n, warnings)?;
     let mech_name = p
         .string(&get("authmech"))
         .map(|m| m.to_ascii_uppercase())
@@ -149,34 +218,18 @@ pub(super) fn side_config(
         Some("PLAIN") => AuthMech::Plain,
         Some("CRAM-MD5") => AuthMech::CramMd5,
         Some("XOAUTH2") => AuthMech::XOAuth2,
+        Some("OAUTHBEARER") => AuthMech::OAuthBearer,
         Some("PREAUTH") => AuthMech::PreAuth,
         Some("SASL-LOGIN") => AuthMech::SaslLogin,
         Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
     };
-    if let Some(tok) = p.string(&get("oauthaccesstoken")) {
-        let token = if std::path::Path::new(tok).is_file() {
-            read_first_line(tok).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthaccesstoken{n} file {tok}: {e}"),
-                exit_code: 66,
-            })?
-        } else {
-            tok.to_string()
-        };
-        pass = Some(Secret::new(token));
-        mech = AuthMech::XOAuth2;
+    // OAuth2: how this side gets its access tokens.
+    let stored = stored_tokens(p, n, warnings)?;
+    let oplan = oauth_plan(p, n, pass.as_ref(), stored.as_ref())?;
+    if let Some(m) = oplan.mech() {
+        mech = m;
     }
-    if let Some(direct) = p.string(&get("oauthdirect")) {
-        let s = if std::path::Path::new(direct).is_file() {
-            read_first_line(direct).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthdirect{n} file {direct}: {e}"),
-                exit_code: 66,
-            })?
-        } else {
-            direct.to_string()
-        };
-        pass = Some(Secret::new(s));
-        mech = AuthMech::XOAuth2Direct;
-    }
+    let oauth_on = oplan != OAuthPlan::None;
     let authuser = p.string(&get("authuser")).map(str::to_string);
     let proxyauth = p.bool(&get("proxyauth")).unwrap_or(false);
     if proxyauth && authuser.is_none() {
@@ -184,11 +237,17 @@ pub(super) fn side_config(
     }
     let password = match pass {
         Some(p) => p,
-        None if justconnect || host.is_empty() || user.is_empty() || mech == AuthMech::PreAuth => {
+        None if justconnect
+            || host.is_empty()
+            || user.is_empty()
+            || mech == AuthMech::PreAuth
+            || oauth_on =>
+        {
             Secret::default()
         }
         None => match prompt_password(&format!(
-            "What's the password for {user} on host{n} {host}? "
+            "What's the password for {} at {host}? (not visible while you type, then enter RETURN) ",
+            authuser.as_deref().unwrap_or(&user)
         )) {
             Some(p) => Secret::new(p),
             None => {
@@ -226,6 +285,12 @@ pub(super) fn side_config(
     c.tls = tls;
     c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
     c.mech = mech;
+    c.oauth = oauthargs::source(&oplan, &user, stored, &TlsOptions::verifying()).map_err(|e| {
+        ConfigError {
+            message: format!("Failure: host{n}: {e}"),
+            exit_code: 16,
+        }
+    })?;
     c.authuser = authuser;
     c.proxyauth = proxyauth;
     c.trylogin = p.bool("trylogin").unwrap_or(true);

@@ -39,17 +39,26 @@ impl Run {
             .unwrap_or_else(|| panic!("no numeric stat {label:?} in output:\n{}", self.out))
     }
 
-    /// N of the `Detected N errors` line.
+    /// N of the `Detected N errors` line of the statistics, else of the closing
+    /// `Exiting with return value ... N/M nb_errors/max_errors` line (runs that end before
+    /// the folder loop print no statistics, as imapsync).
     pub fn errors(&self) -> u64 {
-        self.out
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("Detected ")?
-                    .strip_suffix(" errors")?
-                    .parse()
-                    .ok()
+        let detected = self.out.lines().find_map(|l| {
+            l.strip_prefix("Detected ")?
+                .strip_suffix(" errors")?
+                .parse()
+                .ok()
+        });
+        let exiting = || {
+            self.out.lines().find_map(|l| {
+                let rest = l.strip_prefix("Exiting with return value ")?;
+                let field = rest.split_whitespace().find(|w| w.contains('/'))?;
+                field.split('/').next()?.parse().ok()
             })
-            .unwrap_or_else(|| panic!("no 'Detected N errors' line:\n{}", self.show()))
+        };
+        detected
+            .or_else(exiting)
+            .unwrap_or_else(|| panic!("no error count in the output:\n{}", self.show()))
     }
 
     pub fn has(&self, needle: &str) -> bool {

@@ -1,0 +1,260 @@
+//! imapsync's behaviour at the edges, as scripts that wrap it see it: usage text, the lines
+//! early exits end with, justconnect on one side, password on standard input, per-side
+//! timeouts, the just* modes, imapsync's usage errors. Checked side by side with imapsync
+//! 2.229 against the same servers.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::{Pair, run_in, strings};
+use imapsync_testkit::{Corpus, Layout, fill};
+
+/// The closing line every run ends with, as imapsync prints it.
+fn exiting(r: &common::Run, code: i32) -> bool {
+    r.out.lines().any(|l| {
+        l.starts_with(&format!("Exiting with return value {code} ("))
+            && l.contains(" nb_errors/max_errors PID ")
+    })
+}
+
+#[test]
+fn usage_text_has_imapsyncs_layout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = run_in(dir.path(), &[], &[]);
+    assert_eq!(r.code, 0);
+    assert!(r.out.starts_with("Name:\n"), "{}", r.show());
+    let at = |h: &str| {
+        r.out
+            .find(h)
+            .unwrap_or_else(|| panic!("{h} missing:\n{}", r.out))
+    };
+    assert!(at("\nVersion:\n") < at("\nUsage:\n") && at("\nUsage:\n") < at("\nOptions:\n"));
+    assert!(r.out.contains("Homepage: https://imapsync.lamiral.info/"));
+}
+
+#[test]
+fn imapsyncs_usage_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = run_in(dir.path(), &strings(&["--delete", "2"]), &[]);
+    assert_eq!(r.code, 64, "{}", r.show());
+    assert!(
+        r.has("May be you mean --delete2 instead of --delete 2"),
+        "{}",
+        r.show()
+    );
+    let r = run_in(
+        dir.path(),
+        &strings(&[
+            "--host1",
+            "a",
+            "--user1",
+            "u",
+            "--password1",
+            "p",
+            "--host2",
+            "b",
+            "--user2",
+            "v",
+            "--password2",
+            "q",
+            "--usecache",
+            "--skipcrossduplicates",
+        ]),
+        &[],
+    );
+    assert_eq!(r.code, 64, "{}", r.show());
+    assert!(
+        r.has("can not have both --usecache and --skipcrossduplicates"),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
+fn justbanner_connects_nowhere_and_ends_with_the_exit_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Hosts that do not exist: nothing is looked up.
+    let r = run_in(
+        dir.path(),
+        &strings(&[
+            "--justbanner",
+            "--host1",
+            "nowhere.invalid",
+            "--user1",
+            "u",
+            "--host2",
+            "nowhere.invalid",
+            "--user2",
+            "v",
+        ]),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(r.has("Exiting because of --justbanner"), "{}", r.show());
+    assert!(exiting(&r, 0), "{}", r.show());
+    assert!(!r.has("connecting"), "{}", r.show());
+}
+
+#[test]
+fn one_host_only_is_a_justconnect_on_that_side() {
+    let p = Pair::new(Layout::Slash, Layout::DotPrefix);
+    for (n, server) in [(1, &p.h1), (2, &p.h2)] {
+        let args = strings(&[
+            &format!("--host{n}"),
+            server.host(),
+            &format!("--port{n}"),
+            &server.port().to_string(),
+            &format!("--sslargs{n}"),
+            &format!("SSL_ca_file={}", server.ca_cert_path().display()),
+        ]);
+        let r = run_in(p.dir.path(), &args, &[]);
+        assert_eq!(r.code, 0, "{}", r.show());
+        assert!(
+            r.has(&format!(
+                "Host{n}: Will just connect to 127.0.0.1 without login"
+            )),
+            "{}",
+            r.show()
+        );
+        assert!(r.has(&format!("Host{n} banner: ")), "{}", r.show());
+        assert!(
+            r.has("Exiting after a justconnect on host(s): 127.0.0.1 "),
+            "{}",
+            r.show()
+        );
+        assert!(exiting(&r, 0), "{}", r.show());
+        assert!(!r.has("++++ Statistics"), "{}", r.show());
+    }
+    // A side that can not be reached: exit 10, as imapsync.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = dead.local_addr().map(|a| a.port()).expect("port");
+    drop(dead);
+    let r = run_in(
+        p.dir.path(),
+        &strings(&["--host1", "127.0.0.1", "--port1", &port.to_string()]),
+        &[],
+    );
+    assert_eq!(r.code, 10, "{}", r.show());
+    assert!(
+        r.has("Host1: Can not open imap connection on [127.0.0.1]"),
+        "{}",
+        r.show()
+    );
+    assert!(exiting(&r, 10), "{}", r.show());
+}
+
+#[test]
+fn the_password_is_read_from_standard_input_when_not_given() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    let mut args = p.base_args();
+    // Drop --password1 and its value.
+    let i = args
+        .iter()
+        .position(|a| a == "--password1")
+        .expect("--password1");
+    args.drain(i..i + 2);
+    args.push("--justlogin".into());
+    let mut child = Command::new(common::bin())
+        .args(&args)
+        .current_dir(p.dir.path())
+        .env("HOME", p.dir.path())
+        .env("XDG_STATE_HOME", p.dir.path().join("state"))
+        .env_remove("IMAPSYNC_PASSWORD1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"pass1\n")
+        .expect("write the password");
+    let o = child.wait_with_output().expect("wait");
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("What's the password for user1 at 127.0.0.1?"),
+        "{err}"
+    );
+    assert!(out.contains("Host1: success login on"), "{out}");
+    assert!(
+        !out.contains("pass1") && !err.contains("pass1\n"),
+        "the password is never printed"
+    );
+    // Nothing on standard input: a clear usage error, nothing attempted.
+    let r = run_in(p.dir.path(), &args, &[]);
+    assert_eq!(r.code, 64, "{}", r.show());
+    assert!(r.has("No password for user1"), "{}", r.show());
+}
+
+#[test]
+fn just_modes_end_as_imapsync_does() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    fill(&p.h1, "user1", "pass1", &Corpus::small()).expect("fill");
+    let r = p.sync(&["--justlogin", "--timeout1", "33"]);
+    assert!(
+        r.has("Host1: imap connection timeout is 33 seconds"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.has("Host2: imap connection timeout is 120 seconds"),
+        "{}",
+        r.show()
+    );
+    for mode in [
+        "--justlogin",
+        "--justfolderlists",
+        "--justautomap",
+        "--justfoldersizes",
+    ] {
+        let r = p.sync(&[mode]);
+        assert!(r.has(&format!("Exiting because of {mode}")), "{}", r.show());
+        assert!(exiting(&r, 0), "{}", r.show());
+        assert!(
+            !r.has("++++ Statistics"),
+            "{mode}: no statistics block\n{}",
+            r.show()
+        );
+    }
+    // --justfoldersizes: imapsync's table, with each folder's biggest message and the
+    // difference line, then the totals and the time spent.
+    let r = p.sync(&["--justfoldersizes"]);
+    let inbox1 = r
+        .out
+        .lines()
+        .find(|l| l.starts_with("Host1 folder ") && l.contains("[INBOX] "))
+        .unwrap_or_else(|| panic!("no INBOX line:\n{}", r.out));
+    assert!(
+        inbox1.contains(" Size: ")
+            && inbox1.contains(" Messages: ")
+            && inbox1.contains(" Biggest: "),
+        "{inbox1}"
+    );
+    assert!(r.has("does not exist yet"), "{}", r.show());
+    assert!(
+        r.out.lines().any(|l| l.starts_with("Host2-Host1 ")),
+        "{}",
+        r.show()
+    );
+    for total in [
+        "Host1 Nb folders:",
+        "Host1 Nb messages:",
+        "Host1 Total size:",
+        "Host1 Biggest message:",
+        "Host2 Biggest message:",
+        "Time spent on sizing:",
+    ] {
+        assert!(r.has(total), "{total}\n{}", r.show());
+    }
+    // --justfolders goes through the folders and prints the statistics.
+    let r = p.sync(&["--justfolders", "--dry"]);
+    assert!(r.has("++++ Statistics"), "{}", r.show());
+}
