@@ -189,6 +189,12 @@ pub fn localtimez(epoch: i64, offset_secs: i32, zone: &str) -> String {
     )
 }
 
+/// [`localtimez`] of a whole epoch in the process's local zone.
+pub fn localtimez_local_epoch(epoch: i64) -> String {
+    let lt = local_time_info(epoch);
+    localtimez(epoch, lt.offset_secs, &lt.zone)
+}
+
 /// [`localtimez`] in the process's local zone (fractional seconds floored, as Perl's
 /// `localtime` does).
 pub fn localtimez_local(time: f64) -> String {

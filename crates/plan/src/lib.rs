@@ -17,6 +17,9 @@
 //! * [`diff`]: the pairing of both listings: copy, present (flag resync), duplicates, host2
 //!   extras.
 //! * [`identity`]: imapsync's header signature.
+//! * [`labels`]: Gmail labels — which folder copies a message with several labels, which
+//!   labels to store on host2.
+//! * [`fit`]: before copying, what will not fit on host2 (QUOTA, APPENDLIMIT).
 //! * [`flags`]: flag filtering and normalisation.
 //! * [`dates`]: INTERNALDATE and Date: header normalisation.
 //! * [`select`]: age windows and size filters.
@@ -30,11 +33,13 @@ pub mod dates;
 pub mod diff;
 pub mod display;
 pub mod errors;
+pub mod fit;
 pub mod flags;
 pub mod folderops;
 pub mod folderplan;
 pub mod folders;
 pub mod identity;
+pub mod labels;
 pub mod options;
 pub mod perlre;
 pub mod pipe;

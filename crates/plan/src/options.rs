@@ -6,6 +6,7 @@
 //! `Config` puts both together.
 
 use crate::identity::IdentityOptions;
+use crate::labels::LabelOptions;
 use crate::perlre::PerlExpr;
 
 /// What kind of run: how far the run goes before it stops. Each mode is a prefix of the
@@ -202,6 +203,8 @@ pub struct MessageConfig {
     pub debugflags: bool,
     /// `--debugcrossduplicates` (or `--debug`): print each cross-folder duplicate skipped.
     pub debugcrossduplicates: bool,
+    /// `--synclabels`, `--resynclabels`, `--debuglabels` (Gmail).
+    pub labels: LabelOptions,
 }
 
 /// Deletions (all verified first). Every derived default (`--delete2` implies
@@ -251,6 +254,9 @@ pub struct RateConfig {
     pub maxbytesafter: u64,
     pub maxsleep: Option<f64>,
     pub exitwhenover: Option<u64>,
+    /// The provider's daily limit behind the transfer ceiling (Gmail presets): the stop then
+    /// says when to go on.
+    pub daily_limit: Option<crate::throttle::DailyLimit>,
 }
 
 /// What a signal does to a running sync (imapsync's `--sigexit`, `--sigreconnect`,

@@ -13,7 +13,9 @@
 //! SIGUSR1 flips `--maxsleep` between 0 and 2 ([`toggle_sleep`]).
 //!
 //! `--exitwhenover N` ends the sync, recording an error, as soon as the transferred bytes
-//! reach N ([`total_bytes_max_reached`]).
+//! reach N ([`total_bytes_max_reached`]). A provider's daily limit ([`DailyLimit`], Gmail's
+//! under `--gmail1`/`--gmail2`) is such a ceiling by default, and the stop says when to run
+//! again.
 
 /// Default `--maxsleep`, seconds.
 pub const DEFAULT_MAXSLEEP: f64 = 2.0;
@@ -126,6 +128,71 @@ pub fn total_bytes_max_reached(
     Some(format!(
         "Maximum bytes transferred reached, {total_bytes_transferred} >= {limit}, ending sync\n"
     ))
+}
+
+/// Which way a provider's daily limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Bytes read from host1.
+    Download,
+    /// Bytes written to host2.
+    Upload,
+}
+
+/// A provider's daily transfer limit per account (Gmail: about 2,500 MB downloaded and
+/// 500 MB uploaded over IMAP a day). The presets make it the default `--exitwhenover`, so
+/// the run stops cleanly when it is reached, and say when to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyLimit {
+    pub provider: &'static str,
+    pub direction: Direction,
+    pub bytes: u64,
+}
+
+/// Gmail's documented IMAP download limit per account and day.
+pub const GMAIL_DAILY_DOWNLOAD: u64 = 2_500_000_000;
+/// Gmail's documented IMAP upload limit per account and day.
+pub const GMAIL_DAILY_UPLOAD: u64 = 500_000_000;
+
+impl DailyLimit {
+    /// Gmail's limit in one direction.
+    pub const fn gmail(direction: Direction) -> DailyLimit {
+        DailyLimit {
+            provider: "Gmail",
+            direction,
+            bytes: match direction {
+                Direction::Download => GMAIL_DAILY_DOWNLOAD,
+                Direction::Upload => GMAIL_DAILY_UPLOAD,
+            },
+        }
+    }
+
+    /// The lines printed when the run stopped at its transfer ceiling under this limit:
+    /// what the limit is and when to run again (a day after the run started; `when` renders
+    /// an epoch as a local date).
+    pub fn resume_lines(
+        &self,
+        stopped_at: u64,
+        started_epoch: i64,
+        when: impl Fn(i64) -> String,
+    ) -> Vec<String> {
+        let way = match self.direction {
+            Direction::Download => "download from",
+            Direction::Upload => "upload to",
+        };
+        let limit = crate::display::bytes_display_string_dec(self.bytes as f64);
+        vec![
+            format!(
+                "{} allows about {limit} of IMAP {way} an account a day; this run stopped after {} to stay within it.",
+                self.provider,
+                crate::display::bytes_display_string_dec(stopped_at as f64),
+            ),
+            format!(
+                "Run the same command again after {} to go on: what is already copied is not copied again.",
+                when(started_epoch + 86_400)
+            ),
+        ]
+    }
 }
 
 /// Seconds elapsed since `start` (imapsync's `timesince`; note it can be 0, callers dividing
@@ -254,6 +321,22 @@ mod tests {
         assert_eq!(toggle_sleep(Some(0.5)), Some(1.5));
         assert_eq!(toggle_sleep_message(2.0), "Resetting maxsleep to 2s");
         assert_eq!(toggle_sleep_message(1.5), "Resetting maxsleep to 1.5s");
+    }
+
+    #[test]
+    fn daily_limits_say_when_to_go_on() {
+        let g = DailyLimit::gmail(Direction::Upload);
+        assert_eq!(g.bytes, 500_000_000);
+        assert_eq!(DailyLimit::gmail(Direction::Download).bytes, 2_500_000_000);
+        let lines = g.resume_lines(500_123_000, 1_000, |t| format!("T{t}"));
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0]
+                .starts_with("Gmail allows about 500.000 MB of IMAP upload to an account a day"),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("stopped after 500.123 MB"), "{lines:?}");
+        assert!(lines[1].starts_with("Run the same command again after T87400 to go on"));
     }
 
     #[test]

@@ -575,6 +575,29 @@ pub mod cmd {
             .build()
     }
 
+    /// Gmail's `UID STORE set [+-]X-GM-LABELS (labels)`: system labels (`\Inbox`) as they
+    /// are, the others as astrings (quoted when they have a space or a special character).
+    pub fn uid_store_labels(set: &UidSet, mode: StoreMode, labels: &[String]) -> Command {
+        let op = match mode {
+            StoreMode::Replace => "",
+            StoreMode::Add => "+",
+            StoreMode::Remove => "-",
+        };
+        let mut b = Builder::new("UID STORE")
+            .target(Target::Uids(set.clone()))
+            .raw(format!(" {set} {op}X-GM-LABELS ("));
+        for (i, l) in labels.iter().enumerate() {
+            if i > 0 {
+                b = b.raw(" ");
+            }
+            b = match l.strip_prefix('\\') {
+                Some(rest) if !rest.is_empty() && rest.bytes().all(is_atom_char) => b.raw(l),
+                _ => b.astring(l.as_bytes()),
+            };
+        }
+        b.raw(")").build()
+    }
+
     pub fn uid_expunge(set: &UidSet) -> Command {
         Builder::new("UID EXPUNGE").raw(format!(" {set}")).build()
     }
@@ -858,6 +881,22 @@ mod tests {
         assert!(matches!(body, CommandBody::Enable { .. }));
         let body = decode(&id(&[("name", "imapsync"), ("version", "0.1")]).to_wire("t", &[]));
         assert!(matches!(body, CommandBody::Id { .. }));
+    }
+
+    #[test]
+    fn gmail_label_stores() {
+        let set = UidSet::parse("3,5").expect("set");
+        let labels: Vec<String> = ["\\Inbox", "Work", "Muy Importante", "a\"b", "\\Bad Label"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let wire = uid_store_labels(&set, StoreMode::Add, &labels).to_wire("t", &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&wire),
+            "t UID STORE 3,5 +X-GM-LABELS (\\Inbox Work \"Muy Importante\" \"a\\\"b\" \"\\\\Bad Label\")\r\n"
+        );
+        let wire = uid_store_labels(&set, StoreMode::Remove, &labels[1..2]).to_wire("t", &[]);
+        assert_eq!(wire, b"t UID STORE 3,5 -X-GM-LABELS (Work)\r\n".to_vec());
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Ctx {
     pub started_epoch: f64,
     /// Host2's APPENDLIMIT, learnt after login.
     pub appendlimit: std::sync::OnceLock<u64>,
+    /// Host2's quota, learnt after login (QUOTA).
+    pub quota2: std::sync::OnceLock<imapsync_plan::fit::Quota>,
     /// Bytes of message bodies in flight, shared by every folder copied in parallel.
     pub budget: Arc<tokio::sync::Semaphore>,
     /// Connection pairs in use, at most `--connections1`/`--connections2`.
@@ -37,6 +39,8 @@ pub struct Ctx {
     pub cross_folders: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// What folder records vouch for under this run's options.
     pub fingerprint: String,
+    /// The run's Gmail label decisions, made once both folder lists are mapped.
+    pub labels: std::sync::OnceLock<imapsync_plan::labels::LabelPlan>,
     /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
     /// that no message starts once the limit is reached, pipelining or not).
     bytes_started: std::sync::atomic::AtomicU64,
@@ -76,12 +80,14 @@ impl Ctx {
             started: Instant::now(),
             started_epoch,
             appendlimit: std::sync::OnceLock::new(),
+            quota2: std::sync::OnceLock::new(),
             budget: crate::copy::memory_budget(),
             slots: Arc::new(tokio::sync::Semaphore::new(pairs)),
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
             cross_folders: Mutex::new(std::collections::HashMap::new()),
             fingerprint,
+            labels: std::sync::OnceLock::new(),
             bytes_started: std::sync::atomic::AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
             maxsleep: Mutex::new(maxsleep),
@@ -170,7 +176,13 @@ impl Ctx {
             maxsize: self.maxsize(),
             now: self.started_epoch as i64,
             fingerprint: &self.fingerprint,
+            labels: self.labels.get(),
         }
+    }
+
+    /// The run's label mode (off until the folders are mapped).
+    pub fn label_mode(&self) -> imapsync_plan::labels::LabelMode {
+        self.labels.get().map(|l| l.mode).unwrap_or_default()
     }
 
     /// The counters (a poisoned lock still gives access: counters are plain data).

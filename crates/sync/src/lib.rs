@@ -15,6 +15,8 @@
 //!   `--maxlinelengthcmd`), and their check before connecting.
 //! * [`acls`]: `--syncacls`; [`emailreport`]: the report appended at the end
 //!   (`--emailreport1`, `--emailreport2`).
+//! * [`fit`]: before copying, the warnings about what will not fit on host2.
+//! * [`labels`]: Gmail labels, the run's label plan (each folder stores its labels).
 
 pub mod acls;
 pub mod config;
@@ -22,9 +24,11 @@ pub mod copy;
 pub mod ctx;
 pub mod discover;
 pub mod emailreport;
+pub mod fit;
 pub mod folder;
 pub mod folderops;
 pub mod handle;
+pub mod labels;
 pub mod listing;
 pub mod mapping;
 pub mod output;

@@ -71,6 +71,8 @@ pub struct ListSpec<'a> {
     pub fetch_set: Option<&'a str>,
     pub want_date: bool,
     pub want_keys: bool,
+    /// Gmail labels (X-GM-LABELS).
+    pub want_labels: bool,
     pub identity: &'a IdentityOptions,
 }
 
@@ -122,6 +124,9 @@ fn items(spec: &ListSpec<'_>) -> String {
     let mut s = String::from("UID FLAGS RFC822.SIZE");
     if spec.want_date {
         s.push_str(" INTERNALDATE");
+    }
+    if spec.want_labels {
+        s.push_str(" X-GM-LABELS");
     }
     if spec.want_keys {
         s.push(' ');
@@ -188,6 +193,11 @@ fn listed(it: imapsync_proto::response::FetchItems, spec: &ListSpec<'_>) -> Opti
         key,
         pairwise: false,
         flags_known: true,
+        labels: if spec.want_labels {
+            Some(it.x_gm_labels.unwrap_or_default())
+        } else {
+            None
+        },
     })
 }
 

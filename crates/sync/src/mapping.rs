@@ -29,6 +29,9 @@ pub struct Plan {
     pub sep2: String,
     /// Host2 folders that no host1 folder maps to (for `--delete2folders`).
     pub only_on_2: Vec<String>,
+    /// Every selectable host1 folder the rules map, synced or not, with its host2 name (Gmail
+    /// labels are translated like folder names).
+    pub mapped_all: Vec<(String, String)>,
 }
 
 /// Both folder listings, mapped, with the statuses of the folders concerned.
@@ -191,6 +194,10 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         })
         .collect::<Result<Vec<_>, FolderError>>()?;
     let only_on_2 = folders::folders_in_2_not_in_1(&mapper, &h1_all, &h2_all)?;
+    let mapped_all = h1_all
+        .iter()
+        .filter_map(|n| mapper.map(n).ok().map(|n2| (n.clone(), n2)))
+        .collect();
     let verbose = cfg.debug || matches!(cfg.mode, Mode::JustFolderLists | Mode::JustAutomap);
     lines.extend(listing_lines(verbose, &h1_all, &h2_all, &only_on_2, &pairs));
     Ok(Plan {
@@ -198,6 +205,7 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         lines,
         sep2: ns2.sep,
         only_on_2,
+        mapped_all,
     })
 }
 

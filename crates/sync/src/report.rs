@@ -87,6 +87,15 @@ fn transfer_lines(st: &Stats, r: &ReportInput, elapsed: f64) -> Vec<(&'static st
     l.extend([
         ("Messages transferred", transferred),
         ("Messages skipped", st.skipped.to_string()),
+    ]);
+    if st.too_big > 0 {
+        // Per message above, summed here (--maxsize, APPENDLIMIT, refused by host2).
+        l.push((
+            "Messages skipped as too big",
+            format!("{} messages, {}", st.too_big, bytes(st.bytes_too_big)),
+        ));
+    }
+    l.extend([
         ("Messages found duplicate on host1", st.dup1.to_string()),
         ("Messages found duplicate on host2", st.dup2.to_string()),
         (

@@ -233,7 +233,11 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
     if mode.stops_after(Phase::FolderSizes) {
         return stop(&conn, looked(ctx, mode)).await;
     }
+    crate::labels::prepare(ctx, &conn.c1, &conn.c2, &mapped);
     ctx.stats().folders_wanted = mapped.plan.pairs.len() as u64;
+    if !mode.stops_after(Phase::CreateFolders) {
+        crate::fit::warn(ctx, &conn.c1, &conn.c2, &mapped).await;
+    }
     let existing2 = folderops::prepare_host2(ctx, &conn.c2, &mut mapped).await;
     if mode.stops_after(Phase::CreateFolders) {
         ctx.stats().folders_synced = mapped.plan.pairs.len() as u64;
@@ -407,14 +411,19 @@ async fn check_quota(ctx: &Ctx, c2: &Connection) {
     let Ok(done) = c2.run(cmd::getquotaroot(b"INBOX")).await else {
         return;
     };
+    let mut quota = imapsync_plan::fit::Quota::default();
     for u in done.untagged {
         let imapsync_proto::response::Untagged::Quota { resources, .. } = u else {
             continue;
         };
         for (name, usage, limit) in resources {
+            if name.eq_ignore_ascii_case("MESSAGE") && limit > 0 {
+                quota.messages.get_or_insert((usage, limit));
+            }
             if name != "STORAGE" || limit == 0 {
                 continue;
             }
+            quota.storage_kib.get_or_insert((usage, limit));
             let pct = 100.0 * usage as f64 / limit as f64;
             ctx.out.line(format!(
                 "Host2: Quota current storage is {} bytes. Limit is {} bytes. So {pct:.2} % full",
@@ -428,6 +437,7 @@ async fn check_quota(ctx: &Ctx, c2: &Connection) {
             }
         }
     }
+    let _ = ctx.quota2.set(quota);
 }
 
 fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
@@ -449,7 +459,7 @@ fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
             port1: cfg.side1.connect.port.unwrap_or(143),
             host2: cfg.side2.connect.host.clone(),
             port2: cfg.side2.connect.port.unwrap_or(143),
-            ..AdviceContext::default()
+            exitwhenover: cfg.rates.exitwhenover,
         };
         (nb, code, (nb > 0).then(|| e.listing(cfg.errorsdump, &adv)))
     };

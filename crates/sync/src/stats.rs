@@ -31,4 +31,9 @@ pub struct Stats {
     pub missing: u64,
     pub extra: u64,
     pub flags_updated: u64,
+    /// Host2 messages given labels (`STORE [+-]X-GM-LABELS`).
+    pub labels_stored: u64,
+    /// Messages not copied as too big (`--maxsize`, APPENDLIMIT, or refused by host2).
+    pub too_big: u64,
+    pub bytes_too_big: u64,
 }

@@ -65,6 +65,7 @@ pub mod date;
 pub mod dovecot;
 pub mod fill;
 pub mod fixtures;
+pub mod gmail;
 pub mod imap;
 pub mod mutf7;
 pub mod oauth;

@@ -68,6 +68,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::background::Background;
+use crate::gmail::{self, GmailEmu, Index};
 
 /// A connection with no traffic in either direction for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -388,6 +389,8 @@ struct Shared {
     active: AtomicU64,
     commands: Mutex<BTreeMap<String, u64>>,
     events: Mutex<Vec<String>>,
+    /// Gmail's extensions emulated on top of the server ([`Shim::gmail`]).
+    gmail: Option<Arc<GmailEmu>>,
 }
 
 impl Shared {
@@ -423,6 +426,32 @@ impl Shim {
     /// Listen on `127.0.0.1:0` and forward to `target`, applying `rules` (an invalid
     /// argument regex is an error).
     pub fn start(target: impl ToSocketAddrs, rules: Vec<Rule>) -> Result<Shim> {
+        Self::start_with(target, rules, None)
+    }
+
+    /// Like [`Shim::start`], and emulates Gmail's IMAP extensions (X-GM-LABELS fetch and
+    /// store, X-GM-MSGID, All Mail as the set of all messages) on top of the server for the
+    /// account `user` (see [`crate::gmail`] for how). The server must announce
+    /// [`gmail::GMAIL_CAPABILITY`] itself (e.g. `DovecotBuilder::add_capability`).
+    pub fn gmail(
+        target: impl ToSocketAddrs,
+        user: &str,
+        pass: &str,
+        rules: Vec<Rule>,
+    ) -> Result<Shim> {
+        let addr = target
+            .to_socket_addrs()
+            .context("resolving the shim target")?
+            .next()
+            .ok_or_else(|| anyhow!("shim target resolves to nothing"))?;
+        Self::start_with(addr, rules, Some(Arc::new(GmailEmu::new(addr, user, pass))))
+    }
+
+    fn start_with(
+        target: impl ToSocketAddrs,
+        rules: Vec<Rule>,
+        gmail: Option<Arc<GmailEmu>>,
+    ) -> Result<Shim> {
         let target = target
             .to_socket_addrs()
             .context("resolving the shim target")?
@@ -436,6 +465,7 @@ impl Shim {
             active: AtomicU64::new(0),
             commands: Mutex::new(BTreeMap::new()),
             events: Mutex::new(Vec::new()),
+            gmail,
         });
         let sh = shared.clone();
         let server = Background::start("imapshim", move |sock, n| handle(sock, n, sh.clone()))?;
@@ -537,6 +567,11 @@ struct ConnState {
     raw: bool,
     /// Untagged texts to send before the tagged answer of a command.
     inject: HashMap<Vec<u8>, Vec<String>>,
+    /// Gmail emulation: the folder selected last, the label index of the last FETCH of
+    /// labels, the APPENDs in flight (tag → folder).
+    selected: String,
+    index: Option<Arc<Index>>,
+    appends: HashMap<Vec<u8>, String>,
 }
 
 struct Ctx {
@@ -794,7 +829,7 @@ async fn up_pump(cr: &mut OwnedReadHalf, sw: &mut OwnedWriteHalf, ctx: &Ctx) -> 
                         }
                         break;
                     };
-                    let line: Vec<u8> = buf.drain(..=lf).collect();
+                    let mut line: Vec<u8> = buf.drain(..=lf).collect();
                     let lit = literal_at_end(&line);
                     if cmd.is_none() {
                         let raw_line = ctx.with(|s| s.raw_until.is_some()).unwrap_or(false);
@@ -807,8 +842,19 @@ async fn up_pump(cr: &mut OwnedReadHalf, sw: &mut OwnedWriteHalf, ctx: &Ctx) -> 
                             continue;
                         };
                         ctx.shared.count(&name);
-                        let action = ctx.rules.command(ctx.n, &mut per_conn, &name, &args);
+                        let emulated = match &ctx.shared.gmail {
+                            Some(gm) => gmail_command(ctx, gm, &tag, &name, &args, &mut line).await,
+                            None => None,
+                        };
+                        let action = match emulated {
+                            Some(_) => None,
+                            None => ctx.rules.command(ctx.n, &mut per_conn, &name, &args),
+                        };
                         let fate = match action {
+                            None if emulated.is_some() => Fate::Swallow {
+                                reply: emulated.unwrap_or_default(),
+                                close: false,
+                            },
                             None => Fate::Forward,
                             Some((i, a)) => {
                                 ctx.fired(
@@ -1035,6 +1081,10 @@ async fn down_pump(
                         }
                     }
                     let mut switch_after = false;
+                    let mut line = line;
+                    if let Some(gm) = &ctx.shared.gmail {
+                        gmail_response(ctx, gm, first, &mut line).await;
+                    }
                     if first {
                         let mut w = words(&line);
                         let tag = w.next().unwrap_or(b"").to_vec();
@@ -1124,6 +1174,107 @@ async fn down_pump(
                 Ok(Ok(k)) => buf.extend_from_slice(&tmp[..k]),
                 Err(_) => return Exit::Close,
             },
+        }
+    }
+}
+
+/// Runs a blocking step of the Gmail emulation off the shim's thread.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(anyhow!("gmail emulation: {e}")))
+}
+
+/// The Gmail emulation of a client command: `Some(answer)` when the shim answers it itself
+/// (a label STORE); otherwise it may rewrite `line` (a FETCH of labels) and notes what the
+/// answers need (selected folder, APPEND target).
+async fn gmail_command(
+    ctx: &Ctx,
+    gm: &Arc<GmailEmu>,
+    tag: &[u8],
+    name: &str,
+    args: &[u8],
+    line: &mut Vec<u8>,
+) -> Option<Vec<u8>> {
+    let args = String::from_utf8_lossy(args).into_owned();
+    match name {
+        "SELECT" | "EXAMINE" => {
+            if let Some((n, _)) = gmail::astring(&args) {
+                ctx.with(|s| s.selected = n);
+            }
+            None
+        }
+        "APPEND" => {
+            if let Some((n, _)) = gmail::astring(&args) {
+                ctx.with(|s| s.appends.insert(tag.to_vec(), n));
+            }
+            None
+        }
+        "FETCH" | "UID FETCH" => {
+            let items = gmail::rewrite_fetch(&args)?;
+            let g = gm.clone();
+            match blocking(move || g.index()).await {
+                Ok(ix) => {
+                    ctx.with(|s| s.index = Some(Arc::new(ix)));
+                }
+                Err(e) => ctx
+                    .shared
+                    .event(format!("conn {}: gmail index: {e:#}", ctx.n)),
+            }
+            let mut l = tag.to_vec();
+            l.extend_from_slice(format!(" {name} {items}\r\n").as_bytes());
+            *line = l;
+            None
+        }
+        "UID STORE" => {
+            let (set, st) = gmail::parse_store(&args)?;
+            let selected = ctx.with(|s| s.selected.clone()).unwrap_or_default();
+            let g = gm.clone();
+            let r = blocking(move || g.store(&selected, &set, &st)).await;
+            let mut reply = tag.to_vec();
+            match r {
+                Ok(()) => reply.extend_from_slice(b" OK Success\r\n"),
+                Err(e) => {
+                    ctx.shared
+                        .event(format!("conn {}: gmail label store: {e:#}", ctx.n));
+                    reply.extend_from_slice(format!(" NO [CANNOT] {e}\r\n").as_bytes());
+                }
+            }
+            Some(reply)
+        }
+        _ => None,
+    }
+}
+
+/// The Gmail emulation of a server response line: FETCH answers carry Gmail's items instead
+/// of `X-GUID`; an APPEND's OK waits for the copies in All Mail.
+async fn gmail_response(ctx: &Ctx, gm: &Arc<GmailEmu>, first: bool, line: &mut Vec<u8>) {
+    if line.windows(7).any(|w| w == b"X-GUID ") {
+        let (ix, selected) = ctx
+            .with(|s| (s.index.clone(), s.selected.clone()))
+            .unwrap_or_default();
+        if let Some(ix) = ix
+            && let Some(new) = gmail::rewrite_response(line, &ix, &selected)
+        {
+            *line = new;
+        }
+        return;
+    }
+    if !first {
+        return;
+    }
+    let tag = words(line).next().unwrap_or(b"").to_vec();
+    if tag == b"*" || tag == b"+" {
+        return;
+    }
+    let Some(folder) = ctx.with(|s| s.appends.remove(&tag)).flatten() else {
+        return;
+    };
+    if let Some(uids) = gmail::appenduid(line) {
+        let g = gm.clone();
+        if let Err(e) = blocking(move || g.appended(&folder, &uids)).await {
+            ctx.shared
+                .event(format!("conn {}: gmail copy to All Mail: {e:#}", ctx.n));
         }
     }
 }

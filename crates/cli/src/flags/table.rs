@@ -379,9 +379,9 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("flagscase", Bool, FlagsDates, "on", "Normalise the case of the standard system flags"),
     Flag::one("syncinternaldates", Bool, FlagsDates, "on", "Keep the host1 internal date on host2"),
     Flag::one("idatefromheader", Bool, FlagsDates, "off", "Take the internal date from the Date: header"),
-    Flag::one("synclabels", Bool, FlagsDates, "off", "Copy Gmail labels of new messages").not_yet(),
-    Flag::one("resynclabels", Bool, FlagsDates, "off", "Make Gmail labels equal for known messages").not_yet(),
-    Flag::one("debuglabels", Bool, FlagsDates, "off", "Trace Gmail label handling").not_yet(),
+    Flag::one("synclabels", Bool, FlagsDates, "off", "Copy Gmail labels of new messages"),
+    Flag::one("resynclabels", Bool, FlagsDates, "off", "Make Gmail labels equal for known messages"),
+    Flag::one("debuglabels", Bool, FlagsDates, "off", "Trace Gmail label handling"),
     Flag::one("syncacls", Bool, FlagsDates, "off", "Copy folder ACLs to host2"),
     // ------------------------------------------------------------------
     // Deletion and expunge

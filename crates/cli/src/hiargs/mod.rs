@@ -416,6 +416,11 @@ fn messages(
             .bool("disarmreadreceipts")
             .unwrap_or(pre.disarmreadreceipts),
         maxlinelength: p.int("maxlinelength").filter(|&v| v > 0).map(|v| v as u64),
+        labels: imapsync_plan::labels::LabelOptions {
+            synclabels: p.bool("synclabels").unwrap_or(pre.labels),
+            resynclabels: p.bool("resynclabels").unwrap_or(pre.labels),
+            debuglabels: p.bool("debuglabels").unwrap_or(false),
+        },
         ..content::messages(p, searches)?
     })
 }
@@ -531,7 +536,14 @@ fn rates(p: &Parsed, pre: &Presets) -> RateConfig {
         maxsleep: p.float("maxsleep").or(pre
             .maxsleep
             .then_some(imapsync_plan::throttle::DEFAULT_MAXSLEEP)),
-        exitwhenover: p.int("exitwhenover").map(|v| v.max(0) as u64),
+        // The provider's daily limit is the default ceiling; 0 means no ceiling.
+        exitwhenover: match p.int("exitwhenover") {
+            Some(v) if v > 0 => Some(v as u64),
+            // 0 (or less): no ceiling, not even the provider's.
+            Some(_) => None,
+            None => pre.daily_limit.map(|d| d.bytes),
+        },
+        daily_limit: pre.daily_limit,
     }
 }
 
@@ -744,6 +756,70 @@ mod tests {
         assert!(c.messages.skipcrossduplicates);
         let c = cfg(&["--gmail1", "--noskipcrossduplicates"]);
         assert!(!c.messages.skipcrossduplicates);
+    }
+
+    #[test]
+    fn gmail_labels_and_limits() {
+        // (options, synclabels, resynclabels, skipcrossduplicates)
+        let table: &[(&[&str], [bool; 3])] = &[
+            (&[], [false, false, false]),
+            (&["--gmail1", "--gmail2"], [true, true, false]),
+            (
+                &["--gmail1", "--gmail2", "--noresynclabels"],
+                [true, false, false],
+            ),
+            (&["--gmail1"], [false, false, true]),
+            // Labels as folders: each label is a copy, no cross-duplicate skipping.
+            (&["--gmail1", "--synclabels"], [true, false, false]),
+            (
+                &["--gmail1", "--synclabels", "--skipcrossduplicates"],
+                [true, false, true],
+            ),
+            (&["--gmail2"], [false, false, false]),
+            (&["--synclabels"], [true, false, false]),
+        ];
+        for (args, want) in table {
+            let m = cfg(args).messages;
+            let got = [
+                m.labels.synclabels,
+                m.labels.resynclabels,
+                m.skipcrossduplicates,
+            ];
+            assert_eq!(&got, want, "{args:?}");
+        }
+        assert!(cfg(&["--debuglabels"]).messages.labels.debuglabels);
+        // Gmail's daily limits become the transfer ceiling, the user's value wins.
+        let table: &[(&[&str], Option<u64>)] = &[
+            (&[], None),
+            (&["--gmail1"], Some(2_500_000_000)),
+            (&["--gmail2"], Some(500_000_000)),
+            (&["--gmail1", "--gmail2"], Some(500_000_000)),
+            (&["--gmail2", "--exitwhenover", "1000"], Some(1000)),
+            (&["--gmail2", "--exitwhenover", "0"], None),
+            (&["--exitwhenover", "0"], None),
+            (&["--exitwhenover", "1000"], Some(1000)),
+        ];
+        for (args, want) in table {
+            assert_eq!(cfg(args).rates.exitwhenover, *want, "{args:?}");
+        }
+        assert!(cfg(&["--gmail2"]).rates.daily_limit.is_some());
+        assert!(cfg(&[]).rates.daily_limit.is_none());
+        // At most 15 connections on a Gmail side.
+        let c = cfg(&["--gmail1", "--connections1", "16", "--connections2", "16"]);
+        assert_eq!((c.side1.connections, c.side2.connections), (15, 16));
+        let c = cfg(&["--gmail2", "--connections2", "9"]);
+        assert_eq!(c.side2.connections, 9);
+        let c = cfg(&["--gmail1", "--gmail2"]);
+        assert_eq!(c.folders.folderlast, vec!["[Gmail]/All Mail".to_string()]);
+        let c = cfg(&["--gmail1"]);
+        assert_eq!(
+            c.folders.folderlast.first().map(String::as_str),
+            Some("[Gmail]/Sent Mail")
+        );
+        assert_eq!(
+            c.folders.folderlast.last().map(String::as_str),
+            Some("[Gmail]/All Mail")
+        );
     }
 
     #[test]

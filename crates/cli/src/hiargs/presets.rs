@@ -31,11 +31,58 @@ pub(super) struct Presets {
     pub(super) sep: [Option<char>; 2],
     pub(super) prefix_empty: [bool; 2],
     pub(super) messageidnodomain: bool,
+    /// `--synclabels`, `--resynclabels` (Gmail on both sides).
+    pub(super) labels: bool,
+    /// Most connections per side the provider accepts for one account.
+    pub(super) connection_cap: [Option<usize>; 2],
+    /// The provider's daily transfer limit: a clean stop (`--exitwhenover`) once reached.
+    pub(super) daily_limit: Option<imapsync_plan::throttle::DailyLimit>,
     pub(super) notes: Vec<String>,
 }
 
+/// Simultaneous IMAP connections Gmail accepts per account.
+pub(super) const GMAIL_CONNECTIONS: usize = 15;
+
+/// imapsync's (2.288+) order for Gmail's special folders under `--gmail1`: after the user's
+/// labels, so that with `--skipcrossduplicates` a message lands in its own label first.
+const GMAIL1_FOLDERLAST: [&str; 8] = [
+    "[Gmail]/Sent Mail",
+    "[Gmail]/Important",
+    "[Gmail]/Starred",
+    "[Gmail]/Drafts",
+    "[Gmail]/Trash",
+    "[Gmail]/Spam",
+    "[Gmail]/Chats",
+    "[Gmail]/All Mail",
+];
+
 /// imapsync's line-wrapping rule for Exchange/Office 365 (lines of at most 10239 bytes).
 const WRAP_10239: &str = r"s,(.{10239}),$1\r\n,g";
+
+/// Gmail's per-account limits: 15 connections, and the daily IMAP transfer limits (about
+/// 2,500 MB downloaded and 500 MB uploaded a day) as a clean stop.
+fn gmail_limits(x: &mut Presets, g1: bool, g2: bool) {
+    use imapsync_plan::throttle::{DailyLimit, Direction};
+    if g1 {
+        x.connection_cap[0] = Some(GMAIL_CONNECTIONS);
+        x.daily_limit = Some(DailyLimit::gmail(Direction::Download));
+    }
+    if g2 {
+        x.connection_cap[1] = Some(GMAIL_CONNECTIONS);
+        // The upload limit is the lower one.
+        x.daily_limit = Some(DailyLimit::gmail(Direction::Upload));
+    }
+    if let Some(d) = x.daily_limit {
+        x.notes.push(format!(
+            "Gmail limits: at most {GMAIL_CONNECTIONS} connections per Gmail account; the run stops cleanly after {} transferred, Gmail's daily IMAP {} limit (--exitwhenover N to change it, 0 for no stop)",
+            imapsync_plan::display::bytes_display_string_dec(d.bytes as f64),
+            match d.direction {
+                Direction::Download => "download",
+                Direction::Upload => "upload",
+            }
+        ));
+    }
+}
 
 pub(super) fn presets(p: &Parsed) -> Presets {
     let on = |n: &str| p.bool(n) == Some(true);
@@ -53,7 +100,7 @@ pub(super) fn presets(p: &Parsed) -> Presets {
         x.useheader = vec!["X-Gmail-Received", "Message-Id"];
         x.exclude.push(r"\[Gmail\]$");
         x.folderlast.push("[Gmail]/All Mail");
-        x.notes.push("Gmail to Gmail: labels are not copied (X-GM-LABELS is not supported yet); every label folder is synced as a folder".into());
+        x.labels = true;
     } else if g1 {
         x.host[0] = Some("imap.gmail.com");
         x.ssl[0] = true;
@@ -61,10 +108,11 @@ pub(super) fn presets(p: &Parsed) -> Presets {
         x.maxbytesafter = Some(3_000_000_000);
         x.maxsleep = true;
         x.automap = true;
-        x.skipcrossduplicates = Some(true);
+        // With --synclabels each label is a folder copy: cross duplicates are wanted.
+        x.skipcrossduplicates = Some(!on("synclabels"));
         x.useheader = vec!["X-Gmail-Received", "Message-Id"];
         x.regextrans2.push(r"s,\[Gmail\].,,");
-        x.folderlast.push("[Gmail]/All Mail");
+        x.folderlast.extend(GMAIL1_FOLDERLAST);
     } else if g2 {
         x.host[1] = Some("imap.gmail.com");
         x.ssl[1] = true;
@@ -86,6 +134,7 @@ pub(super) fn presets(p: &Parsed) -> Presets {
         ]);
         x.folderlast.push("[Gmail]/All Mail");
     }
+    gmail_limits(&mut x, g1, g2);
     if on("office1") {
         x.notes.push(
             r#"Option --office1 is like: --host1 outlook.office365.com --ssl1 --exclude "^Files$""#

@@ -315,10 +315,18 @@ pub(super) fn side_config(
         c.pipeline_depth = depth.clamp(1, 10_000) as usize;
     }
     c.no_login = justconnect;
-    let connections = p
+    let mut connections = p
         .int(&get("connections"))
         .map(|v| v.clamp(1, MAX_CONNECTIONS as i64) as usize)
         .unwrap_or(DEFAULT_CONNECTIONS);
+    if let Some(cap) = pre.connection_cap[i]
+        && connections > cap
+    {
+        warnings.push(format!(
+            "--connections{n} {connections}: the provider accepts at most {cap} connections per account, using {cap}"
+        ));
+        connections = cap;
+    }
     let search = p
         .string(&get("search"))
         .or_else(|| p.string("search"))

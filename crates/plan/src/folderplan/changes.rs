@@ -149,6 +149,7 @@ impl Pairing {
             key: None,
             pairwise: false,
             flags_known: flags.is_some(),
+            labels: None,
         };
         let mut list1 = full1;
         list1.extend(self.pairs.keys().map(|&u| stub(u, flags1.get(&u))));

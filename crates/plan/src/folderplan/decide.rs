@@ -10,6 +10,7 @@ use crate::dates;
 use crate::diff::{self, Diff, Msg};
 use crate::flags::{self, BuggyFlagsFilter, FlagOptions, FlagRewrite};
 use crate::identity;
+use crate::labels::{self, FolderLabelPlan, LabelPlan};
 use crate::options::{DeleteConfig, MessageConfig};
 use crate::record::MapEntry;
 use crate::select::{self, SizeSkip};
@@ -32,6 +33,9 @@ pub struct Rules<'a> {
     pub now: i64,
     /// [`super::fingerprint`] of the run's options.
     pub fingerprint: &'a str,
+    /// The run's Gmail label decisions (`--synclabels`, `--resynclabels`), once both hosts
+    /// are known; `None` without labels.
+    pub labels: Option<&'a LabelPlan>,
 }
 
 impl<'a> Rules<'a> {
@@ -51,6 +55,7 @@ impl<'a> Rules<'a> {
             maxsize: messages.maxsize,
             now: 0,
             fingerprint,
+            labels: None,
         }
     }
 
@@ -144,6 +149,9 @@ pub struct FolderPlan {
     /// Host1 UIDs not copied because an earlier folder's host2 side has them
     /// (`--skipcrossduplicates`).
     pub cross_duplicates: Vec<u32>,
+    /// Gmail labels: messages another folder copies, labels to store on the copies (of
+    /// planned copies only) and on messages already there ([`crate::labels`]).
+    pub labels: FolderLabelPlan,
     /// Flag STOREs (replace) for messages already on host2: flag list → host2 UIDs.
     pub flag_updates: BTreeMap<String, Vec<u32>>,
     /// The flags those STOREs leave on host2, per host1 UID (for the UID map).
@@ -194,6 +202,12 @@ impl FolderPlan {
 
 /// Decides one folder pair.
 pub fn decide(rules: &Rules<'_>, input: Listings<'_>) -> FolderPlan {
+    decide_folder(rules, input, None)
+}
+
+/// Decides one folder pair; `folder1` (host1's folder name) brings in the label rules of
+/// `rules.labels`.
+pub fn decide_folder(rules: &Rules<'_>, input: Listings<'_>, folder1: Option<&str>) -> FolderPlan {
     let m = rules.messages;
     let mut list1 = input.list1;
     if m.addheader {
@@ -237,6 +251,12 @@ pub fn decide(rules: &Rules<'_>, input: Listings<'_>) -> FolderPlan {
         })
         .collect();
     let stale1 = d.stale.iter().map(|&(u1, _)| u1).collect();
+    let labels = match (rules.labels, folder1) {
+        (Some(lp), Some(f1)) => {
+            labels::plan_folder(lp, f1, &list1, &input.list2, &d.copy, &d.present)
+        }
+        _ => FolderLabelPlan::default(),
+    };
     let mut plan = FolderPlan {
         list1,
         list2: input.list2,
@@ -244,10 +264,15 @@ pub fn decide(rules: &Rules<'_>, input: Listings<'_>) -> FolderPlan {
         adopted,
         stale1,
         counts,
+        labels,
         ..FolderPlan::default()
     };
     let flagger = Flagger::new(m, input.permanentflags2);
     plan_copies(rules, &mut plan, &flagger, input.cross_keys);
+    let planned: HashSet<u32> = plan.copies.iter().map(|c| c.uid).collect();
+    plan.labels
+        .copy_labels
+        .retain(|uid, _| planned.contains(uid));
     if m.resyncflags && input.have2 {
         plan_flag_updates(&mut plan, &flagger, m.debugflags);
     }
@@ -361,8 +386,12 @@ fn plan_copies(
     cross_keys: Option<&HashSet<String>>,
 ) {
     let m = rules.messages;
+    let elsewhere: HashSet<u32> = plan.labels.elsewhere.iter().map(|(u, _)| *u).collect();
     for &i in &plan.diff.copy {
         let l = &plan.list1[i];
+        if elsewhere.contains(&l.uid) {
+            continue;
+        }
         if let (Some(k), Some(cross)) = (&l.key, cross_keys)
             && cross.contains(k)
         {
@@ -758,6 +787,65 @@ mod tests {
         let p = run(&m, vec![msg(1, Some("a"), "\\Flagged \\Seen")], vec![], &[]);
         assert_eq!(p.copies[0].flags, vec!["\\Seen"]);
         assert!(p.flag_errors.is_empty());
+    }
+
+    #[test]
+    fn labels_decide_where_a_message_is_copied() {
+        use crate::folders::ListedFolder;
+        use crate::labels::{LabelInputs, LabelMode, LabelPlan};
+        let folders: Vec<ListedFolder> = ["INBOX", "Work"]
+            .iter()
+            .map(|n| ListedFolder::new(*n, &[]))
+            .collect();
+        let names: Vec<String> = vec!["INBOX".into(), "Work".into()];
+        let mapped: Vec<(String, String)> = names.iter().map(|n| (n.clone(), n.clone())).collect();
+        let lp = LabelPlan::new(&LabelInputs {
+            mode: LabelMode::Labels {
+                sync: true,
+                resync: false,
+            },
+            folders1: &folders,
+            folders2: &folders,
+            selected: &names,
+            mapped: &mapped,
+            debug: false,
+        });
+        let m = MessageConfig {
+            maxsize: Some(150),
+            ..opts()
+        };
+        let d = DeleteConfig::default();
+        let rules = Rules {
+            labels: Some(&lp),
+            ..Rules::new(&m, &d, "FP")
+        };
+        let with = |uid, labels: &[&str]| Listed {
+            labels: Some(labels.iter().map(|s| s.to_string()).collect()),
+            ..msg(uid, Some(&format!("k{uid}")), "")
+        };
+        let input = || Listings {
+            list1: vec![
+                with(1, &["\\Inbox", "Work"]),
+                with(2, &["Work", "Other"]),
+                with(60, &["Work", "Other"]),
+            ],
+            list2: vec![],
+            map: &[],
+            have2: true,
+            permanentflags2: "",
+            cross_keys: None,
+        };
+        let p = decide_folder(&rules, input(), Some("Work"));
+        assert_eq!(p.copies.iter().map(|c| c.uid).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(p.labels.elsewhere, vec![(1, "INBOX".to_string())]);
+        assert_eq!(
+            p.labels.copy_labels.keys().copied().collect::<Vec<_>>(),
+            vec![2],
+            "uid 60 is too big: no labels to store for a copy not made"
+        );
+        assert_eq!(p.size_skips.len(), 1);
+        // Without the folder name (or without labels) nothing changes.
+        assert_eq!(decide(&rules, input()).copies.len(), 2);
     }
 
     #[test]

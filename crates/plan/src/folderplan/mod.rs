@@ -21,7 +21,8 @@ pub mod vouch;
 
 pub use changes::{ChangesPlan, Pairing, changes_plan, pairing, qresync_uids};
 pub use decide::{
-    Counts, FlagTrace, FolderPlan, Listings, PlannedCopy, Rules, decide, flags_after_copy,
+    Counts, FlagTrace, FolderPlan, Listings, PlannedCopy, Rules, decide, decide_folder,
+    flags_after_copy,
 };
 pub use deletion::{
     Deletion2, Expunge2, Host2Facts, Target2, delete1_at_once, delete1_targets, deletion2, expunge2,
@@ -45,6 +46,8 @@ pub struct Listed {
     /// `flags` is current (false for a paired message whose flags were not fetched because
     /// nothing changed).
     pub flags_known: bool,
+    /// Gmail labels (X-GM-LABELS), when they were fetched.
+    pub labels: Option<Vec<String>>,
 }
 
 /// A selected folder, as SELECT or EXAMINE told.
@@ -74,6 +77,7 @@ pub(crate) mod testutil {
             key: key.map(str::to_string),
             pairwise: false,
             flags_known: true,
+            labels: None,
         }
     }
 }

@@ -34,7 +34,21 @@ pub fn fingerprint(search1: Option<&str>, search2: Option<&str>, m: &MessageConf
             ([None, None], None) => String::new(),
             (sets, al) => format!("|sets={sets:?}|al={al:?}"),
         },
-    )
+    ) + &if m.labels.any() {
+        format!(
+            "|labels={}{}",
+            u8::from(m.labels.synclabels),
+            u8::from(m.labels.resynclabels)
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// Labels are resynced: a label change shows in no status of the message's folder, so the
+/// record vouches for nothing and listings are full.
+fn labels_need_full_listing(rules: &Rules<'_>) -> bool {
+    rules.labels.is_some_and(|l| l.mode.needs_full_listing())
 }
 
 /// A side's LIST-STATUS values equal those recorded (HIGHESTMODSEQ compared when both have
@@ -91,6 +105,7 @@ pub fn unchanged(
         && !deletions_pending(rec, d)
         && rec.options.as_deref() == Some(rules.fingerprint)
         && !time_dependent
+        && !labels_need_full_listing(rules)
         && exists2
         && status_matches(status1, rec.uidvalidity1, &rec.side1, m.resyncflags)
         && status_matches(status2, rec.uidvalidity2, &rec.side2, m.resyncflags)
@@ -145,6 +160,7 @@ pub fn incremental(
         && !rules.searched()
         && !(d.delete2 && m.syncduplicates)
         && !m.skipcrossduplicates
+        && !labels_need_full_listing(rules)
 }
 
 /// How a folder's sync ended, as the record needs it.
@@ -365,6 +381,77 @@ mod tests {
         ] {
             assert!(!run(&rec, d), "{d:?}");
         }
+    }
+
+    #[test]
+    fn resynced_labels_need_full_listings() {
+        use crate::labels::{LabelMode, LabelOptions, LabelPlan};
+        let rec = record("FP");
+        let (s1, s2) = (status(7, 11, 10, Some(50)), status(9, 21, 10, Some(60)));
+        let (sel1, sel2) = (
+            Selected {
+                uidvalidity: Some(7),
+                ..Selected::default()
+            },
+            Selected {
+                uidvalidity: Some(9),
+                ..Selected::default()
+            },
+        );
+        let m = opts();
+        let d = DeleteConfig::default();
+        let table = [
+            (LabelMode::Off, true),
+            (LabelMode::Folders, true),
+            (
+                LabelMode::Labels {
+                    sync: true,
+                    resync: false,
+                },
+                true,
+            ),
+            (
+                LabelMode::Labels {
+                    sync: true,
+                    resync: true,
+                },
+                false,
+            ),
+        ];
+        for (mode, vouches) in table {
+            let lp = LabelPlan {
+                mode,
+                ..LabelPlan::default()
+            };
+            let r = Rules {
+                labels: Some(&lp),
+                ..rules(&m, &d)
+            };
+            assert_eq!(
+                unchanged(&rec, Some(&s1), Some(&s2), true, &r),
+                vouches,
+                "{mode:?}"
+            );
+            assert_eq!(
+                incremental(&rec, &sel1, &sel2, false, &r),
+                vouches,
+                "{mode:?}"
+            );
+        }
+        // The options fingerprint names the label options only when they are on.
+        assert_eq!(
+            fingerprint(None, None, &m),
+            fingerprint(None, None, &opts())
+        );
+        let with = MessageConfig {
+            labels: LabelOptions {
+                synclabels: true,
+                resynclabels: true,
+                debuglabels: false,
+            },
+            ..opts()
+        };
+        assert!(fingerprint(None, None, &with).ends_with("|labels=11"));
     }
 
     #[test]

@@ -194,6 +194,12 @@ impl FolderSync<'_> {
             }
         }
         let mut st = ctx.stats();
+        for (_, s) in &plan.size_skips {
+            if let imapsync_plan::select::SizeSkip::ExceedsMaxsize { size, .. } = s {
+                st.too_big += 1;
+                st.bytes_too_big += size;
+            }
+        }
         st.skipped += (plan.size_skips.len() + plan.cross_duplicates.len()) as u64;
         st.bytes_skipped += plan.size_skips.iter().map(|(_, s)| s.size()).sum::<u64>();
         st.crossdup2 += plan.cross_duplicates.len() as u64;
@@ -506,6 +512,13 @@ impl<'a> FolderProgress<'a> {
         ) && !ctx.aborted()
         {
             ctx.error(msg);
+            if let Some(d) = &ctx.cfg.rates.daily_limit {
+                ctx.out.lines(&d.resume_lines(
+                    total_bytes,
+                    ctx.started_epoch as i64,
+                    imapsync_plan::display::localtimez_local_epoch,
+                ));
+            }
             ctx.abort();
         }
         let eta = ctx.eta();
@@ -602,14 +615,21 @@ impl Progress for FolderProgress<'_> {
                 item.size,
             ),
             // Skipped and reported, like a --maxsize skip: not an error.
-            Outcome::TooBig { status, bytes } => self.skipped(
-                format!(
-                    "msg {name1}/{} {{{bytes}}} skipped: host2 refuses it as too big: {}",
-                    item.uid,
-                    status.full_text()
-                ),
-                bytes,
-            ),
+            Outcome::TooBig { status, bytes } => {
+                {
+                    let mut st = self.ctx.stats();
+                    st.too_big += 1;
+                    st.bytes_too_big += bytes;
+                }
+                self.skipped(
+                    format!(
+                        "msg {name1}/{} {{{bytes}}} skipped: host2 refuses it as too big: {}",
+                        item.uid,
+                        status.full_text()
+                    ),
+                    bytes,
+                )
+            }
             Outcome::Refused {
                 status,
                 bytes,

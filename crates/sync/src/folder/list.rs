@@ -94,6 +94,10 @@ impl FolderSync<'_> {
             .as_deref(),
             want_date: side == Side::Host1,
             want_keys: !cfg.messages.useuid,
+            want_labels: match side {
+                Side::Host1 => self.ctx.label_mode().reads_host1(),
+                Side::Host2 => self.ctx.label_mode().reads_host2(),
+            },
             identity: &cfg.messages.identity,
         }
     }

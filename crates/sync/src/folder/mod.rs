@@ -11,7 +11,8 @@
 //!      decided below this point;
 //!   4. **copy** the planned messages (FETCH streamed into APPEND, the journal written
 //!      before each APPEND);
-//!   5. **resync flags** of the messages already there;
+//!   5. **resync flags** of the messages already there, then Gmail **labels** of the copies
+//!      and of the messages already there;
 //!   6. **delete** what the plan allows on host2, then on host1;
 //!   7. **record** where both sides stand, `complete` only when nothing failed.
 //!
@@ -22,6 +23,7 @@
 mod copy;
 mod delete;
 mod flags;
+mod labels;
 mod list;
 mod record;
 mod select;
@@ -130,6 +132,7 @@ pub async fn sync_folder(
     let plan = f.decide(&sel, listed);
     let copied = f.copy(&sel, &plan).await?;
     f.resync_flags(&plan).await?;
+    f.store_labels(&plan, &copied).await?;
     let deleted2 = f.delete(&sel, &plan, &copied).await?;
     let outcome = FolderOutcome {
         ok: f.ok,
@@ -286,7 +289,7 @@ impl<'a> FolderSync<'a> {
             .messages
             .skipcrossduplicates
             .then(|| ctx.cross_keys.lock().map(|k| k.clone()).unwrap_or_default());
-        let plan = folderplan::decide(
+        let plan = folderplan::decide_folder(
             &self.rules,
             folderplan::Listings {
                 list1: l.list1,
@@ -300,6 +303,7 @@ impl<'a> FolderSync<'a> {
                     .unwrap_or(""),
                 cross_keys: cross.as_ref(),
             },
+            Some(&self.job.name1),
         );
         self.report_decision(sel, &plan);
         self.settle_journal(&plan, &l.open_intents);
