@@ -231,9 +231,26 @@ pub struct DovecotBuilder {
     extra_config: Vec<String>,
     extra_users: Vec<(String, String)>,
     no_tls: bool,
+    server_cert: Option<crate::tls::CertKey>,
+    client_cert_logins: bool,
 }
 
 impl DovecotBuilder {
+    /// Presents this certificate (and key) instead of the test PKI's leaf, e.g. a
+    /// [`self_signed`](crate::tls::self_signed) one.
+    pub fn server_cert(mut self, cert: crate::tls::CertKey) -> Self {
+        self.server_cert = Some(cert);
+        self
+    }
+
+    /// SASL EXTERNAL with a client certificate signed by the test CA
+    /// ([`client_cert`](crate::tls::client_cert)): its common name is the user; no password.
+    /// Other logins work as before.
+    pub fn client_cert_logins(mut self) -> Self {
+        self.client_cert_logins = true;
+        self
+    }
+
     /// No TLS at all: no STARTTLS on the IMAP port, and the "TLS" port speaks plain IMAP too
     /// (a server where encryption is impossible).
     pub fn no_tls(mut self) -> Self {
@@ -677,6 +694,8 @@ impl Dovecot {
             extra_config: Vec::new(),
             extra_users: Vec::new(),
             no_tls: false,
+            server_cert: None,
+            client_cert_logins: false,
         }
     }
 
@@ -726,8 +745,16 @@ impl Dovecot {
 
         let pki = crate::tls::pki()?;
         std::fs::write(d.join("etc/ca.pem"), &pki.ca_pem)?;
-        std::fs::write(d.join("etc/cert.pem"), &pki.cert_chain_pem)?;
-        std::fs::write(d.join("etc/key.pem"), &pki.key_pem)?;
+        match &opts.server_cert {
+            Some(ck) => {
+                std::fs::write(d.join("etc/cert.pem"), &ck.cert_pem)?;
+                std::fs::write(d.join("etc/key.pem"), &ck.key_pem)?;
+            }
+            None => {
+                std::fs::write(d.join("etc/cert.pem"), &pki.cert_chain_pem)?;
+                std::fs::write(d.join("etc/key.pem"), &pki.key_pem)?;
+            }
+        }
         set_mode(&d.join("etc/key.pem"), 0o600)?;
         set_mode(&d.join("etc/ca.pem"), 0o644)?;
         std::fs::write(
@@ -810,7 +837,19 @@ impl Dovecot {
         let _ = writeln!(c, "ssl_cert = <{}", d.join("etc/cert.pem").display());
         let _ = writeln!(c, "ssl_key = <{}", d.join("etc/key.pem").display());
         c.push_str("disable_plaintext_auth = no\n");
-        c.push_str("auth_mechanisms = plain login cram-md5\n");
+        if o.client_cert_logins {
+            // Dovecot asks for a client certificate (a missing one is not an error), takes
+            // the user from its CN, and lets EXTERNAL through without a password.
+            let _ = writeln!(c, "ssl_ca = <{}", d.join("etc/ca.pem").display());
+            c.push_str("ssl_verify_client_cert = yes\nssl_require_crl = no\n");
+            c.push_str("auth_ssl_username_from_cert = yes\nssl_cert_username_field = commonName\n");
+            c.push_str("auth_mechanisms = plain login cram-md5 external\n");
+            c.push_str(
+                "passdb {\n  driver = static\n  args = nopassword=y\n  mechanisms = external\n}\n",
+            );
+        } else {
+            c.push_str("auth_mechanisms = plain login cram-md5\n");
+        }
         let _ = writeln!(c, "auth_master_user_separator = {MASTER_SEPARATOR}");
         c.push_str("auth_verbose = yes\n");
         // Dovecot answers failed logins after 2 s by default; tests fail logins on
