@@ -28,6 +28,7 @@ use crate::tls::TlsOptions;
 
 mod auth;
 mod net;
+mod ntlm;
 mod policy;
 mod states;
 mod wire;
@@ -52,6 +53,12 @@ pub enum AuthMech {
     XOAuth2Direct,
     /// The server greets with PREAUTH.
     PreAuth,
+    /// NTLM (NTLMv2, MS-NLMP), legacy Exchange; `--domainN`.
+    Ntlm,
+    /// SASL EXTERNAL (RFC 4422): the TLS client certificate authenticates.
+    External,
+    /// Kerio's X-MASTERAUTH: MD5 challenge with the master password, then `X-SETUSER user`.
+    XMasterAuth,
 }
 
 impl AuthMech {
@@ -63,6 +70,9 @@ impl AuthMech {
             AuthMech::CramMd5 => "CRAM-MD5",
             AuthMech::XOAuth2 | AuthMech::XOAuth2Direct => "XOAUTH2",
             AuthMech::PreAuth => "PREAUTH",
+            AuthMech::Ntlm => "NTLM",
+            AuthMech::External => "EXTERNAL",
+            AuthMech::XMasterAuth => "X-MASTERAUTH",
         }
     }
 }
@@ -76,6 +86,23 @@ pub struct Security {
     pub tls: Option<bool>,
     /// The port was given explicitly (`--portN` or `host:port`).
     pub port_given: bool,
+    /// `--nosslcheck`: no probe of port 993 when nothing else was said.
+    pub no_sslcheck: bool,
+}
+
+/// What the probe of port 993 found, shared by every connection of one side (clones of the
+/// options share it): the probe is made once per run, as imapsync does.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeMemo(std::sync::Arc<std::sync::OnceLock<policy::Probed>>);
+
+impl ProbeMemo {
+    fn get(&self) -> Option<policy::Probed> {
+        self.0.get().copied()
+    }
+
+    fn set(&self, found: policy::Probed) {
+        let _ = self.0.set(found);
+    }
 }
 
 /// Everything needed to open one session.
@@ -91,8 +118,10 @@ pub struct ConnectOptions {
     pub user: String,
     pub password: Secret,
     pub mech: AuthMech,
-    /// Authentication identity (admin) for PLAIN / PROXYAUTH.
+    /// Authentication identity (admin) for PLAIN / PROXYAUTH / EXTERNAL.
     pub authuser: Option<String>,
+    /// NTLM domain (`--domainN`).
+    pub domain: Option<String>,
     pub proxyauth: bool,
     /// Retry with LOGIN when another mechanism fails (imapsync `--trylogin`).
     pub trylogin: bool,
@@ -107,6 +136,8 @@ pub struct ConnectOptions {
     pub tracer: Option<Tracer>,
     /// Only connect (no login).
     pub no_login: bool,
+    /// What the probe of port 993 found (kept for the other connections of this side).
+    pub probe: ProbeMemo,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +172,7 @@ impl ConnectOptions {
             password,
             mech: AuthMech::Login,
             authuser: None,
+            domain: None,
             proxyauth: false,
             trylogin: true,
             compress: false,
@@ -152,6 +184,7 @@ impl ConnectOptions {
             stream_threshold: imapsync_proto::framer::DEFAULT_STREAM_THRESHOLD,
             tracer: None,
             no_login: false,
+            probe: ProbeMemo::default(),
         }
     }
 }
@@ -175,13 +208,16 @@ pub struct SessionInfo {
 
 /// Opens a session and logs in (unless `no_login`), returning the running connection.
 pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo), SetupError> {
-    let plan = policy::transport_plan(&opts.security, opts.port);
+    let plan = policy::transport_plan(&opts.security, opts.port, opts.probe.get());
     let opened = net::open(opts, plan).await?;
+    if let Some(found) = opened.probed {
+        opts.probe.set(found);
+    }
     let info = SessionInfo {
         address: opened.address.to_string(),
         port: opened.port,
         tls: opened.transport.is_tls(),
-        notes: opened.note.into_iter().collect(),
+        notes: opened.notes,
         ..SessionInfo::default()
     };
     let wire = Wire::new(
@@ -191,10 +227,10 @@ pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo),
         opts.tracer.clone(),
     );
     let authenticated = match Greeted::read(wire, info).await? {
-        Greeting::PreAuth(authenticated) if opts.no_login => {
-            return Ok(authenticated.connect_only(opts));
+        Greeting::PreAuth(pre) if opts.no_login => {
+            return Ok(pre.connect_only(opts));
         }
-        Greeting::PreAuth(authenticated) => authenticated,
+        Greeting::PreAuth(pre) => pre.accept(opts)?,
         Greeting::Greeted(greeted) => {
             let ready = greeted.secure(opts).await?;
             if opts.no_login {
