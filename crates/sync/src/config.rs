@@ -48,6 +48,9 @@ pub struct Config {
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.
     pub debug: bool,
+    /// What `--releasecheck` found, printed at the end of the statistics (`None`: imapsync's
+    /// hint to add `--releasecheck`).
+    pub release_line: Option<String>,
 }
 
 impl Config {

@@ -418,6 +418,7 @@ fn finish(
                 rss_mib: report::rss_mib(),
                 start_rss_mib: start_rss,
                 sizes,
+                release_line: cfg.release_line.clone(),
             },
         );
         ctx.out.lines(&lines);

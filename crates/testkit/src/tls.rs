@@ -179,7 +179,13 @@ pub fn self_signed(cn: &str) -> Result<CertKey> {
         .tempdir()
         .context("creating a temp dir for a self-signed certificate")?;
     let d = dir.path();
-    std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF)?;
+    // Debian's default openssl.cnf for `req -x509`: its v3_ca extensions.
+    std::fs::write(
+        d.join("openssl.cnf"),
+        "[req]\ndistinguished_name = dn\nx509_extensions = v3_ca\n[dn]\n[v3_ca]\n\
+         subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always,issuer\n\
+         basicConstraints = critical,CA:true\n",
+    )?;
     openssl(
         d,
         &[

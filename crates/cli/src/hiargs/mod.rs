@@ -76,6 +76,8 @@ pub struct Invocation {
     pub command_line: String,
     /// Lines to print at the start (warnings, presets, notes on options read elsewhere).
     pub notes: Vec<String>,
+    /// `--releasecheck`: ask for imapsync's latest release number.
+    pub releasecheck: bool,
 }
 
 /// Resolves a parsed command line: merges `options_extra.txt` (its first line, when the file
@@ -116,6 +118,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         }),
         command_line,
         notes,
+        releasecheck: p.bool("releasecheck").unwrap_or(false),
     })))
 }
 
@@ -218,6 +221,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         errorsdump: p.bool("errorsdump").unwrap_or(true),
         state_path,
         debug: p.bool("debug").unwrap_or(false),
+        release_line: None,
     };
     Ok((cfg, warnings))
 }

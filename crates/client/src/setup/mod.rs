@@ -138,6 +138,9 @@ pub struct ConnectOptions {
     pub no_login: bool,
     /// What the probe of port 993 found (kept for the other connections of this side).
     pub probe: ProbeMemo,
+    /// Tests only: connect to `to` where the plan says port `from` (the well-known ports 993
+    /// and 143 stand for test servers on random ports).
+    pub port_map: Vec<(u16, u16)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +188,7 @@ impl ConnectOptions {
             tracer: None,
             no_login: false,
             probe: ProbeMemo::default(),
+            port_map: Vec::new(),
         }
     }
 }

@@ -103,6 +103,11 @@ async fn tcp_to(
     port: u16,
     timeout: Option<Duration>,
 ) -> Result<(TcpStream, SocketAddr), SetupError> {
+    let port = opts
+        .port_map
+        .iter()
+        .find(|(from, _)| *from == port)
+        .map_or(port, |(_, to)| *to);
     let addrs = resolve(&opts.host, port, opts.inet).await?;
     tcp_connect(&addrs, timeout, opts.keepalive).await
 }

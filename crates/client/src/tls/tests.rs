@@ -149,6 +149,18 @@ fn a_certificate_given_as_trusted_is_trusted_as_the_server_certificate() {
     // Not trusted by default.
     let default = TlsOptions::verifying();
     assert!(verify(&default, &cert, "127.0.0.1").is_err());
+    // webpki alone refuses it even as a trust anchor: it is a CA used as an end entity.
+    let plain = webpki_or_platform(vec![cert.clone()], provider()).expect("verifier");
+    let err = plain
+        .verify_server_cert(
+            &cert,
+            &[],
+            &server_name("mail.example").expect("name"),
+            &[],
+            UnixTime::now(),
+        )
+        .expect_err("webpki refuses a CA as end entity");
+    assert!(format!("{err:?}").contains("CaUsedAsEndEntity"), "{err:?}");
     // Given in SSL_ca_file: trusted, for whatever name it is reached by (it is pinned).
     let mut given = TlsOptions::verifying();
     given.ca_file = Some(file.clone());
