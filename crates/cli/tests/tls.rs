@@ -320,3 +320,45 @@ fn external_login_with_a_client_certificate() {
     assert_eq!(r.code, 161, "{}", r.show());
     assert!(r.has("auth [EXTERNAL]"), "{}", r.show());
 }
+
+#[test]
+fn a_version_1_certificate_works_where_it_is_accepted() {
+    // webpki does not read X.509 v1 certificates; OpenSSL (so imapsync) does. Accepted as
+    // they are (verification off, or given as trusted), they work here too.
+    let v1 = imapsync_testkit::tls::self_signed_v1("old.example").expect("v1 (openssl)");
+    let h1 = Dovecot::builder(Layout::Slash)
+        .server_cert(v1.clone())
+        .start()
+        .expect("host1");
+    let p = Pair::with(h1, Dovecot::start(Layout::Slash).expect("host2"));
+    seed(&p);
+    let pem = p.dir.path().join("old.pem");
+    std::fs::write(&pem, &v1.cert_pem).expect("write");
+    let base = without(p.base_args(), "--sslargs1");
+    let r = run_in(p.dir.path(), &with(base.clone(), &["--justlogin"]), &[]);
+    assert_eq!(r.code, 12, "{}", r.show());
+    let r = run_in(
+        p.dir.path(),
+        &with(
+            base.clone(),
+            &["--sslargs1", "SSL_verify_mode=0", "--justlogin"],
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(
+        r.has("Host1: STARTTLS with certificate NOT verified"),
+        "{}",
+        r.show()
+    );
+    let r = run_in(
+        p.dir.path(),
+        &with(
+            base,
+            &["--sslargs1", &format!("SSL_ca_file={}", pem.display())],
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert_eq!(r.num("Messages transferred"), 1);
+}

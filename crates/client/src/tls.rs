@@ -338,9 +338,11 @@ fn verifier(
         return Ok(Arc::new(NoVerify(provider)));
     }
     let extra = trusted_extra(opts)?;
+    let algorithms = provider.signature_verification_algorithms;
     let inner = webpki_or_platform(extra.clone(), provider)?;
     Ok(Arc::new(Checked {
         inner,
+        algorithms,
         pinned: extra,
         fingerprints: opts.fingerprints.clone(),
         verify_name: match opts.verify_name.as_deref() {
@@ -449,6 +451,7 @@ fn webpki_or_platform(
 #[derive(Debug)]
 struct Checked {
     inner: Arc<dyn ServerCertVerifier>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
     pinned: Vec<CertificateDer<'static>>,
     fingerprints: Vec<Fingerprint>,
     verify_name: Option<ServerName<'static>>,
@@ -484,6 +487,9 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if is_v1(cert) {
+            return v1_signature(message, cert, dss, &self.algorithms, false);
+        }
         self.inner.verify_tls12_signature(message, cert, dss)
     }
 
@@ -493,6 +499,9 @@ impl ServerCertVerifier for Checked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if is_v1(cert) {
+            return v1_signature(message, cert, dss, &self.algorithms, true);
+        }
         self.inner.verify_tls13_signature(message, cert, dss)
     }
 
@@ -528,12 +537,11 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        let algorithms = &self.0.signature_verification_algorithms;
+        if is_v1(cert) {
+            return v1_signature(message, cert, dss, algorithms, false);
+        }
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -542,17 +550,55 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        let algorithms = &self.0.signature_verification_algorithms;
+        if is_v1(cert) {
+            return v1_signature(message, cert, dss, algorithms, true);
+        }
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// An X.509 version 1 certificate (no extensions): webpki does not read them, OpenSSL (so
+/// imapsync) does; old self-signed server certificates are often such.
+fn is_v1(cert: &CertificateDer<'_>) -> bool {
+    x509::parse(cert.as_ref()).is_some_and(|c| c.version == 1)
+}
+
+/// The handshake signature made with the key of a version 1 certificate (accepted as it is:
+/// verification off, pinned, or given as trusted). The algorithms the signature scheme maps to
+/// are tried with the certificate's key (TLS 1.3: only the first, as rustls does).
+fn v1_signature(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algorithms: &rustls::crypto::WebPkiSupportedAlgorithms,
+    tls13: bool,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature);
+    let info = x509::parse(cert.as_ref()).ok_or_else(bad)?;
+    let candidates = algorithms
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == dss.scheme)
+        .map(|(_, algs)| *algs)
+        .ok_or(rustls::Error::PeerMisbehaved(
+            rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+        ))?;
+    let take = if tls13 { 1 } else { candidates.len() };
+    candidates
+        .iter()
+        .take(take)
+        .filter(|alg| alg.public_key_alg_id().as_ref() == info.key_algorithm.as_slice())
+        .find(|alg| {
+            alg.verify_signature(&info.public_key, message, dss.signature())
+                .is_ok()
+        })
+        .map(|_| HandshakeSignatureValid::assertion())
+        .ok_or_else(bad)
 }
 
 /// The server name to verify: an IP address or a DNS name.

@@ -174,18 +174,30 @@ pub fn pki() -> Result<&'static Pki> {
 /// default extensions: `CA:TRUE`, no subject alternative name (what many small servers run
 /// with, and what webpki refuses as an end entity).
 pub fn self_signed(cn: &str) -> Result<CertKey> {
+    make_self_signed(cn, true)
+}
+
+/// A self-signed X.509 version 1 certificate (no extensions at all), as older `openssl req
+/// -x509` set-ups made them.
+pub fn self_signed_v1(cn: &str) -> Result<CertKey> {
+    make_self_signed(cn, false)
+}
+
+fn make_self_signed(cn: &str, v3: bool) -> Result<CertKey> {
     let dir = tempfile::Builder::new()
         .prefix("itk-selfsigned-")
         .tempdir()
         .context("creating a temp dir for a self-signed certificate")?;
     let d = dir.path();
     // Debian's default openssl.cnf for `req -x509`: its v3_ca extensions.
-    std::fs::write(
-        d.join("openssl.cnf"),
+    let cnf = if v3 {
         "[req]\ndistinguished_name = dn\nx509_extensions = v3_ca\n[dn]\n[v3_ca]\n\
          subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always,issuer\n\
-         basicConstraints = critical,CA:true\n",
-    )?;
+         basicConstraints = critical,CA:true\n"
+    } else {
+        "[req]\ndistinguished_name = dn\n[dn]\n"
+    };
+    std::fs::write(d.join("openssl.cnf"), cnf)?;
     openssl(
         d,
         &[

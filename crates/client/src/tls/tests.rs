@@ -180,6 +180,19 @@ fn a_certificate_given_as_trusted_is_trusted_as_the_server_certificate() {
 }
 
 #[test]
+fn version_1_certificates_are_told_apart() {
+    let v1 = imapsync_testkit::tls::self_signed_v1("old.example").expect("v1 (openssl)");
+    let v3 = imapsync_testkit::tls::self_signed("new.example").expect("v3 (openssl)");
+    assert!(is_v1(&der(&v1.cert_pem)));
+    assert!(!is_v1(&der(&v3.cert_pem)));
+    let info = x509::parse(der(&v1.cert_pem).as_ref()).expect("v1 parses");
+    assert_eq!(
+        (info.version, info.subject.as_str()),
+        (1, "/CN=old.example")
+    );
+}
+
+#[test]
 fn the_verified_name_can_be_another_one() {
     let pki = imapsync_testkit::tls::pki().expect("test PKI (openssl)");
     let dir = tempfile::tempdir().expect("tempdir");

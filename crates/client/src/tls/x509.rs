@@ -16,6 +16,10 @@ pub struct CertInfo {
     pub names: Vec<String>,
     /// The subjectPublicKey bits (what OpenSSL's `X509_pubkey_digest` hashes).
     pub public_key: Vec<u8>,
+    /// The contents of the public key's AlgorithmIdentifier.
+    pub key_algorithm: Vec<u8>,
+    /// X.509 version: 1 (no extensions; webpki refuses them, OpenSSL takes them) or 3.
+    pub version: u8,
 }
 
 /// One DER element: its tag and its content.
@@ -89,8 +93,10 @@ pub fn parse(der: &[u8]) -> Option<CertInfo> {
     let cert = Reader::new(der).expect(SEQUENCE)?;
     let tbs = Reader::new(cert).expect(SEQUENCE)?;
     let mut r = Reader::new(tbs);
+    let mut version = 1;
     if r.peek_tag() == Some(0xa0) {
-        r.next()?; // version
+        let v = Reader::new(r.next()?.content).expect(0x02)?;
+        version = v.last().map_or(1, |n| n.saturating_add(1));
     }
     r.next()?; // serial number
     r.expect(SEQUENCE)?; // signature algorithm
@@ -100,7 +106,7 @@ pub fn parse(der: &[u8]) -> Option<CertInfo> {
     let not_after = time(validity.next()?)?;
     let subject = name(r.expect(SEQUENCE)?)?;
     let mut spki = Reader::new(r.expect(SEQUENCE)?);
-    spki.expect(SEQUENCE)?;
+    let key_algorithm = spki.expect(SEQUENCE)?.to_vec();
     let bits = spki.expect(BIT_STRING)?;
     let public_key = bits.get(1..)?.to_vec();
     let mut names = Vec::new();
@@ -116,6 +122,8 @@ pub fn parse(der: &[u8]) -> Option<CertInfo> {
         not_after,
         names,
         public_key,
+        key_algorithm,
+        version,
     })
 }
 
@@ -288,6 +296,9 @@ mod tests {
         // P-256: an uncompressed point.
         assert_eq!(leaf.public_key.len(), 65);
         assert_eq!(leaf.public_key[0], 4);
+        assert_eq!(leaf.version, 3);
+        // id-ecPublicKey, prime256v1
+        assert_eq!(leaf.key_algorithm[..2], [0x06, 0x07]);
         let ca = parse(&der(&pki.ca_pem)).expect("CA parses");
         assert_eq!(ca.subject, ca.issuer);
         assert!(ca.names.is_empty());
