@@ -128,9 +128,9 @@ fn a_self_signed_certificate_is_trusted_when_given_or_pinned() {
     assert_eq!(r.code, 0, "{}", r.show());
     assert!(r.has("Host1: TLS protocol TLSv1_"), "{}", r.show());
     assert!(
-        r.has(&format!(
+        r.has(
             "Host1: TLS server certificate: subject [/CN=mail.example] issuer [/CN=mail.example] names [] valid from ["
-        )),
+        ),
         "{}",
         r.show()
     );

@@ -223,7 +223,10 @@ impl Fingerprint {
             [a] => Some(a.to_ascii_lowercase()),
             _ => return Err(bad("expected [algo$][pub$]hex")),
         };
-        if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if hex.is_empty()
+            || !hex.len().is_multiple_of(2)
+            || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Err(bad("the digest is not hexadecimal"));
         }
         let value: Vec<u8> = (0..hex.len())
