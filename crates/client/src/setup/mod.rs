@@ -2,13 +2,15 @@
 //! capabilities, authentication, COMPRESS, ID — one command at a time, then the connection is
 //! handed to the pipelined [`engine`](crate::engine).
 //!
-//! The encryption policy is imapsync's, made safe:
-//! * `--sslN` (or port 993): implicit TLS; `--tlsN`: STARTTLS, required;
+//! The encryption policy is imapsync's, made safe ([`policy`] has every rule as a table):
+//! * `--sslN` (or port 993): implicit TLS; `--tlsN`: STARTTLS, required (on 143 when no port
+//!   is given); `--sslN --tlsN` together is refused as the TLS failure it is for imapsync;
 //! * nothing said: imapsync probes port 993 with TLS and falls back to port 143 (+ STARTTLS when
-//!   offered). We probe the same way, but only a refused or unreachable port 993 falls back;
-//!   a certificate that fails verification is an error, never a silent downgrade;
+//!   offered). We probe the same way, once per side (`--nosslcheck`: no probe), but a
+//!   certificate that fails verification is an error, never a silent downgrade;
 //! * if neither TLS form is possible, the password is not sent unless the user asked for plain
-//!   text explicitly (`--nosslN --notlsN`, or `--notlsN` with an explicit port).
+//!   text explicitly (`--nosslN --notlsN`, or `--notlsN` with an explicit port); a PREAUTH
+//!   greeting gets the same rule, since the session itself would run in clear text.
 //!
 //! After STARTTLS every byte the server sent before the handshake is discarded and the
 //! capabilities are read again (RFC 3501 §6.2.1; STARTTLS command injection).
