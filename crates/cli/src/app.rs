@@ -94,7 +94,7 @@ pub fn main_with(args: Vec<String>) -> i32 {
             eprintln!("Exiting with return value 64 ({})", exit_name(64));
             64
         }
-        Ok(Action::Abort(pidfile)) => abort_other(pidfile.as_deref()),
+        Ok(Action::Abort { pidfile, by_file }) => abort_other(pidfile.as_deref(), by_file),
         Ok(Action::Run(inv)) => run(*inv),
         Err(e) => {
             eprintln!("{}", e.message);
@@ -216,11 +216,58 @@ fn header(inv: &Invocation, o: &Output, started: f64) {
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
 }
 
+/// `--oauthloginN`: the interactive sign-ins, each saving its token file; the side then gets
+/// its tokens from that file. Exit code 161/162 when one fails.
+fn oauth_logins(inv: &mut Invocation) -> Result<(), i32> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Failure: can not start the runtime: {e}");
+            return Err(1);
+        }
+    };
+    for l in std::mem::take(&mut inv.oauth_logins) {
+        let side = if l.side == 1 {
+            &mut inv.config.side1
+        } else {
+            &mut inv.config.side2
+        };
+        match runtime.block_on(crate::oauthargs::login(&l)) {
+            Ok(source) => side.connect.oauth = Some(source),
+            Err(e) => {
+                let code = 160 + i32::from(l.side);
+                println!(
+                    "Host{} failure: OAuth2 sign-in for user [{}] failed: {e}",
+                    l.side, l.user
+                );
+                println!("Exiting with return value {code} ({})", exit_name(code));
+                return Err(code);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A run: log, pidfile, the sync (or just* mode), the closing lines; returns the exit code.
 fn run(mut inv: Invocation) -> i32 {
+    if !inv.oauth_logins.is_empty()
+        && let Err(code) = oauth_logins(&mut inv)
+    {
+        return code;
+    }
     let started = now_epoch();
     let o = output(&inv.log, started);
     let out = o.out.clone();
+    for side in [&inv.config.side1, &inv.config.side2] {
+        if let Some(src) = &side.connect.oauth {
+            let o = out.clone();
+            let s = side.connect.side;
+            src.set_notifier(Arc::new(move |line: &str| o.line(format!("{s}: {line}"))));
+        }
+    }
     for (side, on) in [&mut inv.config.side1, &mut inv.config.side2]
         .into_iter()
         .zip(inv.debugimap)
@@ -289,47 +336,112 @@ fn run(mut inv: Invocation) -> i32 {
 
 /// `--pidfilelocking` (refuse, or `--tail` the running one), then write this run's pidfile.
 /// Returns the pidfile this run wrote (only that one is removed at the end), or the exit
-/// code that ends the run now.
+/// code that ends the run now (8, as imapsync, when the pidfile can not be written or is
+/// held).
 fn claim_pidfile(inv: &Invocation, o: &Output) -> Result<Option<PathBuf>, i32> {
     let out = &o.out;
-    if inv.pidfilelocking
-        && let Some(p) = &inv.pidfile
-        && let Some((pid, other_log)) = running_owner(p)
-    {
-        if inv.tail {
-            out.line(format!("Another imapsync (PID {pid}) is running; following its log {other_log} until it ends"));
-            tail_until_exit(pid, &other_log, out);
-            return Err(0);
-        }
-        out.line(format!(
-            "pidfile {} exists and its process {pid} is running: exiting (--pidfilelocking)",
-            p.display()
-        ));
-        out.line(format!("Exiting with return value 8 ({})", exit_name(8)));
-        return Err(8);
-    }
     let Some(p) = &inv.pidfile else {
+        out.line("PID file is unset ( to set it, use --pidfile filepath ; to avoid it use --pidfile \"\" )");
         return Ok(None);
     };
-    match write_pidfile(p, o.log_path.as_deref()) {
-        Ok(()) => Ok(Some(p.clone())),
-        Err(e) => {
-            out.line(format!(
-                "Warning: can not write pidfile {}: {e}",
+    out.line(format!(
+        "PID file is {} ( to change it, use --pidfile filepath ; to avoid it use --pidfile \"\" )",
+        p.display()
+    ));
+    let refuse = |why: String| {
+        out.line(why);
+        out.line(format!(
+            "Exiting with return value 8 ({}) 0/{} nb_errors/max_errors PID {}",
+            exit_name(8),
+            inv.config.errorsmax,
+            std::process::id()
+        ));
+        Err(8)
+    };
+    match pidfile_owner(p) {
+        Owner::None => {}
+        Owner::Live(pid, other_log) if inv.pidfilelocking => {
+            if inv.tail {
+                out.line(format!("Another imapsync (PID {pid}) is running; following its log {other_log} until it ends"));
+                tail_until_exit(pid, &other_log, out);
+                return Err(0);
+            }
+            return refuse(format!(
+                "{} already exists and its process {pid} is running, another imapsync is currently running. Aborting imapsync.",
                 p.display()
             ));
-            Ok(None)
         }
+        Owner::Unreadable(e) if inv.pidfilelocking => {
+            return refuse(format!(
+                "{} already exists and can not be read ({e}), another imapsync may be currently running. Aborting imapsync.",
+                p.display()
+            ));
+        }
+        Owner::Dead(pid) if inv.pidfilelocking => out.line(format!(
+            "{} already exists but its process {pid} is gone: taking it over",
+            p.display()
+        )),
+        _ => out.line(format!(
+            "{} already exists, overwriting it ( use --pidfilelocking to avoid concurrent runs )",
+            p.display()
+        )),
+    }
+    match write_pidfile(p, o.log_path.as_deref()) {
+        Ok(()) => {
+            out.line(format!(
+                "Writing my PID {} in {}",
+                std::process::id(),
+                p.display()
+            ));
+            Ok(Some(p.clone()))
+        }
+        Err(e) => refuse(format!(
+            "Could not open {} for writing. Check permissions or disk space: {e}",
+            p.display()
+        )),
+    }
+}
+
+/// Who holds a pidfile.
+enum Owner {
+    /// No pidfile.
+    None,
+    /// A running process (PID, its log file).
+    Live(i32, String),
+    /// A process that is gone.
+    Dead(i32),
+    /// A pidfile that can not be read or makes no sense.
+    Unreadable(String),
+}
+
+fn pidfile_owner(path: &Path) -> Owner {
+    let text = match std::fs::read(path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Owner::None,
+        Err(e) => return Owner::Unreadable(e.to_string()),
+    };
+    let mut lines = text.lines();
+    let Some(pid) = lines
+        .next()
+        .and_then(|l| l.trim().parse::<i32>().ok())
+        .filter(|&p| p > 0)
+    else {
+        return Owner::Unreadable("no process number in it".into());
+    };
+    let log = lines.next().unwrap_or("").trim().to_string();
+    if pid as u32 != std::process::id() && process_alive(pid) {
+        Owner::Live(pid, log)
+    } else {
+        Owner::Dead(pid)
     }
 }
 
 /// PID and log path of a pidfile whose process is still running.
 fn running_owner(path: &Path) -> Option<(i32, String)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let pid: i32 = lines.next()?.trim().parse().ok()?;
-    let log = lines.next().unwrap_or("").trim().to_string();
-    (pid > 0 && pid as u32 != std::process::id() && process_alive(pid)).then_some((pid, log))
+    match pidfile_owner(path) {
+        Owner::Live(pid, log) => Some((pid, log)),
+        _ => None,
+    }
 }
 
 fn process_alive(pid: i32) -> bool {
@@ -360,8 +472,10 @@ fn tail_until_exit(pid: i32, log: &str, out: &Out) {
     }
 }
 
-/// `--abort`: stops the run whose PID is in the pidfile (TERM, then KILL after 3 s).
-pub fn abort_other(pidfile: Option<&Path>) -> i32 {
+/// `--abort`: stops the run whose PID is in the pidfile, as imapsync: QUIT, then KILL if it
+/// is still there after 3 s; with `--abortbyfile`, creates its abort file instead (the run
+/// stops at its next check, prints its statistics and exits 7).
+pub fn abort_other(pidfile: Option<&Path>, by_file: bool) -> i32 {
     let Some(path) = pidfile else {
         eprintln!("--abort: no pidfile (--pidfile \"\")");
         return 0;
@@ -373,19 +487,31 @@ pub fn abort_other(pidfile: Option<&Path>) -> i32 {
         );
         return 0;
     };
-    println!("Sending TERM to PID {pid} (pidfile {})", path.display());
+    if by_file {
+        let file = hiargs::abort_file(path, pid as u32);
+        println!("touching {}", file.display());
+        if let Err(e) = imapsync_state::private_file(&file, false) {
+            println!("--abort: can not create {}: {e}", file.display());
+            return 1;
+        }
+        return 0;
+    }
+    println!(
+        "Sending signal QUIT to PID {pid} (pidfile {})",
+        path.display()
+    );
     // SAFETY: sending a signal to a PID read from our pidfile.
     unsafe {
-        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, libc::SIGQUIT);
     }
     for _ in 0..30 {
         if !process_alive(pid) {
-            println!("PID {pid} ended");
+            println!("Process PID {pid} ended.");
             return 0;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    println!("PID {pid} still runs after 3 s: sending KILL");
+    println!("Sending signal KILL to PID {pid}");
     // SAFETY: as above.
     unsafe {
         libc::kill(pid, libc::SIGKILL);

@@ -3,10 +3,12 @@
 //! * [`flags`]: the option table and the Getopt::Long-compatible parser (low-level arguments).
 //! * [`hiargs`]: the only reader of the parsed options — defaults, presets, implied options,
 //!   secrets and the run mode resolved once into an [`hiargs::Action`] with typed configuration.
+//! * [`oauthargs`]: how each side gets its OAuth2 access tokens.
 //! * [`release`]: `--releasecheck`, one bounded HTTP GET.
 //! * [`app`]: the program — logging, pidfile, the run, the final lines and the exit code.
 
 pub mod app;
 pub mod flags;
 pub mod hiargs;
+pub mod oauthargs;
 pub mod release;

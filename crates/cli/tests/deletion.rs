@@ -256,3 +256,34 @@ fn delete2folders_with_filters_never_inbox() {
         "{names:?}"
     );
 }
+
+#[test]
+fn expunge1_removes_host1_deleted_messages_before_they_are_copied() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut c = p.imap1();
+    c.append("INBOX", &[], None, &message("keep1", "k", "1"))
+        .expect("append");
+    c.append("INBOX", &["\\Deleted"], None, &message("gone", "g", "2"))
+        .expect("append");
+    c.append("INBOX", &[], None, &message("keep2", "k", "3"))
+        .expect("append");
+    // --dry says what it would do, and does nothing.
+    let r = p.sync(&["--expunge1", "--dry"]);
+    assert!(
+        r.has("Host1: Expunging INBOX (not really since --dry mode)"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(ids(&p, false, "INBOX").len(), 3);
+    let r = p.sync(&["--expunge1"]);
+    assert!(r.has("Host1: Expunging INBOX"), "{}", r.show());
+    assert_eq!(r.num("Messages transferred"), 2, "{}", r.show());
+    assert_eq!(
+        ids(&p, true, "INBOX"),
+        vec!["<keep1@example.org>", "<keep2@example.org>"]
+    );
+    assert_eq!(
+        ids(&p, false, "INBOX"),
+        vec!["<keep1@example.org>", "<keep2@example.org>"]
+    );
+}

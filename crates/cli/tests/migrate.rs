@@ -173,6 +173,57 @@ fn duplicates_in_a_host1_folder_are_copied_once_unless_syncduplicates() {
 }
 
 #[test]
+fn reused_message_ids_lose_nothing_and_duplicates_stay_skipped_on_every_run() {
+    // A mailer that reuses Message-IDs: same identifying headers, different messages (sizes).
+    // Both are copied (imapsync copies only the first, a documented divergence). A true
+    // duplicate (same headers, same size) is skipped on the first run and on every rerun,
+    // also when new mail arrives in the folder.
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut c = p.imap1();
+    c.append("INBOX", &[], None, &message("reused", "first", "short"))
+        .expect("append");
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &message("reused", "second", "a much longer body"),
+    )
+    .expect("append");
+    let dup = message("twice", "dup", "the same");
+    c.append("INBOX", &[], None, &dup).expect("append");
+    c.append("INBOX", &[], None, &dup).expect("append");
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 3, "{}", r.show());
+    assert_eq!(
+        r.num("Messages found duplicate on host1"),
+        1,
+        "{}",
+        r.show()
+    );
+    let subjects = |snap: &imapsync_testkit::Snapshot| -> usize {
+        snap.get("INBOX").map(Vec::len).unwrap_or(0)
+    };
+    assert_eq!(subjects(&p.snap2()), 3);
+    // Nothing changed: nothing moves.
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+    // New mail in that folder: only it moves; the duplicate is still a duplicate.
+    c.append("INBOX", &[], None, &message("new", "new", "fresh"))
+        .expect("append");
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    assert_eq!(
+        r.num("Messages found duplicate on host1"),
+        1,
+        "{}",
+        r.show()
+    );
+    assert_eq!(subjects(&p.snap2()), 4);
+    let r = p.sync(&[]);
+    assert_eq!(r.num("Messages transferred"), 0, "{}", r.show());
+}
+
+#[test]
 fn dry_run_writes_nothing_on_host2() {
     let p = Pair::new(Layout::DotPrefix, Layout::Slash);
     fill(&p.h1, "user1", "pass1", &Corpus::small()).expect("fill");

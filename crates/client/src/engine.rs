@@ -189,6 +189,8 @@ struct Shared {
     caps: Capabilities,
     jobs: mpsc::UnboundedSender<Job>,
     dead: watch::Receiver<Option<ConnError>>,
+    /// Ends the connection from the owner's side ([`Connection::reset`]).
+    kill: Arc<watch::Sender<Option<ConnError>>>,
     closing: AtomicBool,
     /// The owner gave up on this connection (it is then never reported alive again).
     abandoned: AtomicBool,
@@ -291,6 +293,16 @@ impl Connection {
     /// handle is dropped.
     pub fn abandon(&self) {
         self.shared.abandoned.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends the connection now: what is pending fails with `why` (the owner reconnects and
+    /// goes on; used when a signal asks to reconnect both sides).
+    pub fn reset(&self, why: &str) {
+        self.shared.abandoned.store(true, Ordering::Relaxed);
+        set_dead(
+            &self.shared.kill,
+            ConnError::Io(format!("closed on request: {why}")),
+        );
     }
 
     /// Text of a BYE the server sent, if any.
@@ -459,6 +471,7 @@ where
         caps: caps.clone(),
         jobs: jobs_tx,
         dead: dead_rx.clone(),
+        kill: dead_tx.clone(),
         closing: AtomicBool::new(false),
         abandoned: AtomicBool::new(false),
         bye: Mutex::new(None),

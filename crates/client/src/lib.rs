@@ -11,6 +11,7 @@
 pub mod deflate;
 pub mod engine;
 pub mod error;
+pub mod oauth;
 pub mod pushback;
 pub mod secret;
 pub mod setup;

@@ -7,9 +7,12 @@
 //!    it holds even when headers are missing or rewritten;
 //! 2. otherwise imapsync's header signature (see [`crate::identity`]): the first host1 message
 //!    with a key is matched with the first unused host2 message with the same key;
-//! 3. a host1 message whose key was already seen in this folder is a duplicate and is not
-//!    copied — unless `--syncduplicates`, where the n-th duplicate pairs with the n-th host2
-//!    message of that key and the rest are copied;
+//! 3. a host1 message whose key *and size* were already seen in this folder is a duplicate
+//!    and is not copied — unless `--syncduplicates`, where the n-th duplicate pairs with the
+//!    n-th host2 message of that key and the rest are copied. Two messages that share their
+//!    identifying headers but differ in size are different messages (a mailer that reuses
+//!    Message-IDs): both are copied (imapsync copies only the first). Pairing with host2
+//!    prefers the same key and size, then the same key whatever the size;
 //! 4. a host1 message without any key (no identifying header and no fallback) is copied once;
 //!    the UID map keeps a rerun from copying it again (imapsync skips those; we don't);
 //! 5. messages identified by our fallback key (a hash of the whole header, [`Msg::pairwise`])
@@ -177,6 +180,84 @@ fn diff_split(input: &Input<'_>, pairwise: &HashSet<&str>) -> Diff {
 /// The decision by keys (see the module documentation, rules 1 to 4).
 fn diff_keys(input: &Input<'_>) -> Diff {
     let mut out = Diff::default();
+    let (map1, mut used2) = trusted_map(input, &mut out.stale);
+    // Host1 messages to pair by key (indexes), once the map and duplicates are taken out.
+    let mut candidates: Vec<usize> = Vec::new();
+    let mut seen1: HashSet<(&str, u64)> = HashSet::new();
+    let mut paired: Vec<(usize, u32)> = Vec::new();
+    for (i, m) in input.host1.iter().enumerate() {
+        if m.key.is_none() {
+            out.unidentified1 += 1;
+        }
+        if let Some(&u2) = map1.get(&m.uid) {
+            out.present.push((i, u2));
+            if let Some(k) = &m.key {
+                seen1.insert((k.as_str(), m.size));
+            }
+            continue;
+        }
+        let Some(k) = m.key.as_deref().filter(|_| !input.useuid) else {
+            out.copy.push(i);
+            continue;
+        };
+        // A duplicate is the same message again: same headers *and* same size.
+        if !seen1.insert((k, m.size)) && !input.syncduplicates {
+            out.dup1.push(i);
+            continue;
+        }
+        candidates.push(i);
+    }
+    // Host2 messages by key, in UID order, not yet paired.
+    let mut by_key2: HashMap<&str, Vec<&Msg>> = HashMap::new();
+    for m in input.host2 {
+        if let Some(k) = &m.key
+            && !used2.contains(&m.uid)
+        {
+            by_key2.entry(k.as_str()).or_default().push(m);
+        }
+    }
+    // Same key and same size first, then same key whatever the size (a server that
+    // rewrites a header changes the size of its copy).
+    for exact in [true, false] {
+        for &i in &candidates {
+            if paired.iter().any(|&(j, _)| j == i) {
+                continue;
+            }
+            let m = &input.host1[i];
+            let Some(list) = m.key.as_deref().and_then(|k| by_key2.get(k)) else {
+                continue;
+            };
+            if let Some(u2) = list
+                .iter()
+                .find(|c| !used2.contains(&c.uid) && (!exact || c.size == m.size))
+                .map(|c| c.uid)
+            {
+                used2.insert(u2);
+                paired.push((i, u2));
+            }
+        }
+    }
+    for &i in &candidates {
+        match paired.iter().find(|&&(j, _)| j == i) {
+            Some(&(_, u2)) => {
+                out.present.push((i, u2));
+                out.adopted.push((input.host1[i].uid, u2));
+            }
+            None => out.copy.push(i),
+        }
+    }
+    out.present.sort_unstable();
+    out.copy.sort_unstable();
+    out.adopted.sort_unstable();
+    classify_host2_leftovers(input, &used2, &mut out);
+    out
+}
+
+/// The map entries whose both ends exist (each host2 UID once); the others are stale.
+fn trusted_map(
+    input: &Input<'_>,
+    stale: &mut Vec<(u32, u32)>,
+) -> (HashMap<u32, u32>, HashSet<u32>) {
     let host2_all: HashSet<u32> = match input.host2_all {
         Some(s) => s.clone(),
         None => input.host2.iter().map(|m| m.uid).collect(),
@@ -189,71 +270,37 @@ fn diff_keys(input: &Input<'_>) -> Diff {
     let mut used2: HashSet<u32> = HashSet::new();
     for &(u1, u2) in input.map {
         if !host1_all.contains(&u1) || !host2_all.contains(&u2) || used2.contains(&u2) {
-            out.stale.push((u1, u2));
+            stale.push((u1, u2));
             continue;
         }
         map1.insert(u1, u2);
         used2.insert(u2);
     }
-    // Host2 messages by key, in UID order, not yet paired.
-    let mut by_key2: HashMap<&str, Vec<u32>> = HashMap::new();
-    for m in input.host2 {
-        if let Some(k) = &m.key
-            && !used2.contains(&m.uid)
-        {
-            by_key2.entry(k.as_str()).or_default().push(m.uid);
-        }
-    }
-    let mut next2: HashMap<&str, usize> = HashMap::new();
-    let mut seen1: HashSet<&str> = HashSet::new();
-    let keys1: HashSet<&str> = input
-        .host1
+    (map1, used2)
+}
+
+/// Host2 messages nothing paired: a duplicate (same key and size as a host2 message that
+/// is paired), an extra (no such twin: a key host1 does not have, or not in that size), or
+/// unidentified (no key).
+fn classify_host2_leftovers(input: &Input<'_>, used2: &HashSet<u32>, out: &mut Diff) {
+    let paired: HashSet<(&str, u64)> = input
+        .host2
         .iter()
-        .filter_map(|m| m.key.as_deref())
+        .filter(|m| used2.contains(&m.uid))
+        .filter_map(|m| m.key.as_deref().map(|k| (k, m.size)))
         .collect();
-    for (i, m) in input.host1.iter().enumerate() {
-        if m.key.is_none() {
-            out.unidentified1 += 1;
-        }
-        if let Some(&u2) = map1.get(&m.uid) {
-            out.present.push((i, u2));
-            if let Some(k) = &m.key {
-                seen1.insert(k.as_str());
-            }
-            continue;
-        }
-        let Some(k) = m.key.as_deref().filter(|_| !input.useuid) else {
-            out.copy.push(i);
-            continue;
-        };
-        let first = seen1.insert(k);
-        if !first && !input.syncduplicates {
-            out.dup1.push(i);
-            continue;
-        }
-        let cursor = next2.entry(k).or_insert(0);
-        match by_key2.get(k).and_then(|v| v.get(*cursor)) {
-            Some(&u2) => {
-                *cursor += 1;
-                used2.insert(u2);
-                out.present.push((i, u2));
-                out.adopted.push((m.uid, u2));
-            }
-            None => out.copy.push(i),
-        }
-    }
     for m in input.host2 {
         if used2.contains(&m.uid) {
             continue;
         }
         match &m.key {
-            Some(k) if keys1.contains(k.as_str()) && !input.useuid => out.dup2.push(m.uid),
+            Some(_) if input.useuid => out.extra2.push(m.uid),
+            Some(k) if paired.contains(&(k.as_str(), m.size)) => out.dup2.push(m.uid),
             Some(_) => out.extra2.push(m.uid),
             None if input.useuid => out.extra2.push(m.uid),
             None => out.unidentified2.push(m.uid),
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -401,5 +448,58 @@ mod tests {
         });
         assert_eq!(d.copy, vec![0]);
         assert_eq!(d.present, vec![(1, 10)]);
+    }
+
+    fn sized(uid: u32, key: &str, size: u64) -> Msg {
+        Msg {
+            size,
+            ..m(uid, Some(key))
+        }
+    }
+
+    #[test]
+    fn same_headers_different_size_are_different_messages() {
+        // A mailer that reuses Message-IDs: both host1 messages are copied (imapsync loses
+        // the second); identical ones (same size) stay duplicates.
+        let h1 = [sized(1, "k", 100), sized(2, "k", 250), sized(3, "k", 100)];
+        let d = run(&h1, &[], &[], false);
+        assert_eq!(d.copy, vec![0, 1]);
+        assert_eq!(d.dup1, vec![2]);
+        // A rerun pairs each with its own copy, whatever the UID order on host2.
+        let h2 = [sized(10, "k", 250), sized(11, "k", 100)];
+        let d = run(&h1, &h2, &[], false);
+        assert!(d.copy.is_empty());
+        assert_eq!(d.present, vec![(0, 11), (1, 10)]);
+        assert_eq!(d.dup1, vec![2]);
+        // Only the first was copied (by imapsync, say): the second is copied now, never
+        // mistaken for the first.
+        let d = run(&h1, &[sized(10, "k", 100)], &[], false);
+        assert_eq!(d.present, vec![(0, 10)]);
+        assert_eq!(d.copy, vec![1]);
+    }
+
+    #[test]
+    fn a_copy_whose_size_changed_on_the_way_still_pairs() {
+        // Some servers rewrite a header (8-bit bytes, line ends): same key, other size.
+        let h1 = [sized(1, "k", 100)];
+        let d = run(&h1, &[sized(10, "k", 104)], &[], false);
+        assert_eq!(d.present, vec![(0, 10)]);
+        assert!(d.copy.is_empty() && d.extra2.is_empty());
+    }
+
+    #[test]
+    fn host2_leftovers() {
+        let h1 = [sized(1, "a", 100)];
+        let h2 = [
+            sized(10, "a", 100),
+            sized(11, "a", 100), // twin of the paired one: duplicate
+            sized(12, "a", 300), // same headers, other message: extra
+            sized(13, "z", 50),  // not on host1: extra
+            sized(14, "z", 50),  // nor this one
+        ];
+        let d = run(&h1, &h2, &[], false);
+        assert_eq!(d.present, vec![(0, 10)]);
+        assert_eq!(d.dup2, vec![11]);
+        assert_eq!(d.extra2, vec![12, 13, 14]);
     }
 }

@@ -198,6 +198,111 @@ pub struct RateConfig {
     pub exitwhenover: Option<u64>,
 }
 
+/// What a signal does to a running sync (imapsync's `--sigexit`, `--sigreconnect`,
+/// `--sigignore`, and its defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalAction {
+    /// Print the statistics so far and end the run (exit 128 + the signal's number).
+    Exit,
+    /// Reconnect both sides and go on; the same signal twice within
+    /// [`SIGNAL_TWICE_SECONDS`] ends the run.
+    Reconnect,
+    /// Print a line and the statistics so far, go on (`HUP`).
+    Print,
+    /// Print a line and the statistics so far, go on (`--sigignore`).
+    Ignore,
+    /// Switch the throttle's longest sleep between 0 and its default (`USR1`).
+    ToggleSleep,
+}
+
+/// A second reconnecting signal within this many seconds ends the run.
+pub const SIGNAL_TWICE_SECONDS: u64 = 2;
+
+/// The signals a run handles, by name (`INT`, `TERM`, ...), and what each does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalPlan {
+    pub actions: Vec<(String, SignalAction)>,
+}
+
+/// Signal names a run may handle, with their numbers on Linux.
+pub const SIGNALS: &[(&str, i32)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("USR1", 10),
+    ("USR2", 12),
+    ("ALRM", 14),
+    ("TERM", 15),
+];
+
+impl SignalPlan {
+    /// imapsync's choice: `--sigexit` (default QUIT TERM), `--sigreconnect` (default INT),
+    /// HUP prints, `--sigignore` (none by default) overrides the others for the same signal,
+    /// USR1 toggles the sleeps. Names may be given with or without `SIG`, any case.
+    pub fn new(
+        sigexit: Option<&[String]>,
+        sigreconnect: Option<&[String]>,
+        sigignore: &[String],
+    ) -> Result<SignalPlan, String> {
+        let norm = |n: &String| -> Result<String, String> {
+            let up = n.trim().to_ascii_uppercase();
+            let name = up.strip_prefix("SIG").unwrap_or(&up).to_string();
+            if SIGNALS.iter().any(|(s, _)| *s == name) {
+                Ok(name)
+            } else {
+                Err(format!(
+                    "unknown signal {n:?} (known: {})",
+                    SIGNALS
+                        .iter()
+                        .map(|(s, _)| *s)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ))
+            }
+        };
+        let names = |given: Option<&[String]>, default: &[&str]| -> Result<Vec<String>, String> {
+            match given {
+                Some(list) => list
+                    .iter()
+                    .flat_map(|l| {
+                        l.split([',', ' '])
+                            .filter(|w| !w.is_empty())
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .map(|n| norm(&n))
+                    .collect(),
+                None => Ok(default.iter().map(|s| s.to_string()).collect()),
+            }
+        };
+        let mut actions: Vec<(String, SignalAction)> = Vec::new();
+        let mut set = |name: String, a: SignalAction| {
+            actions.retain(|(n, _)| *n != name);
+            actions.push((name, a));
+        };
+        set("USR1".into(), SignalAction::ToggleSleep);
+        set("HUP".into(), SignalAction::Print);
+        for n in names(sigreconnect, &["INT"])? {
+            set(n, SignalAction::Reconnect);
+        }
+        for n in names(sigexit, &["QUIT", "TERM"])? {
+            set(n, SignalAction::Exit);
+        }
+        for n in names(Some(sigignore), &[])? {
+            set(n, SignalAction::Ignore);
+        }
+        Ok(SignalPlan { actions })
+    }
+
+    /// What `name` does, if the run handles it.
+    pub fn action(&self, name: &str) -> Option<SignalAction> {
+        self.actions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +350,35 @@ mod tests {
             ..DeleteConfig::default()
         };
         assert!(d.writes_host1() && !d.deletes_on_host2());
+    }
+
+    #[test]
+    fn signal_plans() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let d = SignalPlan::new(None, None, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.action("TERM"), Some(SignalAction::Exit));
+        assert_eq!(d.action("QUIT"), Some(SignalAction::Exit));
+        assert_eq!(d.action("INT"), Some(SignalAction::Reconnect));
+        assert_eq!(d.action("HUP"), Some(SignalAction::Print));
+        assert_eq!(d.action("USR1"), Some(SignalAction::ToggleSleep));
+        assert_eq!(d.action("USR2"), None);
+        // --sigexit INT: Ctrl-C ends the run at once (INT no longer reconnects).
+        let p = SignalPlan::new(Some(&s(&["INT"])), None, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.action("INT"), Some(SignalAction::Exit));
+        assert_eq!(
+            p.action("TERM"),
+            None,
+            "the given list replaces the default"
+        );
+        // --sigignore wins over the others for the same signal; names in any spelling.
+        let p =
+            SignalPlan::new(None, None, &s(&["sigterm", "hup"])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.action("TERM"), Some(SignalAction::Ignore));
+        assert_eq!(p.action("HUP"), Some(SignalAction::Ignore));
+        assert_eq!(p.action("QUIT"), Some(SignalAction::Exit));
+        assert!(
+            SignalPlan::new(Some(&s(&["KILL"])), None, &[]).is_err(),
+            "KILL can not be caught"
+        );
     }
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use imapsync_client::ConnectOptions;
 
 pub use imapsync_plan::options::{
-    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SizesConfig,
+    DeleteConfig, FolderConfig, MessageConfig, Mode, Phase, RateConfig, SignalAction, SignalPlan,
+    SizesConfig,
 };
 
 /// One side (host1 or host2).
@@ -48,6 +49,11 @@ pub struct Config {
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.
     pub debug: bool,
+    /// What signals do to the run.
+    pub signals: SignalPlan,
+    /// The file whose appearance stops the run (exit 7): `PIDFILEabortPID`, as imapsync
+    /// watches for it (`--abort --abortbyfile` creates it).
+    pub abort_file: Option<PathBuf>,
     /// What `--releasecheck` found, printed at the end of the statistics (`None`: imapsync's
     /// hint to add `--releasecheck`).
     pub release_line: Option<String>,

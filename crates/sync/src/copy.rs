@@ -125,7 +125,13 @@ pub trait Throttle: Sync {
 
 /// When to stop sending (`--exitwhenover` reached, host2 over quota, errors max, a signal).
 pub trait Stop: Sync {
+    /// No new APPEND may start.
     fn stop(&self) -> bool;
+    /// An APPEND of `bytes` is sent (counted toward `--exitwhenover` until it is known not to
+    /// have stored anything).
+    fn started(&self, _bytes: u64) {}
+    /// An APPEND that was started stored nothing (refused, or sent again later).
+    fn not_stored(&self, _bytes: u64) {}
 }
 
 /// The four jobs around a copy, each its own small piece.
@@ -804,11 +810,16 @@ impl AppendState<'_> {
 
     fn submit_stream(&mut self, idx: usize, r: imapsync_client::BodyReceiver, head: Option<Head>) {
         // An unsent stream is dropped: the fetcher discards the rest of the literal.
+        if self.hooks.stop.stop() {
+            self.closed = true;
+            return;
+        }
         let Some(intents) = self.journal(&[idx]) else {
             return;
         };
         let it = &self.items[idx];
         let len = r.len;
+        self.hooks.stop.started(len);
         let c = cmd::append(
             self.opts.folder2.as_bytes(),
             &[AppendItem {
@@ -847,10 +858,18 @@ impl AppendState<'_> {
     }
 
     fn submit(&mut self, msgs: Vec<(usize, Bytes)>, permits: Vec<OwnedSemaphorePermit>) {
+        if self.hooks.stop.stop() {
+            // Nothing new starts (--exitwhenover reached, stopping): these stay missing.
+            self.closed = true;
+            return;
+        }
         let idxs: Vec<usize> = msgs.iter().map(|(i, _)| *i).collect();
         let Some(intents) = self.journal(&idxs) else {
             return;
         };
+        self.hooks
+            .stop
+            .started(msgs.iter().map(|(_, b)| b.len() as u64).sum());
         let append_items: Vec<AppendItem> = msgs
             .iter()
             .map(|(i, b)| AppendItem {
@@ -884,6 +903,7 @@ impl AppendState<'_> {
             self.stored(&f, &done.status);
             return Ok(());
         }
+        self.hooks.stop.not_stored(f.lens.iter().sum());
         let decision = pushback::of_status(&done.status);
         if let PushBack::Retry(delay) = decision
             && self.retry_later(&f, &done.status, delay)

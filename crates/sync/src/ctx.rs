@@ -35,6 +35,13 @@ pub struct Ctx {
     pub cross_keys: Mutex<std::collections::HashSet<String>>,
     /// What folder records vouch for under this run's options.
     pub fingerprint: String,
+    /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
+    /// that no message starts once the limit is reached, pipelining or not).
+    bytes_started: std::sync::atomic::AtomicU64,
+    /// Every connection opened (for a reconnection asked by a signal).
+    connections: Mutex<Vec<imapsync_client::Connection>>,
+    /// The throttle's longest sleep now (`USR1` switches it).
+    maxsleep: Mutex<Option<f64>>,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -43,6 +50,7 @@ pub type Slots = tokio::sync::OwnedSemaphorePermit;
 impl Ctx {
     pub fn new(cfg: Arc<Config>, out: Out, store: Option<Store>) -> Self {
         let errorsmax = cfg.errorsmax;
+        let maxsleep = cfg.rates.maxsleep;
         let pairs = cfg.pairs();
         let fingerprint = folderplan::fingerprint(
             cfg.side1.search.as_deref(),
@@ -68,6 +76,9 @@ impl Ctx {
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
             fingerprint,
+            bytes_started: std::sync::atomic::AtomicU64::new(0),
+            connections: Mutex::new(Vec::new()),
+            maxsleep: Mutex::new(maxsleep),
         }
     }
 
@@ -87,6 +98,38 @@ impl Ctx {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Keeps a handle on a new connection, for [`Ctx::reconnect_all`].
+    pub fn register(&self, c: &imapsync_client::Connection) {
+        let mut all = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|c| c.is_alive());
+        all.push(c.clone());
+    }
+
+    /// Drops every live connection: their users reconnect and go on (a signal asked for it).
+    /// Returns how many were dropped.
+    pub fn reconnect_all(&self) -> usize {
+        let all = std::mem::take(&mut *self.connections.lock().unwrap_or_else(|p| p.into_inner()));
+        let live: Vec<_> = all.into_iter().filter(|c| c.is_alive()).collect();
+        for c in &live {
+            c.reset("a signal asked to reconnect both sides");
+        }
+        live.len()
+    }
+
+    /// Switches the throttle's longest sleep between 0 and its default; returns the new one.
+    pub fn toggle_maxsleep(&self) -> f64 {
+        use imapsync_plan::throttle;
+        let mut m = self.maxsleep.lock().unwrap_or_else(|p| p.into_inner());
+        let now = throttle::effective_maxsleep(*m);
+        let next = if now > 0.0 {
+            0.0
+        } else {
+            throttle::DEFAULT_MAXSLEEP
+        };
+        *m = Some(next);
+        next
     }
 
     /// The run's options as a folder's decisions need them.
@@ -153,6 +196,23 @@ impl Ctx {
 impl crate::copy::Stop for Ctx {
     fn stop(&self) -> bool {
         self.aborted()
+            || self
+                .cfg
+                .rates
+                .exitwhenover
+                .is_some_and(|max| self.bytes_started.load(Ordering::SeqCst) >= max)
+    }
+
+    fn started(&self, bytes: u64) {
+        self.bytes_started.fetch_add(bytes, Ordering::SeqCst);
+    }
+
+    fn not_stored(&self, bytes: u64) {
+        let _ = self
+            .bytes_started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(bytes))
+            });
     }
 }
 
@@ -166,7 +226,7 @@ impl crate::copy::Throttle for Ctx {
             maxmessagespersecond: r.maxmessagespersecond,
             maxbytespersecond: r.maxbytespersecond,
             maxbytesafter: Some(r.maxbytesafter as i64),
-            maxsleep: r.maxsleep,
+            maxsleep: *self.maxsleep.lock().unwrap_or_else(|p| p.into_inner()),
         };
         let (n, bytes) = {
             let st = self.stats();

@@ -25,6 +25,7 @@ pub mod pool;
 pub mod report;
 pub mod run;
 pub mod session;
+pub mod signals;
 pub mod sizes;
 pub mod stats;
 

@@ -17,7 +17,7 @@ use crate::output::Out;
 use crate::report::{self, ReportInput};
 use crate::sizes::{self, Totals};
 use crate::stats::Stats;
-use crate::{folderops, pool, session};
+use crate::{folderops, pool, session, signals};
 
 /// The end of a run.
 #[derive(Debug)]
@@ -55,30 +55,57 @@ pub async fn run(cfg: Config, out: Out) -> RunResult {
         Err(busy) => return busy.into(),
     };
     let ctx = Arc::new(Ctx::new(Arc::new(cfg), out.clone(), store));
-    let mut sizes = None;
-    // QUIT, TERM and INT stop the run: the counters so far are printed and the exit code is
-    // 128 + the signal number, as a shell reports a process killed by it (imapsync re-raises
-    // the signal). Whatever was being appended is settled by the journal on the next run.
-    let signalled = tokio::select! {
-        ended = phases(&ctx, &mut sizes) => Err(ended),
-        sig = terminating_signal() => Ok(sig),
+    let phases = phases(&ctx);
+    tokio::pin!(phases);
+    let stopped = tokio::select! {
+        ended = &mut phases => return finish(&ctx, ended, start_rss),
+        stopped = signals::watch(&ctx) => stopped,
     };
-    match signalled {
-        Err(ended) => finish(&ctx, ended, start_rss, sizes),
-        Ok((name, num)) => {
+    let pid = std::process::id();
+    match stopped {
+        // What is in flight completes, nothing new starts; the journal covers the rest.
+        signals::Stopped::File(file) => {
+            out.line(format!("Asked to terminate by file {}", file.display()));
             ctx.abort();
-            out.line(format!("Got a signal {name} ({num}): asked to terminate"));
-            out.line("You should resynchronize those accounts by running a sync again, since some messages may not be transferred yet.");
+            let mut ended = phases.await;
+            ended.summary = true;
+            let _ = std::fs::remove_file(&file);
+            let mut r = finish(&ctx, ended, start_rss);
+            out.lines(&resync_advice());
+            r.exit_code = EXIT_BY_FILE;
+            r
+        }
+        // Whatever was being appended is settled by the journal on the next run.
+        signals::Stopped::Signal(name, num) => {
+            ctx.abort();
+            out.line(format!(
+                "Got a signal {name} (my PID is {pid}). Asked to terminate"
+            ));
             let ended = Ended {
                 code: Some(128 + num),
                 summary: true,
+                sizes: None,
             };
-            let mut r = finish(&ctx, ended, start_rss, None);
+            let mut r = finish(&ctx, ended, start_rss);
+            out.line(format!(
+                "Ended by a signal {name} (my PID is {pid}). I am asked to terminate immediately."
+            ));
+            out.lines(&resync_advice());
             r.exit_code = 128 + num;
             r.signal = Some(num);
             r
         }
     }
+}
+
+/// imapsync's exit code when the abort file stopped the run.
+pub const EXIT_BY_FILE: i32 = 7;
+
+fn resync_advice() -> Vec<String> {
+    vec![
+        "You should resynchronize those accounts by running a sync again,".to_string(),
+        "since some messages and entire folders might still be missing on host2.".to_string(),
+    ]
 }
 
 /// Another run holds this account pair's state store.
@@ -122,23 +149,6 @@ fn open_store(cfg: &Config, out: &Out) -> Result<Option<imapsync_state::Store>, 
     }
 }
 
-/// Waits for SIGTERM, SIGQUIT or SIGINT.
-async fn terminating_signal() -> (&'static str, i32) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::quit()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => ("TERM", 15),
-        _ = quit.recv() => ("QUIT", 3),
-        _ = int.recv() => ("INT", 2),
-    }
-}
-
 /// Both sides, logged in.
 struct Connected {
     c1: Connection,
@@ -152,6 +162,8 @@ struct Ended {
     code: Option<i32>,
     /// The statistics block is printed (the run reached the folder loop).
     summary: bool,
+    /// Host2 - host1 before and after the sync (messages, bytes), when both tables were made.
+    sizes: Option<(Totals, Totals)>,
 }
 
 impl Ended {
@@ -161,12 +173,13 @@ impl Ended {
         Ended {
             code,
             summary: false,
+            sizes: None,
         }
     }
 }
 
 /// The phases of the run, stopped where the mode says.
-async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Ended {
+async fn phases(ctx: &Arc<Ctx>) -> Ended {
     let mode = ctx.cfg.mode;
     let Some(conn) = connect_both(ctx).await else {
         return Ended::early(None);
@@ -189,14 +202,12 @@ async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Ended {
     let existing2 = folderops::prepare_host2(ctx, &conn.c2, &mut mapped).await;
     if mode.stops_after(Phase::CreateFolders) {
         ctx.stats().folders_synced = mapped.plan.pairs.len() as u64;
-        return stop(
-            &conn,
-            Ended {
-                code: None,
-                summary: true,
-            },
-        )
-        .await;
+        let ended = Ended {
+            code: None,
+            summary: true,
+            sizes: None,
+        };
+        return stop(&conn, ended).await;
     }
     ctx.out.line(format!(
         "++++ Looping on each one of {} folders to sync",
@@ -207,15 +218,17 @@ async fn phases(ctx: &Arc<Ctx>, sizes: &mut Option<(Totals, Totals)>) -> Ended {
     if ctx.cfg.folders.delete1emptyfolders && !ctx.aborted() {
         folderops::delete_empty_folders_on_host1(ctx, &mapped).await;
     }
+    let mut diff = None;
     if ctx.cfg.sizes.after && !ctx.aborted() {
         let after = sizes::after(ctx, &mapped, &existing2).await;
         if let (Some(b), Some(a)) = (before, after) {
-            *sizes = Some((b, a));
+            diff = Some((b, a));
         }
     }
     Ended {
         code: None,
         summary: true,
+        sizes: diff,
     }
 }
 
@@ -377,12 +390,7 @@ async fn check_quota(ctx: &Ctx, c2: &Connection) {
     }
 }
 
-fn finish(
-    ctx: &Arc<Ctx>,
-    ended: Ended,
-    start_rss: f64,
-    sizes: Option<(Totals, Totals)>,
-) -> RunResult {
+fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
     let early = ended.code;
     let cfg = &ctx.cfg;
     let ended_at = ctx.started_epoch + ctx.elapsed();
@@ -417,7 +425,7 @@ fn finish(
                 cpu_seconds: report::cpu_seconds(),
                 rss_mib: report::rss_mib(),
                 start_rss_mib: start_rss,
-                sizes,
+                sizes: ended.sizes,
                 release_line: cfg.release_line.clone(),
             },
         );
@@ -432,4 +440,25 @@ fn finish(
         stats,
         nb_errors,
     }
+}
+
+/// The statistics block of the run so far (asked for by a signal).
+pub fn statistics_now(ctx: &Ctx) -> Vec<String> {
+    let stats = ctx.stats().clone();
+    let nb_errors = ctx.errors().nb_errors();
+    report::statistics(
+        &stats,
+        &ReportInput {
+            started: ctx.started_epoch,
+            ended: ctx.started_epoch + ctx.elapsed(),
+            dry: ctx.cfg.dry,
+            justfolders: ctx.cfg.mode == Mode::JustFolders,
+            nb_errors,
+            cpu_seconds: report::cpu_seconds(),
+            rss_mib: report::rss_mib(),
+            start_rss_mib: 0.0,
+            sizes: None,
+            release_line: ctx.cfg.release_line.clone(),
+        },
+    )
 }

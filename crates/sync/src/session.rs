@@ -122,6 +122,7 @@ pub async fn open_quiet(ctx: &Ctx, side: Side) -> Option<Connection> {
 
 /// Prepares a new connection: push-backs are reported; host1 gets QRESYNC when offered.
 fn watch(ctx: &Ctx, c: &Connection) {
+    ctx.register(c);
     if c.side() == Side::Host1 {
         c.enable_qresync();
     }
@@ -176,12 +177,9 @@ pub async fn ensure(
             return None;
         }
         if attempt > sc.reconnect_retry || ctx.aborted() {
-            ctx.error(format!(
-                "{side} failure: can not open imap connection on host{} [{}] with user [{}]: {e}",
-                side.number(),
-                sc.connect.host,
-                sc.connect.user
-            ));
+            // Worded as at the start: a login refused late in a run (an OAuth2 refresh token
+            // revoked meanwhile) is an authentication failure, not a connection failure.
+            ctx.error(failure_line(side, &sc.connect, &e));
             return None;
         }
         ctx.out.line(format!(

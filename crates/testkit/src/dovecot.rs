@@ -231,11 +231,22 @@ pub struct DovecotBuilder {
     extra_config: Vec<String>,
     extra_users: Vec<(String, String)>,
     no_tls: bool,
+    oauth2_introspection: Option<String>,
     server_cert: Option<crate::tls::CertKey>,
     client_cert_logins: bool,
 }
 
 impl DovecotBuilder {
+    /// Accept OAuth2 bearer tokens (SASL XOAUTH2 and OAUTHBEARER) checked by POSTing them
+    /// to `introspection_url` (RFC 7662 style: `token=...` in, `{"active": true,
+    /// "username": "..."}` out), e.g. [`crate::OAuthServer::introspection_url`]. The token's
+    /// user must be the user logging in. Passwords keep working (PLAIN, LOGIN, CRAM-MD5),
+    /// and the auth cache is off so an expired token is never accepted from it.
+    pub fn oauth2(mut self, introspection_url: &str) -> Self {
+        self.oauth2_introspection = Some(introspection_url.to_string());
+        self
+    }
+
     /// Presents this certificate (and key) instead of the test PKI's leaf, e.g. a
     /// [`self_signed`](crate::tls::self_signed) one.
     pub fn server_cert(mut self, cert: crate::tls::CertKey) -> Self {
@@ -692,6 +703,7 @@ impl Dovecot {
             max_line_length: None,
             greeting: None,
             extra_config: Vec::new(),
+            oauth2_introspection: None,
             extra_users: Vec::new(),
             no_tls: false,
             server_cert: None,
@@ -783,6 +795,16 @@ impl Dovecot {
             startup_time: Duration::ZERO,
         };
         dc.write_passwd()?;
+        if let Some(url) = &dc.opts.oauth2_introspection {
+            let ext = dc.dir.path().join("etc/oauth2.conf.ext");
+            std::fs::write(
+                &ext,
+                format!(
+                    "introspection_mode = post\nintrospection_url = {url}\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n"
+                ),
+            )?;
+            set_mode(&ext, 0o644)?;
+        }
 
         let mut last_err = None;
         for _attempt in 0..8 {
@@ -837,19 +859,23 @@ impl Dovecot {
         let _ = writeln!(c, "ssl_cert = <{}", d.join("etc/cert.pem").display());
         let _ = writeln!(c, "ssl_key = <{}", d.join("etc/key.pem").display());
         c.push_str("disable_plaintext_auth = no\n");
+        let mut mechanisms = String::from("plain login cram-md5");
+        if o.oauth2_introspection.is_some() {
+            mechanisms.push_str(" xoauth2 oauthbearer");
+            c.push_str("auth_cache_size = 0\n");
+        }
         if o.client_cert_logins {
             // Dovecot asks for a client certificate (a missing one is not an error), takes
             // the user from its CN, and lets EXTERNAL through without a password.
+            mechanisms.push_str(" external");
             let _ = writeln!(c, "ssl_ca = <{}", d.join("etc/ca.pem").display());
             c.push_str("ssl_verify_client_cert = yes\nssl_require_crl = no\n");
             c.push_str("auth_ssl_username_from_cert = yes\nssl_cert_username_field = commonName\n");
-            c.push_str("auth_mechanisms = plain login cram-md5 external\n");
             c.push_str(
                 "passdb {\n  driver = static\n  args = nopassword=y\n  mechanisms = external\n}\n",
             );
-        } else {
-            c.push_str("auth_mechanisms = plain login cram-md5\n");
         }
+        let _ = writeln!(c, "auth_mechanisms = {mechanisms}");
         let _ = writeln!(c, "auth_master_user_separator = {MASTER_SEPARATOR}");
         c.push_str("auth_verbose = yes\n");
         // Dovecot answers failed logins after 2 s by default; tests fail logins on
@@ -862,9 +888,21 @@ impl Dovecot {
         );
         let _ = writeln!(
             c,
-            "passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {}\n}}",
-            self.passwd_path().display()
+            "passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {}\n{}}}",
+            self.passwd_path().display(),
+            if o.oauth2_introspection.is_some() {
+                "  mechanisms = plain login cram-md5\n"
+            } else {
+                ""
+            }
         );
+        if o.oauth2_introspection.is_some() {
+            let _ = writeln!(
+                c,
+                "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}\n}}",
+                d.join("etc/oauth2.conf.ext").display()
+            );
+        }
         let _ = writeln!(
             c,
             "userdb {{\n  driver = passwd-file\n  args = username_format=%u {}\n}}",

@@ -513,6 +513,19 @@ impl TestImap {
         })
     }
 
+    /// AUTHENTICATE XOAUTH2 with a bearer token (an error challenge is answered empty).
+    pub fn authenticate_xoauth2(&mut self, user: &str, token: &str) -> Result<()> {
+        let msg = format!("user={user}\x01auth=Bearer {token}\x01\x01").into_bytes();
+        let mut first = true;
+        self.sasl("XOAUTH2", &mut |_| {
+            if std::mem::take(&mut first) {
+                msg.clone()
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
     /// LOGOUT (errors ignored: the connection is going away anyway).
     pub fn logout(mut self) -> Result<()> {
         let _ = self.command_status("LOGOUT");

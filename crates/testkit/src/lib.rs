@@ -20,6 +20,10 @@
 //!   answers chosen commands itself (`NO [OVERQUOTA]`, throttling `BAD`, ...), delays them,
 //!   drops the connection before or in the middle of a literal, injects untagged responses,
 //!   or rewrites the greeting / answers `* BYE` (Gmail's connection limit).
+//! * [`OAuthServer`] is a local OAuth2 authorization server (token, introspection for
+//!   Dovecot's `oauth2` passdb, device code, browser sign-in, discovery, service-account
+//!   JWT checks) with short-lived tokens; [`DovecotBuilder::oauth2`] makes Dovecot accept
+//!   its tokens with XOAUTH2 and OAUTHBEARER.
 //! * [`corpus`] generates deterministic mailboxes (seeded PRNG, realistic RFC 5322
 //!   messages, size distributions, flags, keywords, awkward folder names), and
 //!   [`fill()`] uploads them quickly with pipelined LITERAL+ APPENDs over several
@@ -55,6 +59,7 @@ pub mod fill;
 pub mod fixtures;
 pub mod imap;
 pub mod mutf7;
+pub mod oauth;
 pub mod parse;
 pub mod prng;
 pub mod proxy;
@@ -71,6 +76,7 @@ pub use dovecot::{
 pub use fill::{FillReport, fill, fill_at};
 pub use fixtures::{Fixture, fixtures};
 pub use imap::{ListEntry, Msg, Selected, Snapshot, Status, TestImap};
+pub use oauth::{OAuthServer, OAuthStats};
 pub use proxy::{ConnSet, Direction, FaultProxy, Faults, Kill, ProxyStats};
 pub use shim::{Shim, ShimStats};
 

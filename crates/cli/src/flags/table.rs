@@ -271,20 +271,19 @@ pub static FLAGS: &[Flag] = &[
     Flag::both("passfile", Str, Credentials, "", "File whose first line is the password; wins over --password")
         .value("FILE"),
     Flag::one("showpasswords", Bool, Credentials, "off", "Show passwords instead of MASKED in the output"),
-    Flag::both("authmech", Str, Credentials, "LOGIN", "Authentication mechanism: LOGIN, PLAIN, CRAM-MD5, XOAUTH2, NTLM, EXTERNAL, PREAUTH, X-MASTERAUTH"),
+    Flag::both("authmech", Str, Credentials, "LOGIN", "Authentication mechanism: LOGIN, PLAIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, NTLM, EXTERNAL, PREAUTH, X-MASTERAUTH"),
     Flag::one("authmd5", Bool, Credentials, "off", "Use CRAM-MD5 on both sides"),
     Flag::both("authmd5", Bool, Credentials, "off", "Use CRAM-MD5 on that side"),
     Flag::both("authuser", Str, Credentials, "", "Administrator identity used to authenticate for the user"),
     Flag::both("proxyauth", Switch, Credentials, "off", "Log in as --authuser, then PROXYAUTH as --user"),
     Flag::both("domain", Str, Credentials, "", "NTLM domain"),
     Flag::one("trylogin", Bool, Credentials, "on", "Retry once with plain LOGIN when another mechanism fails"),
-    Flag::both("oauthaccesstoken", Str, Credentials, "", "XOAUTH2 access token, or a file holding it")
+    Flag::both("oauthaccesstoken", Str, Credentials, "", "OAuth2 access token, or a file holding it (re-read on every connection)")
         .secret(),
     Flag::both("oauthdirect", Str, Credentials, "", "Ready-made base64 XOAUTH2 string, or a file holding it")
         .secret(),
-    Flag::both("oauthrefreshcmd", Str, Credentials, "", "Command run before each OAuth login to refresh the token")
-        .value("CMD")
-        .not_yet(),
+    Flag::both("oauthrefreshcmd", Str, Credentials, "", "Command run before each OAuth login to refresh the token file (or printing the token)")
+        .value("CMD"),
     // ------------------------------------------------------------------
     // Folder selection and name mapping
     Flag::one("folder", List, Folders, "all folders", "Sync this host1 folder, repeatable"),
@@ -421,14 +420,11 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("errorsmax", Int, Robustness, "50", "Abort after this many errors"),
     Flag::one("errorsdump", Bool, Robustness, "on", "List all errors at the end"),
     Flag::one("sigexit", List, Robustness, "QUIT TERM", "Signal that prints the stats and exits, repeatable")
-        .value("SIG")
-        .not_yet(),
-    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection, repeatable").value("SIG")
-        .not_yet(),
-    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG")
-        .not_yet(),
+        .value("SIG"),
+    Flag::one("sigreconnect", List, Robustness, "INT", "Signal that forces a reconnection (twice in 2 s: exit), repeatable").value("SIG"),
+    Flag::one("sigignore", List, Robustness, "", "Signal that only prints the stats, repeatable").value("SIG"),
     Flag::one("abort", Switch, Robustness, "", "Stop the run whose PID is in the pidfile, then exit"),
-    Flag::one("abortbyfile", Switch, Robustness, "", "Ask the running sync to stop through a file").not_yet(),
+    Flag::one("abortbyfile", Switch, Robustness, "", "With --abort: ask the running sync to stop through a file (PIDFILEabortPID), exit 7"),
     Flag::one("exitonload", Bool, Robustness, "off", "Refuse to run under heavy load"),
     Flag::one("pidfile", Str, Robustness, "TMPDIR/imapsync.pid", "File holding the PID of the run").value("FILE"),
     Flag::one("pidfilelocking", Bool, Robustness, "off", "Refuse to start while the pidfile names a live process"),
@@ -495,6 +491,20 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("state", Bool, Beyond, "on", "Keep a local state database; --nostate runs without one"),
     Flag::one("multiappend", Bool, Beyond, "on", "Send several messages per APPEND when host2 supports it"),
     Flag::one("pipelinedepth", Int, Beyond, "", "IMAP commands kept in flight per connection"),
+    Flag::both("oauthprovider", Str, Beyond, "", "OAuth2 provider: google, microsoft, microsoft:TENANT, or an issuer URL")
+        .value("PROVIDER"),
+    Flag::both("oauthclientid", Str, Beyond, "", "OAuth2 application (client) id for the built-in token refresh")
+        .value("ID"),
+    Flag::both("oauthclientsecret", Str, Beyond, "", "OAuth2 client secret, or a file holding it; alone: app-only tokens")
+        .value("SECRET")
+        .secret(),
+    Flag::both("oauthrefreshtoken", Str, Beyond, "", "OAuth2 refresh token, or a file holding it (rotated tokens written back)")
+        .value("TOKEN")
+        .secret(),
+    Flag::both("oauthtokenfile", Str, Beyond, "", "Token file (JSON, 0600) written by --oauthloginN, kept up to date")
+        .value("FILE"),
+    Flag::both("oauthscope", Str, Beyond, "the provider's", "OAuth2 scope to ask for"),
+    Flag::both("oauthlogin", Switch, Beyond, "off", "Sign in once (device code or browser), save the refresh token in --oauthtokenfileN, go on"),
 ];
 
 /// One generated option name: a name of the command line and the place its value is stored.

@@ -13,12 +13,15 @@ use std::path::PathBuf;
 use imapsync_plan::identity::{IdentityOptions, UseHeader};
 use imapsync_plan::perlre::{ExprKind, PerlExpr, RegexFlags, perl_regex_with_flags};
 use imapsync_sync::config::{
-    Config, DeleteConfig, FolderConfig, MessageConfig, Mode, RateConfig, SideConfig, SizesConfig,
+    Config, DeleteConfig, FolderConfig, MessageConfig, Mode, RateConfig, SideConfig, SignalPlan,
+    SizesConfig,
 };
 
 use crate::flags::{self, Parsed};
 use presets::{Presets, presets};
-pub use side::{DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, split_host};
+pub use side::{
+    DEFAULT_CONNECTIONS, DEFAULT_RECONNECT_RETRY, MAX_CONNECTIONS, OAuthLogin, split_host,
+};
 
 /// A configuration error, with the exit code it maps to.
 #[derive(Debug)]
@@ -43,8 +46,12 @@ pub enum Action {
     Version,
     /// Options given that are not supported yet (stop before anything else).
     NotSupported(Vec<String>),
-    /// `--abort`: stop the run whose PID is in this pidfile (`None`: `--pidfile ""`).
-    Abort(Option<PathBuf>),
+    /// `--abort`: stop the run whose PID is in this pidfile (`None`: `--pidfile ""`), with
+    /// signals (QUIT, then KILL) or, with `--abortbyfile`, through its abort file.
+    Abort {
+        pidfile: Option<PathBuf>,
+        by_file: bool,
+    },
     /// A run (a sync, or one of the just* modes).
     Run(Box<Invocation>),
 }
@@ -76,6 +83,8 @@ pub struct Invocation {
     pub command_line: String,
     /// Lines to print at the start (warnings, presets, notes on options read elsewhere).
     pub notes: Vec<String>,
+    /// Interactive OAuth2 logins to run before anything else (`--oauthloginN`).
+    pub oauth_logins: Vec<OAuthLogin>,
     /// `--releasecheck`: ask for imapsync's latest release number.
     pub releasecheck: bool,
 }
@@ -95,11 +104,15 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         return Ok(Action::NotSupported(unsupported));
     }
     if p.bool("abort") == Some(true) {
-        return Ok(Action::Abort(pidfile_path(&p)));
+        return Ok(Action::Abort {
+            pidfile: pidfile_path(&p),
+            by_file: p.bool("abortbyfile").unwrap_or(false),
+        });
     }
     let command_line = format!("imapsync {}", p.masked_command_line());
     let (config, warnings) = build(&p)?;
     notes.extend(warnings);
+    let oauth_logins = side::oauth_logins(&p)?;
     Ok(Action::Run(Box::new(Invocation {
         config,
         log: LogSettings {
@@ -118,6 +131,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         }),
         command_line,
         notes,
+        oauth_logins,
         releasecheck: p.bool("releasecheck").unwrap_or(false),
     })))
 }
@@ -143,6 +157,24 @@ fn merge_extra(p: &mut Parsed) -> Vec<String> {
         p.merge(&extra.options);
     }
     notes
+}
+
+/// What signals do (`--sigexit`, `--sigreconnect`, `--sigignore`, imapsync's defaults).
+fn signals(p: &Parsed) -> Result<SignalPlan, ConfigError> {
+    let given = |n: &str| {
+        let l = p.list(n);
+        (!l.is_empty()).then_some(l)
+    };
+    SignalPlan::new(given("sigexit"), given("sigreconnect"), p.list("sigignore"))
+        .map_err(|e| usage(format!("--sigexit/--sigreconnect/--sigignore: {e}")))
+}
+
+/// The file that stops the run with that PID: the pidfile's path followed by `abort` and
+/// the PID, as imapsync names it.
+pub fn abort_file(pidfile: &std::path::Path, pid: u32) -> PathBuf {
+    let mut s = pidfile.as_os_str().to_owned();
+    s.push(format!("abort{pid}"));
+    PathBuf::from(s)
 }
 
 /// `--pidfile`, else `--tmpdir`/imapsync.pid, else `$HOME/tmp/imapsync.pid`; `--pidfile ""`
@@ -221,6 +253,8 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         errorsdump: p.bool("errorsdump").unwrap_or(true),
         state_path,
         debug: p.bool("debug").unwrap_or(false),
+        signals: signals(p)?,
+        abort_file: pidfile_path(p).map(|f| abort_file(&f, std::process::id())),
         release_line: None,
     };
     Ok((cfg, warnings))
@@ -365,7 +399,15 @@ fn messages(
             .or(pre.skipcrossduplicates)
             .unwrap_or(false),
         useuid: p.bool("useuid").unwrap_or(false),
-        multiappend: p.bool("multiappend").unwrap_or(true),
+        // --exitwhenover and the rate limits count messages one by one, as imapsync: no
+        // MULTIAPPEND then (a batch would cross a limit 32 messages at a time).
+        multiappend: p.bool("multiappend").unwrap_or(
+            p.int("exitwhenover").is_none()
+                && p.float("maxmessagespersecond").is_none_or(|v| v == 0.0)
+                && p.float("maxbytespersecond").is_none_or(|v| v == 0.0)
+                && pre.maxmessagespersecond.is_none()
+                && pre.maxbytespersecond.is_none(),
+        ),
         regexmess: exprs(p, "regexmess", &pre.regexmess)?,
         skipmess: exprs(p, "skipmess", &[])?,
         disarmreadreceipts: p
@@ -569,6 +611,32 @@ mod tests {
             Ok(Action::Run(inv)) => inv.config,
             other => panic!("{extra:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn presets_keep_working_with_oauth2() {
+        let c = cfg(&[
+            "--office2",
+            "--host2",
+            "",
+            "--oauthprovider2",
+            "microsoft:contoso.onmicrosoft.com",
+            "--oauthclientid2",
+            "app-id",
+            "--oauthclientsecret2",
+            "app-secret",
+        ]);
+        let s2 = &c.side2.connect;
+        assert_eq!(s2.host, "outlook.office365.com");
+        assert_eq!(s2.security.ssl, Some(true));
+        assert_eq!(s2.mech, imapsync_client::AuthMech::OAuth);
+        assert!(
+            s2.oauth
+                .as_ref()
+                .is_some_and(|o| o.describe().contains("client credentials"))
+        );
+        assert!(c.side1.connect.oauth.is_none());
+        assert_eq!(c.side1.connect.mech, imapsync_client::AuthMech::Login);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use imapsync_sync::config::SideConfig;
 use super::presets::Presets;
 use super::{ConfigError, usage};
 use crate::flags::Parsed;
+use crate::oauthargs::{self, GrantPlan, OAuthArgs, Plan as OAuthPlan};
+use imapsync_client::oauth::StoredTokens;
 
 /// Default number of connections per side.
 pub const DEFAULT_CONNECTIONS: usize = 4;
@@ -121,6 +123,69 @@ fn prompt_password(prompt: &str) -> Option<String> {
     Some(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// The token file of side `n` (`--oauthtokenfileN`), when given and present.
+fn stored_tokens(
+    p: &Parsed,
+    n: u8,
+    warnings: &mut Vec<String>,
+) -> Result<Option<StoredTokens>, ConfigError> {
+    let Some(f) = p.string(&format!("oauthtokenfile{n}")) else {
+        return Ok(None);
+    };
+    let path = std::path::Path::new(f);
+    if imapsync_client::oauth::store::readable_by_others(path) {
+        warnings.push(format!(
+            "Warning: oauthtokenfile{n} {f} is readable by group or others (chmod 600 {f})"
+        ));
+    }
+    StoredTokens::read(path).map_err(|e| ConfigError {
+        message: format!("Failure: {e}"),
+        exit_code: 66,
+    })
+}
+
+fn oauth_plan(
+    p: &Parsed,
+    n: u8,
+    pass: Option<&Secret>,
+    stored: Option<&StoredTokens>,
+) -> Result<OAuthPlan, ConfigError> {
+    let oargs = OAuthArgs::from_parsed(p, n, pass);
+    oauthargs::plan(&oargs, n, stored, &oauthargs::read_first_line).map_err(usage)
+}
+
+/// The interactive OAuth2 logins asked for (`--oauthloginN`), to run before the sync.
+pub(super) fn oauth_logins(p: &Parsed) -> Result<Vec<OAuthLogin>, ConfigError> {
+    let mut out = Vec::new();
+    for n in [1u8, 2] {
+        if p.bool(&format!("oauthlogin{n}")) != Some(true) {
+            continue;
+        }
+        let mut ignore = Vec::new();
+        let pass = password(p, n, &mut ignore)?;
+        let stored = stored_tokens(p, n, &mut ignore)?;
+        if let OAuthPlan::Grant(g) = oauth_plan(p, n, pass.as_ref(), stored.as_ref())? {
+            out.push(OAuthLogin {
+                side: n,
+                user: p
+                    .string(&format!("user{n}"))
+                    .map(|u| u.trim().to_string())
+                    .unwrap_or_default(),
+                plan: *g,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An interactive OAuth2 login asked with `--oauthloginN`.
+#[derive(Debug)]
+pub struct OAuthLogin {
+    pub side: u8,
+    pub user: String,
+    pub plan: GrantPlan,
+}
+
 pub(super) fn side_config(
     p: &Parsed,
     n: u8,
@@ -140,7 +205,7 @@ pub(super) fn side_config(
         .string(&get("user"))
         .map(|u| u.trim().to_string())
         .unwrap_or_default();
-    let mut pass = password(p, n, warnings)?;
+    let pass = password(p, n, warnings)?;
     let mech_name = p
         .string(&get("authmech"))
         .map(|m| m.to_ascii_uppercase())
@@ -153,6 +218,7 @@ pub(super) fn side_config(
         Some("PLAIN") => AuthMech::Plain,
         Some("CRAM-MD5") => AuthMech::CramMd5,
         Some("XOAUTH2") => AuthMech::XOAuth2,
+        Some("OAUTHBEARER") => AuthMech::OAuthBearer,
         Some("PREAUTH") => AuthMech::PreAuth,
         Some("SASL-LOGIN") => AuthMech::SaslLogin,
         Some("NTLM") => AuthMech::Ntlm,
@@ -160,30 +226,13 @@ pub(super) fn side_config(
         Some("X-MASTERAUTH") => AuthMech::XMasterAuth,
         Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
     };
-    if let Some(tok) = p.string(&get("oauthaccesstoken")) {
-        let token = if std::path::Path::new(tok).is_file() {
-            read_first_line(tok).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthaccesstoken{n} file {tok}: {e}"),
-                exit_code: 66,
-            })?
-        } else {
-            tok.to_string()
-        };
-        pass = Some(Secret::new(token));
-        mech = AuthMech::XOAuth2;
+    // OAuth2: how this side gets its access tokens.
+    let stored = stored_tokens(p, n, warnings)?;
+    let oplan = oauth_plan(p, n, pass.as_ref(), stored.as_ref())?;
+    if let Some(m) = oplan.mech() {
+        mech = m;
     }
-    if let Some(direct) = p.string(&get("oauthdirect")) {
-        let s = if std::path::Path::new(direct).is_file() {
-            read_first_line(direct).map_err(|e| ConfigError {
-                message: format!("Failure: can not read oauthdirect{n} file {direct}: {e}"),
-                exit_code: 66,
-            })?
-        } else {
-            direct.to_string()
-        };
-        pass = Some(Secret::new(s));
-        mech = AuthMech::XOAuth2Direct;
-    }
+    let oauth_on = oplan != OAuthPlan::None;
     let authuser = p.string(&get("authuser")).map(str::to_string);
     let proxyauth = p.bool(&get("proxyauth")).unwrap_or(false);
     if proxyauth && authuser.is_none() {
@@ -194,7 +243,8 @@ pub(super) fn side_config(
         None if justconnect
             || host.is_empty()
             || user.is_empty()
-            || matches!(mech, AuthMech::PreAuth | AuthMech::External) =>
+            || matches!(mech, AuthMech::PreAuth | AuthMech::External)
+            || oauth_on =>
         {
             Secret::default()
         }
@@ -230,6 +280,12 @@ pub(super) fn side_config(
     c.tls = tls;
     c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
     c.mech = mech;
+    c.oauth = oauthargs::source(&oplan, &user, stored, &TlsOptions::verifying()).map_err(|e| {
+        ConfigError {
+            message: format!("Failure: host{n}: {e}"),
+            exit_code: 16,
+        }
+    })?;
     c.authuser = authuser;
     c.domain = ntlm_domain(p, n, &c.mech, warnings);
     c.proxyauth = proxyauth;

@@ -15,6 +15,8 @@ use imapsync_proto::response::Status;
 use super::wire::{Answer, Wire, caps_from};
 use super::{AuthMech, ConnectOptions, ntlm, policy};
 use crate::error::SetupError;
+use crate::oauth::{self, OAuthError, StaticToken, TokenSource};
+use crate::secret::Secret;
 
 /// A SASL mechanism (RFC 4422) as the client side of `AUTHENTICATE` runs it.
 pub(super) trait Sasl {
@@ -83,30 +85,43 @@ impl Sasl for CramMd5<'_> {
     }
 }
 
-/// SASL XOAUTH2 (Google, Microsoft) with its ready-made initial response. On failure the
-/// server sends a JSON error as a challenge, answered with an empty line.
-struct XOAuth2 {
+/// SASL XOAUTH2 (Google, Microsoft) and OAUTHBEARER (RFC 7628) with a ready-made initial
+/// response. On failure the server sends a JSON error as a challenge, answered with an
+/// empty line (XOAUTH2) or a `^A` (OAUTHBEARER); the error is kept for the message.
+struct Bearer {
+    name: &'static str,
     initial: String,
+    error: Option<String>,
+    refused: bool,
 }
 
-impl XOAuth2 {
-    /// From a user and an access token.
-    fn bearer(user: &str, token: &str) -> Self {
-        XOAuth2 {
-            initial: B64.encode(format!("user={user}\x01auth=Bearer {token}\x01\x01")),
+impl Bearer {
+    fn new(mech: &AuthMech, user: &str, host: &str, port: u16, token: &Secret) -> Self {
+        let (name, initial) = match mech {
+            AuthMech::OAuthBearer => ("OAUTHBEARER", oauth::oauthbearer(user, host, port, token)),
+            AuthMech::XOAuth2Direct => ("XOAUTH2", token.clone()),
+            _ => ("XOAUTH2", oauth::xoauth2(user, token)),
+        };
+        Bearer {
+            name,
+            initial: initial.expose().to_string(),
+            error: None,
+            refused: false,
         }
     }
 }
 
-impl Sasl for XOAuth2 {
+impl Sasl for Bearer {
     fn name(&self) -> &'static str {
-        "XOAUTH2"
+        self.name
     }
     fn initial(&mut self) -> Option<String> {
         Some(std::mem::take(&mut self.initial))
     }
-    fn respond(&mut self, _: &[u8]) -> Option<String> {
-        Some(String::new())
+    fn respond(&mut self, challenge: &[u8]) -> Option<String> {
+        self.refused = true;
+        self.error = oauth::describe_challenge(challenge);
+        Some(oauth::error_ack(self.name == "OAUTHBEARER"))
     }
 }
 
@@ -290,10 +305,10 @@ async fn run(
             })
             .await?
         }
-        AuthMech::XOAuth2 => wire.sasl(&mut XOAuth2::bearer(user, pass)).await?,
-        AuthMech::XOAuth2Direct => {
-            let initial = pass.to_string();
-            wire.sasl(&mut XOAuth2 { initial }).await?
+        AuthMech::XOAuth2 | AuthMech::OAuthBearer | AuthMech::OAuth | AuthMech::XOAuth2Direct => {
+            let token = Secret::new(pass);
+            let mut b = Bearer::new(mech, user, &opts.host, bearer_port(wire, opts), &token);
+            wire.sasl(&mut b).await?
         }
     };
     Ok(answer)
@@ -315,6 +330,9 @@ pub(super) async fn authenticate(
         opts.proxyauth,
         &wire.caps,
     );
+    if mech.is_oauth() {
+        return authenticate_oauth(wire, &mech, opts).await;
+    }
     let answer = run(wire, &mech, opts).await?;
     if !answer.1.is_ok() {
         if policy::login_fallback(&mech, opts.trylogin, opts.authuser.is_some()) {
@@ -331,14 +349,7 @@ pub(super) async fn authenticate(
         }
         return Err(refused(opts, &answer.1, mech.name()));
     }
-    match caps_from(&answer) {
-        Some(c) => wire.caps = c,
-        None => {
-            if let Some(c) = wire.capability().await? {
-                wire.caps = c;
-            }
-        }
-    }
+    logged_in(wire, &answer).await?;
     if opts.proxyauth {
         let (_, st) = wire.command(&cmd::proxyauth(opts.user.as_bytes())).await?;
         if !st.is_ok() {
@@ -362,6 +373,85 @@ fn refused_because(opts: &ConnectOptions, st: &Status, mech: &str, why: &str) ->
     match refused(opts, st, mech) {
         SetupError::Auth(text) => SetupError::Auth(format!("{text} ({why})")),
         other => other,
+    }
+}
+
+/// The capabilities after login: from the answer, else asked.
+async fn logged_in(wire: &mut Wire, answer: &Answer) -> Result<(), SetupError> {
+    match caps_from(answer) {
+        Some(c) => wire.caps = c,
+        None => {
+            if let Some(c) = wire.capability().await? {
+                wire.caps = c;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The port named in OAUTHBEARER's `port=`.
+fn bearer_port(wire: &Wire, opts: &ConnectOptions) -> u16 {
+    opts.port.unwrap_or(if wire.is_tls() { 993 } else { 143 })
+}
+
+/// XOAUTH2 / OAUTHBEARER: a token from the side's source, asked on every connection; a
+/// refused token is reported to the source, and when it gives a different one (refreshed,
+/// or re-read), one more try on the same connection. Never a LOGIN fallback.
+async fn authenticate_oauth(
+    wire: &mut Wire,
+    mech: &AuthMech,
+    opts: &ConnectOptions,
+) -> Result<&'static str, SetupError> {
+    let fallback;
+    let source: &dyn TokenSource = match &opts.oauth {
+        Some(s) => s.as_ref(),
+        None => {
+            fallback = StaticToken(opts.password.clone());
+            &fallback
+        }
+    };
+    let no_token = |e: OAuthError| {
+        SetupError::Auth(format!(
+            "Error login on [{}] with user [{}] auth [{}]: can not get an access token from {}: {e}",
+            opts.host,
+            opts.user,
+            mech.name(),
+            source.describe()
+        ))
+    };
+    let port = bearer_port(wire, opts);
+    let mut token = source.token(None).await.map_err(no_token)?;
+    let mut retried = false;
+    loop {
+        let mut b = Bearer::new(mech, &opts.user, &opts.host, port, &token);
+        let answer = match wire.sasl(&mut b).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Refused, then cut off: have the source renew now, so the next connection
+                // does not offer the same token again.
+                if b.refused && !retried {
+                    let _ = source.token(Some(&token)).await;
+                }
+                return Err(e.into());
+            }
+        };
+        if answer.1.is_ok() {
+            logged_in(wire, &answer).await?;
+            return Ok(mech.name());
+        }
+        if !retried {
+            let fresher = source.token(Some(&token)).await.map_err(no_token)?;
+            if policy::oauth_retry(mech, &token, &fresher) {
+                retried = true;
+                token = fresher;
+                continue;
+            }
+        }
+        let mut e = refused(opts, &answer.1, mech.name());
+        if let (SetupError::Auth(text), Some(why)) = (&mut e, &b.error) {
+            text.push_str(&format!(" ({why}; token from {})", source.describe()));
+        }
+        return Err(e);
     }
 }
 
@@ -453,9 +543,12 @@ mod tests {
             Some(b"tim b913a602c7eda7a495b4e6e7334d3890".to_vec())
         );
 
-        let mut x = XOAuth2::bearer(
+        let mut x = Bearer::new(
+            &AuthMech::XOAuth2,
             "someuser@example.com",
-            "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
+            "imap.gmail.com",
+            993,
+            &Secret::new("ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"),
         );
         assert_eq!(
             x.initial().and_then(|a| B64.decode(a).ok()),
@@ -465,5 +558,23 @@ mod tests {
             )
         );
         assert_eq!(x.respond(b"{\"status\":\"401\"}").as_deref(), Some(""));
+        assert_eq!(x.error.as_deref(), Some("status=401"));
+        let mut o = Bearer::new(
+            &AuthMech::OAuthBearer,
+            "user@example.com",
+            "server.example.com",
+            143,
+            &Secret::new("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="),
+        );
+        assert_eq!(o.name(), "OAUTHBEARER");
+        assert_eq!(
+            o.initial().and_then(|a| B64.decode(a).ok()),
+            Some(b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01".to_vec())
+        );
+        // RFC 7628 §3.2.3: the error challenge is answered with a single ^A.
+        assert_eq!(
+            o.respond(b"{\"status\":\"invalid_token\"}").as_deref(),
+            Some("AQ==")
+        );
     }
 }

@@ -19,12 +19,14 @@
 //! one command at a time, [`states`] are the set-up states as types (a password can only be
 //! sent from the states that allow it), [`auth`] has one piece per mechanism.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use imapsync_proto::caps::Capabilities;
 
 use crate::engine::{Connection, Tracer};
 use crate::error::{SetupError, Side};
+use crate::oauth::TokenSource;
 use crate::secret::Secret;
 use crate::tls::TlsOptions;
 
@@ -51,6 +53,11 @@ pub enum AuthMech {
     CramMd5,
     /// SASL XOAUTH2 with an access token (Google/Microsoft).
     XOAuth2,
+    /// SASL OAUTHBEARER (RFC 7628) with an access token.
+    OAuthBearer,
+    /// An access token with XOAUTH2 or OAUTHBEARER, whichever the server offers (XOAUTH2
+    /// when it offers both or neither).
+    OAuth,
     /// XOAUTH2 with a ready-made base64 string.
     XOAuth2Direct,
     /// The server greets with PREAUTH.
@@ -70,12 +77,21 @@ impl AuthMech {
             AuthMech::Plain => "PLAIN",
             AuthMech::SaslLogin => "LOGIN",
             AuthMech::CramMd5 => "CRAM-MD5",
-            AuthMech::XOAuth2 | AuthMech::XOAuth2Direct => "XOAUTH2",
+            AuthMech::XOAuth2 | AuthMech::XOAuth2Direct | AuthMech::OAuth => "XOAUTH2",
+            AuthMech::OAuthBearer => "OAUTHBEARER",
             AuthMech::PreAuth => "PREAUTH",
             AuthMech::Ntlm => "NTLM",
             AuthMech::External => "EXTERNAL",
             AuthMech::XMasterAuth => "X-MASTERAUTH",
         }
+    }
+
+    /// The mechanisms that send an OAuth2 access token.
+    pub fn is_oauth(&self) -> bool {
+        matches!(
+            self,
+            AuthMech::XOAuth2 | AuthMech::OAuthBearer | AuthMech::OAuth | AuthMech::XOAuth2Direct
+        )
     }
 }
 
@@ -120,6 +136,9 @@ pub struct ConnectOptions {
     pub user: String,
     pub password: Secret,
     pub mech: AuthMech,
+    /// Where the OAuth mechanisms get their token on every connection (`None`: the
+    /// password is the token).
+    pub oauth: Option<Arc<dyn TokenSource>>,
     /// Authentication identity (admin) for PLAIN / PROXYAUTH / EXTERNAL.
     pub authuser: Option<String>,
     /// NTLM domain (`--domainN`).
@@ -160,6 +179,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("mech", &self.mech)
+            .field("oauth", &self.oauth.as_ref().map(|o| o.describe()))
             .finish()
     }
 }
@@ -176,6 +196,7 @@ impl ConnectOptions {
             user: user.to_string(),
             password,
             mech: AuthMech::Login,
+            oauth: None,
             authuser: None,
             domain: None,
             proxyauth: false,

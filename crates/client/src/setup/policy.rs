@@ -5,6 +5,7 @@
 use imapsync_proto::caps::Capabilities;
 
 use super::{AuthMech, Security};
+use crate::secret::Secret;
 
 /// How the byte stream is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,20 +176,33 @@ pub(super) fn mechanism(
         (authuser && !proxyauth) || (caps.has("LOGINDISABLED") && caps.has("AUTH=PLAIN"));
     if *asked == AuthMech::Login && login_to_plain {
         AuthMech::Plain
+    } else if *asked == AuthMech::OAuth {
+        if !caps.has("AUTH=XOAUTH2") && caps.has("AUTH=OAUTHBEARER") {
+            AuthMech::OAuthBearer
+        } else {
+            AuthMech::XOAuth2
+        }
     } else {
         asked.clone()
     }
 }
 
 /// After a refused mechanism, LOGIN is tried when `--trylogin` is on, the mechanism was not
-/// LOGIN already and no admin identity is involved; never after EXTERNAL (no password was
-/// given for it) nor X-MASTERAUTH (imapsync stops there, exit 16).
+/// LOGIN already and no admin identity is involved. Never after an OAuth mechanism (an
+/// access token is not a password and must not be sent as one), nor after EXTERNAL (no
+/// password was given for it) or X-MASTERAUTH (imapsync stops there, exit 16).
 pub(super) fn login_fallback(used: &AuthMech, trylogin: bool, authuser: bool) -> bool {
     let retryable = !matches!(
         used,
         AuthMech::Login | AuthMech::External | AuthMech::XMasterAuth | AuthMech::PreAuth
     );
-    trylogin && retryable && !authuser
+    trylogin && retryable && !authuser && !used.is_oauth()
+}
+
+/// After a refused OAuth token, one more try on the same connection, with a fresher token,
+/// when the token source gives a different one.
+pub(super) fn oauth_retry(used: &AuthMech, refused: &Secret, fresher: &Secret) -> bool {
+    used.is_oauth() && refused != fresher
 }
 
 #[cfg(test)]
@@ -445,6 +459,9 @@ mod tests {
         let plain_only = caps(&["IMAP4rev1", "LOGINDISABLED", "AUTH=PLAIN"]);
         let disabled_no_plain = caps(&["IMAP4rev1", "LOGINDISABLED"]);
         let open = caps(&["IMAP4rev1", "AUTH=PLAIN"]);
+        let both = caps(&["IMAP4rev1", "AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]);
+        let bearer = caps(&["IMAP4rev1", "AUTH=OAUTHBEARER"]);
+        let xoauth = caps(&["IMAP4rev1", "AUTH=XOAUTH2"]);
         use AuthMech::*;
         // (asked, --authuserN, --proxyauthN, capabilities, runs)
         let table: &[(AuthMech, bool, bool, &Capabilities, AuthMech)] = &[
@@ -458,6 +475,14 @@ mod tests {
             (SaslLogin, false, false, &plain_only, SaslLogin),
             (XOAuth2, false, false, &plain_only, XOAuth2),
             (Plain, false, false, &open, Plain),
+            // A token: what the server offers, XOAUTH2 first (Gmail offers both,
+            // Office 365 XOAUTH2 only), XOAUTH2 when nothing is said; --authmechN wins.
+            (OAuth, false, false, &both, XOAuth2),
+            (OAuth, false, false, &xoauth, XOAuth2),
+            (OAuth, false, false, &bearer, OAuthBearer),
+            (OAuth, false, false, &open, XOAuth2),
+            (OAuthBearer, false, false, &xoauth, OAuthBearer),
+            (XOAuth2, false, false, &bearer, XOAuth2),
             (Ntlm, false, false, &plain_only, Ntlm),
             (External, true, false, &plain_only, External),
             (XMasterAuth, false, false, &plain_only, XMasterAuth),
@@ -479,7 +504,10 @@ mod tests {
         let table: &[(AuthMech, bool, bool, bool)] = &[
             (Plain, true, false, true),
             (CramMd5, true, false, true),
-            (XOAuth2, true, false, true),
+            // Never a token as a LOGIN password.
+            (XOAuth2, true, false, false),
+            (OAuthBearer, true, false, false),
+            (XOAuth2Direct, true, false, false),
             (Login, true, false, false),
             (Plain, false, false, false),
             (Plain, true, true, false),
@@ -494,5 +522,17 @@ mod tests {
                 "{used:?} trylogin {trylogin} authuser {authuser}"
             );
         }
+    }
+
+    #[test]
+    fn oauth_retries() {
+        let (a, b) = (Secret::new("a"), Secret::new("b"));
+        assert!(oauth_retry(&AuthMech::XOAuth2, &a, &b));
+        assert!(oauth_retry(&AuthMech::OAuthBearer, &a, &b));
+        assert!(
+            !oauth_retry(&AuthMech::XOAuth2, &a, &a),
+            "the same token again: no retry"
+        );
+        assert!(!oauth_retry(&AuthMech::Plain, &a, &b));
     }
 }

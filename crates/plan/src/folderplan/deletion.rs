@@ -110,9 +110,17 @@ pub fn delete1_targets(plan: &FolderPlan, copied: &[(u32, u32)]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::msg;
-    use super::super::{Listings, decide};
+    use super::super::{Listed, Listings, decide};
     use super::*;
     use crate::options::{DeleteConfig, MessageConfig};
+
+    /// The same message (key and size) under several UIDs.
+    fn b(uid: u32) -> Listed {
+        Listed {
+            size: 500,
+            ..msg(uid, Some("b"), "")
+        }
+    }
 
     fn plan(m: &MessageConfig, d: &DeleteConfig) -> FolderPlan {
         // host1: a, b, b ; host2: a, b, b, x (extra), y (extra)
@@ -120,15 +128,11 @@ mod tests {
         decide(
             &rules,
             Listings {
-                list1: vec![
-                    msg(1, Some("a"), ""),
-                    msg(2, Some("b"), ""),
-                    msg(3, Some("b"), ""),
-                ],
+                list1: vec![msg(1, Some("a"), ""), b(2), b(3)],
                 list2: vec![
                     msg(10, Some("a"), ""),
-                    msg(11, Some("b"), ""),
-                    msg(12, Some("b"), ""),
+                    b(11),
+                    b(12),
                     msg(13, Some("x"), ""),
                     msg(14, Some("y"), ""),
                 ],

@@ -120,7 +120,9 @@ pub fn uidvalidity_change(
 /// Whether only what changed since the recorded sync may be listed: the record is complete,
 /// made under the same options, nothing was left in flight, both UIDVALIDITYs are the
 /// recorded ones, and the run selects every message (no SEARCH) and needs no knowledge of
-/// other folders or of every duplicate.
+/// other folders or of every duplicate. A folder with host1 duplicates is listed in full:
+/// telling a duplicate needs the keys of the messages already paired, which an incremental
+/// listing does not fetch, and a duplicate must be skipped on every run alike.
 pub fn incremental(
     rec: &FolderRecord,
     sel1: &Selected,
@@ -131,6 +133,7 @@ pub fn incremental(
     let (m, d) = (rules.messages, rules.delete);
     rec.complete
         && !open_intents
+        && rec.summary.dup1 == 0
         && rec.options.as_deref() == Some(rules.fingerprint)
         && rec.uidvalidity1.is_some()
         && rec.uidvalidity1 == sel1.uidvalidity
@@ -432,6 +435,9 @@ mod tests {
             ..rec.clone()
         };
         assert!(!incremental(&incomplete, &s1, &s2, false, &r));
+        let mut dups = rec.clone();
+        dups.summary.dup1 = 1;
+        assert!(!incremental(&dups, &s1, &s2, false, &r), "host1 duplicates");
     }
 
     #[test]

@@ -32,12 +32,53 @@ impl FolderSync<'_> {
             job.shown1, sel1.exists
         ));
         let sel2 = self.select2().await?;
+        let mut sel1 = sel1;
+        if ctx.cfg.delete.expunge1 {
+            self.expunge1(&mut sel1).await?;
+        }
         let uidvalidity_changed = self.check_uidvalidity(&sel1, sel2.as_ref());
         Ok(Selection {
             sel1,
             sel2,
             uidvalidity_changed,
         })
+    }
+
+    /// `--expunge1`: host1's messages flagged `\Deleted` go before anything is copied (as
+    /// imapsync, so they never reach host2); the count SELECT told is adjusted.
+    async fn expunge1(&mut self, sel1: &mut Selected) -> Result<(), FolderError> {
+        let ctx = self.ctx;
+        let dry = if ctx.cfg.dry {
+            " (not really since --dry mode)"
+        } else {
+            ""
+        };
+        ctx.out
+            .line(format!("Host1: Expunging {}{dry}", self.job.name1));
+        if ctx.cfg.dry {
+            return Ok(());
+        }
+        let done = self
+            .c1
+            .run(cmd::expunge())
+            .await
+            .map_err(conn_err(Side::Host1))?;
+        if !done.is_ok() {
+            ctx.error(format!(
+                "Host1: folder {}: expunge failed: {}",
+                self.job.name1,
+                done.status.full_text()
+            ));
+            self.ok = false;
+            return Ok(());
+        }
+        let gone = done
+            .untagged
+            .iter()
+            .filter(|u| matches!(u, imapsync_proto::response::Untagged::Expunge(_)))
+            .count() as u32;
+        sel1.exists = sel1.exists.saturating_sub(gone);
+        Ok(())
     }
 
     /// Host2's folder; `None` when it does not exist and `--dry` can not create it.
