@@ -257,4 +257,24 @@ fn just_modes_end_as_imapsync_does() {
     // --justfolders goes through the folders and prints the statistics.
     let r = p.sync(&["--justfolders", "--dry"]);
     assert!(r.has("++++ Statistics"), "{}", r.show());
+    // A sync: each copy line ends with imapsync's ETA.
+    let r = p.sync(&[]);
+    let copies: Vec<&str> = r
+        .out
+        .lines()
+        .filter(|l| l.starts_with("msg ") && l.contains(" copied to "))
+        .collect();
+    assert!(!copies.is_empty(), "{}", r.show());
+    assert!(
+        copies
+            .iter()
+            .all(|l| l.contains(" copied ETA: ") && l.ends_with(" msgs left")),
+        "{copies:?}"
+    );
+    assert!(
+        copies
+            .last()
+            .is_some_and(|l| l.ends_with(" 0/63 msgs left")),
+        "{copies:?}"
+    );
 }

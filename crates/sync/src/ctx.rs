@@ -42,6 +42,9 @@ pub struct Ctx {
     connections: Mutex<Vec<imapsync_client::Connection>>,
     /// The throttle's longest sleep now (`USR1` switches it).
     maxsleep: Mutex<Option<f64>>,
+    /// Host1 messages in the folders to sync, from the sizes at the start (for the ETA; 0 =
+    /// unknown, no ETA).
+    pub h1_nb_msg_start: std::sync::atomic::AtomicU64,
 }
 
 /// A connection pair's place under the per-side connection limits.
@@ -79,6 +82,7 @@ impl Ctx {
             bytes_started: std::sync::atomic::AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
             maxsleep: Mutex::new(maxsleep),
+            h1_nb_msg_start: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -130,6 +134,24 @@ impl Ctx {
         };
         *m = Some(next);
         next
+    }
+
+    /// imapsync's ETA after a copy: from the average time per message so far and the host1
+    /// messages left (empty without folder sizes at the start).
+    pub fn eta(&self) -> String {
+        use imapsync_plan::display;
+        let start = self.h1_nb_msg_start.load(Ordering::Relaxed);
+        if start == 0 {
+            return String::new();
+        }
+        let (processed, transferred) = {
+            let st = self.stats();
+            (st.transferred + st.skipped, st.transferred)
+        };
+        let spent = self.elapsed();
+        let remaining = display::time_remaining(spent, processed, start, transferred).max(0.0);
+        let date = display::localtimez_local(self.started_epoch + spent + remaining);
+        display::eta_line(&date, remaining, processed, start)
     }
 
     /// The run's options as a folder's decisions need them.

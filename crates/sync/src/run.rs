@@ -195,6 +195,16 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
         return stop(&conn, looked(ctx, mode)).await;
     };
     let before = sizes::before(ctx, &mapped, &conn.c1, &conn.c2).await;
+    if before.is_some() {
+        let start: u64 = mapped
+            .status1
+            .values()
+            .filter_map(|s| s.messages)
+            .map(u64::from)
+            .sum();
+        ctx.h1_nb_msg_start
+            .store(start, std::sync::atomic::Ordering::Relaxed);
+    }
     if mode.stops_after(Phase::FolderSizes) {
         return stop(&conn, looked(ctx, mode)).await;
     }

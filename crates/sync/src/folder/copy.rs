@@ -270,16 +270,20 @@ impl<'a> FolderProgress<'a> {
             ctx.error(msg);
             ctx.abort();
         }
-        let per_s = |v: f64| if elapsed > 0.0 { v / elapsed } else { 0.0 };
-        ctx.out.line(format!(
-            "msg {}/{:<19} copied to {}/{:<10} {:.2} msgs/s  {}/s {} copied",
-            self.job.name1,
-            format!("{} {{{}}}", item.uid, bytes),
-            self.job.name2,
-            uid2.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
-            per_s(count as f64),
-            imapsync_plan::display::bytes_display_string_bin(per_s(total_bytes as f64)),
-            imapsync_plan::display::bytes_display_string_bin(total_bytes as f64),
+        let eta = ctx.eta();
+        let uid2 = uid2.map(|u| u.to_string()).unwrap_or_else(|| "?".into());
+        ctx.out.line(imapsync_plan::display::copied_line(
+            &imapsync_plan::display::CopiedLine {
+                h1_folder: &self.job.name1,
+                h1_uid: item.uid,
+                len: bytes,
+                h2_folder: &self.job.name2,
+                h2_uid: &uid2,
+                nb_msg_transferred: count,
+                total_bytes_transferred: total_bytes,
+                time_spent: elapsed,
+                eta: &eta,
+            },
         ));
     }
 
