@@ -301,6 +301,9 @@ fn run(mut inv: Invocation) -> i32 {
             return 1;
         }
     };
+    if inv.releasecheck {
+        inv.config.release_line = Some(crate::release::check());
+    }
     let errorsmax = inv.config.errorsmax;
     let result = runtime.block_on(imapsync_sync::run(inv.config, out.clone()));
     let code = result.exit_code;

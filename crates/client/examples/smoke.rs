@@ -14,10 +14,11 @@ async fn main() {
         ssl: None,
         tls: None,
         port_given: true,
+        ..Security::default()
     };
     o.tls = TlsOptions {
         verify: false,
-        ca_file: None,
+        ..TlsOptions::verifying()
     };
     o.tracer = if std::env::var("TRACE").is_ok() {
         Some(std::sync::Arc::new(|s, l: &str| eprintln!("{s}: {l}")))

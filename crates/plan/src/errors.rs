@@ -220,6 +220,9 @@ pub enum ErrorClass {
     AuthenticationFailureUser2,
     /// `ERR_EXIT_TLS_FAILURE`
     ExitTlsFailure,
+    /// `ERR_EXIT_AUTHENTICATION_FAILURE`: where imapsync exits at once with 16 (PREAUTH asked
+    /// for and not given, X-MASTERAUTH refused); ours, imapsync has no class for it.
+    ExitAuthenticationFailure,
     /// `ERR_Host1_FETCH`
     Host1Fetch,
     /// `ERR_APPEND_SIZE`
@@ -271,10 +274,11 @@ pub struct AdviceContext {
 
 impl ErrorClass {
     /// Every class, in classification order (then the two fallbacks).
-    pub const ALL: [ErrorClass; 17] = [
+    pub const ALL: [ErrorClass; 18] = [
         ErrorClass::AuthenticationFailureUser1,
         ErrorClass::AuthenticationFailureUser2,
         ErrorClass::ExitTlsFailure,
+        ErrorClass::ExitAuthenticationFailure,
         ErrorClass::Host1Fetch,
         ErrorClass::AppendSize,
         ErrorClass::Overquota,
@@ -297,6 +301,7 @@ impl ErrorClass {
             ErrorClass::AuthenticationFailureUser1 => "ERR_AUTHENTICATION_FAILURE_USER1",
             ErrorClass::AuthenticationFailureUser2 => "ERR_AUTHENTICATION_FAILURE_USER2",
             ErrorClass::ExitTlsFailure => "ERR_EXIT_TLS_FAILURE",
+            ErrorClass::ExitAuthenticationFailure => "ERR_EXIT_AUTHENTICATION_FAILURE",
             ErrorClass::Host1Fetch => "ERR_Host1_FETCH",
             ErrorClass::AppendSize => "ERR_APPEND_SIZE",
             ErrorClass::Overquota => "ERR_OVERQUOTA",
@@ -332,6 +337,7 @@ impl ErrorClass {
             ErrorClass::AuthenticationFailureUser1 => ExitCode::AuthenticationFailureUser1,
             ErrorClass::AuthenticationFailureUser2 => ExitCode::AuthenticationFailureUser2,
             ErrorClass::ExitTlsFailure => ExitCode::TlsFailure,
+            ErrorClass::ExitAuthenticationFailure => ExitCode::AuthenticationFailure,
         }
     }
 
@@ -380,7 +386,7 @@ impl ErrorClass {
 /// Ordered classification rules: (pattern, class). Patterns use Perl semantics where `.`
 /// does not cross a newline.
 static RULES: LazyLock<Vec<(Regex, ErrorClass)>> = LazyLock::new(|| {
-    let raw: [(&str, ErrorClass); 17] = [
+    let raw: [(&str, ErrorClass); 19] = [
         (
             r"Host1 failure: Error login on",
             ErrorClass::AuthenticationFailureUser1,
@@ -392,6 +398,14 @@ static RULES: LazyLock<Vec<(Regex, ErrorClass)>> = LazyLock::new(|| {
         (
             r"Host. failure: Can not go to tls encryption on host.",
             ErrorClass::ExitTlsFailure,
+        ),
+        (
+            r"Host. failure: error login on host. \[.*\] with user \[.*\] auth \[PREAUTH\]",
+            ErrorClass::ExitAuthenticationFailure,
+        ),
+        (
+            r"Host. failure: Failure authenticate with X-MASTERAUTH",
+            ErrorClass::ExitAuthenticationFailure,
         ),
         (r"could not be fetched:", ErrorClass::Host1Fetch),
         (
@@ -671,6 +685,19 @@ mod tests {
             classify("Host2 failure: Can not go to tls encryption on host2 [h]: x"),
             ErrorClass::ExitTlsFailure
         );
+        // imapsync's exit_clean(16) cases.
+        for line in [
+            "Host1 failure: error login on host1 [h] with user [u] auth [PREAUTH]",
+            "Host2 failure: error login on host2 [h] with user [u] auth [PREAUTH]: not PREAUTH",
+            "Host1 failure: Failure authenticate with X-MASTERAUTH: NO bad",
+        ] {
+            assert_eq!(
+                classify(line),
+                ErrorClass::ExitAuthenticationFailure,
+                "{line}"
+            );
+            assert_eq!(classify(line).exit_code().code(), 16, "{line}");
+        }
         // OVERQUOTA beats the append rules, even inside an append error.
         assert_eq!(
             classify(

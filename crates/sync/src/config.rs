@@ -56,6 +56,9 @@ pub struct Config {
     pub abort_file: Option<PathBuf>,
     /// The report message appended at the end (`--emailreport1`, `--emailreport2`).
     pub report: ReportConfig,
+    /// What `--releasecheck` found, printed at the end of the statistics (`None`: imapsync's
+    /// hint to add `--releasecheck`).
+    pub release_line: Option<String>,
 }
 
 impl Config {

@@ -16,6 +16,8 @@ pub struct ReportInput {
     pub rss_mib: f64,
     pub start_rss_mib: f64,
     pub sizes: Option<((i64, i64), (i64, i64))>,
+    /// The release check's line (`--releasecheck`).
+    pub release_line: Option<String>,
 }
 
 /// The statistics lines.
@@ -37,7 +39,9 @@ pub fn statistics(st: &Stats, r: &ReportInput) -> Vec<String> {
     }
     l.push(format!("Detected {} errors", r.nb_errors));
     l.push(String::new());
-    l.push("Check if a new imapsync release is available by adding --releasecheck".into());
+    l.push(r.release_line.clone().unwrap_or_else(|| {
+        "Check if a new imapsync release is available by adding --releasecheck".into()
+    }));
     l.push("Homepage: https://imapsync.lamiral.info/".into());
     l
 }

@@ -476,6 +476,7 @@ fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
                 rss_mib: report::rss_mib(),
                 start_rss_mib: start_rss,
                 sizes: ended.sizes,
+                release_line: cfg.release_line.clone(),
             },
         );
         ctx.out.lines(&lines);
@@ -507,6 +508,7 @@ pub fn statistics_now(ctx: &Ctx) -> Vec<String> {
             rss_mib: report::rss_mib(),
             start_rss_mib: 0.0,
             sizes: None,
+            release_line: ctx.cfg.release_line.clone(),
         },
     )
 }

@@ -68,10 +68,11 @@ async fn login(server: &Dovecot, side: Side, user: &str, pass: &str) -> Connecti
         ssl: Some(false),
         tls: Some(true),
         port_given: true,
+        ..Security::default()
     };
     o.tls = TlsOptions {
-        verify: true,
         ca_file: Some(server.ca_cert_path()),
+        ..TlsOptions::verifying()
     };
     match connect(&o).await {
         Ok((c, _)) => c,

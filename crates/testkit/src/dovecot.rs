@@ -233,6 +233,8 @@ pub struct DovecotBuilder {
     no_tls: bool,
     oauth2_introspection: Option<String>,
     acl: bool,
+    server_cert: Option<crate::tls::CertKey>,
+    client_cert_logins: bool,
 }
 
 impl DovecotBuilder {
@@ -243,6 +245,21 @@ impl DovecotBuilder {
     /// and the auth cache is off so an expired token is never accepted from it.
     pub fn oauth2(mut self, introspection_url: &str) -> Self {
         self.oauth2_introspection = Some(introspection_url.to_string());
+        self
+    }
+
+    /// Presents this certificate (and key) instead of the test PKI's leaf, e.g. a
+    /// [`self_signed`](crate::tls::self_signed) one.
+    pub fn server_cert(mut self, cert: crate::tls::CertKey) -> Self {
+        self.server_cert = Some(cert);
+        self
+    }
+
+    /// SASL EXTERNAL with a client certificate signed by the test CA
+    /// ([`client_cert`](crate::tls::client_cert)): its common name is the user; no password.
+    /// Other logins work as before.
+    pub fn client_cert_logins(mut self) -> Self {
+        self.client_cert_logins = true;
         self
     }
 
@@ -708,6 +725,8 @@ impl Dovecot {
             extra_users: Vec::new(),
             no_tls: false,
             acl: false,
+            server_cert: None,
+            client_cert_logins: false,
         }
     }
 
@@ -757,8 +776,16 @@ impl Dovecot {
 
         let pki = crate::tls::pki()?;
         std::fs::write(d.join("etc/ca.pem"), &pki.ca_pem)?;
-        std::fs::write(d.join("etc/cert.pem"), &pki.cert_chain_pem)?;
-        std::fs::write(d.join("etc/key.pem"), &pki.key_pem)?;
+        match &opts.server_cert {
+            Some(ck) => {
+                std::fs::write(d.join("etc/cert.pem"), &ck.cert_pem)?;
+                std::fs::write(d.join("etc/key.pem"), &ck.key_pem)?;
+            }
+            None => {
+                std::fs::write(d.join("etc/cert.pem"), &pki.cert_chain_pem)?;
+                std::fs::write(d.join("etc/key.pem"), &pki.key_pem)?;
+            }
+        }
         set_mode(&d.join("etc/key.pem"), 0o600)?;
         set_mode(&d.join("etc/ca.pem"), 0o644)?;
         std::fs::write(
@@ -851,12 +878,23 @@ impl Dovecot {
         let _ = writeln!(c, "ssl_cert = <{}", d.join("etc/cert.pem").display());
         let _ = writeln!(c, "ssl_key = <{}", d.join("etc/key.pem").display());
         c.push_str("disable_plaintext_auth = no\n");
+        let mut mechanisms = String::from("plain login cram-md5");
         if o.oauth2_introspection.is_some() {
-            c.push_str("auth_mechanisms = plain login cram-md5 xoauth2 oauthbearer\n");
+            mechanisms.push_str(" xoauth2 oauthbearer");
             c.push_str("auth_cache_size = 0\n");
-        } else {
-            c.push_str("auth_mechanisms = plain login cram-md5\n");
         }
+        if o.client_cert_logins {
+            // Dovecot asks for a client certificate (a missing one is not an error), takes
+            // the user from its CN, and lets EXTERNAL through without a password.
+            mechanisms.push_str(" external");
+            let _ = writeln!(c, "ssl_ca = <{}", d.join("etc/ca.pem").display());
+            c.push_str("ssl_verify_client_cert = yes\nssl_require_crl = no\n");
+            c.push_str("auth_ssl_username_from_cert = yes\nssl_cert_username_field = commonName\n");
+            c.push_str(
+                "passdb {\n  driver = static\n  args = nopassword=y\n  mechanisms = external\n}\n",
+            );
+        }
+        let _ = writeln!(c, "auth_mechanisms = {mechanisms}");
         let _ = writeln!(c, "auth_master_user_separator = {MASTER_SEPARATOR}");
         c.push_str("auth_verbose = yes\n");
         // Dovecot answers failed logins after 2 s by default; tests fail logins on

@@ -22,6 +22,15 @@ pub struct Pki {
     pub cert_chain_pem: String,
     /// Server private key (PKCS#8).
     pub key_pem: String,
+    /// CA private key (to sign client certificates, [`client_cert`]).
+    pub ca_key_pem: String,
+}
+
+/// A certificate and its private key, PEM.
+#[derive(Clone, Debug)]
+pub struct CertKey {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 static PKI: OnceLock<Pki> = OnceLock::new();
@@ -150,11 +159,140 @@ pub fn pki() -> Result<&'static Pki> {
     let ca_pem = std::fs::read_to_string(d.join("ca.pem"))?;
     let leaf = std::fs::read_to_string(d.join("leaf.pem"))?;
     let key_pem = std::fs::read_to_string(d.join("leaf.key"))?;
+    let ca_key_pem = std::fs::read_to_string(d.join("ca.key"))?;
     let p = Pki {
         cert_chain_pem: format!("{leaf}{ca_pem}"),
         ca_pem,
         key_pem,
+        ca_key_pem,
     };
     let _ = PKI.set(p);
     PKI.get().context("test PKI not stored")
+}
+
+/// A self-signed certificate as `openssl req -x509 -subj /CN=<cn>` makes it with openssl's
+/// default extensions: `CA:TRUE`, no subject alternative name (what many small servers run
+/// with, and what webpki refuses as an end entity).
+pub fn self_signed(cn: &str) -> Result<CertKey> {
+    make_self_signed(cn, true)
+}
+
+/// A self-signed X.509 version 1 certificate (no extensions at all), as older `openssl req
+/// -x509` set-ups made them.
+pub fn self_signed_v1(cn: &str) -> Result<CertKey> {
+    make_self_signed(cn, false)
+}
+
+fn make_self_signed(cn: &str, v3: bool) -> Result<CertKey> {
+    let dir = tempfile::Builder::new()
+        .prefix("itk-selfsigned-")
+        .tempdir()
+        .context("creating a temp dir for a self-signed certificate")?;
+    let d = dir.path();
+    // Debian's default openssl.cnf for `req -x509`: its v3_ca extensions.
+    let cnf = if v3 {
+        "[req]\ndistinguished_name = dn\nx509_extensions = v3_ca\n[dn]\n[v3_ca]\n\
+         subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always,issuer\n\
+         basicConstraints = critical,CA:true\n"
+    } else {
+        "[req]\ndistinguished_name = dn\n[dn]\n"
+    };
+    std::fs::write(d.join("openssl.cnf"), cnf)?;
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ],
+    )?;
+    Ok(CertKey {
+        cert_pem: std::fs::read_to_string(d.join("cert.pem"))?,
+        key_pem: std::fs::read_to_string(d.join("key.pem"))?,
+    })
+}
+
+/// A client certificate for `/CN=<cn>` (EKU clientAuth) signed by the test CA of [`pki`],
+/// which testkit's Dovecot trusts for client certificates.
+pub fn client_cert(cn: &str) -> Result<CertKey> {
+    let pki = pki()?;
+    let dir = tempfile::Builder::new()
+        .prefix("itk-client-")
+        .tempdir()
+        .context("creating a temp dir for a client certificate")?;
+    let d = dir.path();
+    std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF)?;
+    std::fs::write(
+        d.join("client.cnf"),
+        "[v3_client]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n",
+    )?;
+    std::fs::write(d.join("ca.pem"), &pki.ca_pem)?;
+    std::fs::write(d.join("ca.key"), &pki.ca_key_pem)?;
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            &format!("/CN={cn}"),
+            "-keyout",
+            "key.pem",
+            "-out",
+            "req.csr",
+        ],
+    )?;
+    let serial = format!(
+        "0x{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.as_nanos())
+            .unwrap_or(2)
+            ^ 0x5a5a
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            &serial,
+            "-days",
+            "3650",
+            "-extfile",
+            "client.cnf",
+            "-extensions",
+            "v3_client",
+            "-out",
+            "cert.pem",
+        ],
+    )?;
+    Ok(CertKey {
+        cert_pem: std::fs::read_to_string(d.join("cert.pem"))?,
+        key_pem: std::fs::read_to_string(d.join("key.pem"))?,
+    })
 }

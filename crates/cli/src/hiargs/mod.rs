@@ -86,6 +86,8 @@ pub struct Invocation {
     pub notes: Vec<String>,
     /// Interactive OAuth2 logins to run before anything else (`--oauthloginN`).
     pub oauth_logins: Vec<OAuthLogin>,
+    /// `--releasecheck`: ask for imapsync's latest release number.
+    pub releasecheck: bool,
 }
 
 /// Resolves a parsed command line: merges `options_extra.txt` (its first line, when the file
@@ -131,6 +133,7 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         command_line,
         notes,
         oauth_logins,
+        releasecheck: p.bool("releasecheck").unwrap_or(false),
     })))
 }
 
@@ -256,6 +259,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         signals: signals(p)?,
         abort_file: pidfile_path(p).map(|f| abort_file(&f, std::process::id())),
         report: content::report(p, mode, dry),
+        release_line: None,
     };
     warnings.extend(content::notes(p, &cfg));
     Ok((cfg, warnings))

@@ -221,6 +221,9 @@ pub(super) fn side_config(
         Some("OAUTHBEARER") => AuthMech::OAuthBearer,
         Some("PREAUTH") => AuthMech::PreAuth,
         Some("SASL-LOGIN") => AuthMech::SaslLogin,
+        Some("NTLM") => AuthMech::Ntlm,
+        Some("EXTERNAL") => AuthMech::External,
+        Some("X-MASTERAUTH") => AuthMech::XMasterAuth,
         Some(other) => return Err(usage(format!("--authmech{n} {other} is not supported yet"))),
     };
     // OAuth2: how this side gets its access tokens.
@@ -240,7 +243,7 @@ pub(super) fn side_config(
         None if justconnect
             || host.is_empty()
             || user.is_empty()
-            || mech == AuthMech::PreAuth
+            || matches!(mech, AuthMech::PreAuth | AuthMech::External)
             || oauth_on =>
         {
             Secret::default()
@@ -261,16 +264,7 @@ pub(super) fn side_config(
         .int(&get("port"))
         .and_then(|v| u16::try_from(v).ok())
         .or(host_port);
-    let mut tls = TlsOptions::verifying();
-    for (k, v) in p.hash(&get("sslargs")) {
-        match k.as_str() {
-            "SSL_verify_mode" => {
-                tls.verify = !matches!(v.trim(), "0" | "SSL_VERIFY_NONE");
-            }
-            "SSL_ca_file" => tls.ca_file = Some(PathBuf::from(v)),
-            other => warnings.push(format!("Warning: --sslargs{n} {other} is ignored")),
-        }
-    }
+    let tls = tls_options(p, n, warnings)?;
     let timeout = p
         .float(&get("timeout"))
         .or_else(|| p.float("timeout"))
@@ -281,6 +275,7 @@ pub(super) fn side_config(
         ssl: p.bool(&get("ssl")).or(pre.ssl[i].then_some(true)),
         tls: p.bool(&get("tls")),
         port_given: port.is_some(),
+        no_sslcheck: p.bool("sslcheck") == Some(false),
     };
     c.tls = tls;
     c.timeout = (timeout > 0.0).then(|| Duration::from_secs_f64(timeout));
@@ -292,6 +287,7 @@ pub(super) fn side_config(
         }
     })?;
     c.authuser = authuser;
+    c.domain = ntlm_domain(p, n, &c.mech, warnings);
     c.proxyauth = proxyauth;
     c.trylogin = p.bool("trylogin").unwrap_or(true);
     c.compress = p.bool(&get("compress")).unwrap_or(false);
@@ -315,6 +311,7 @@ pub(super) fn side_config(
         c.pipeline_depth = depth.clamp(1, 10_000) as usize;
     }
     c.no_login = justconnect;
+    c.port_map = test_port_map();
     let mut connections = p
         .int(&get("connections"))
         .map(|v| v.clamp(1, MAX_CONNECTIONS as i64) as usize)
@@ -346,4 +343,132 @@ pub(super) fn side_config(
         },
         search,
     })
+}
+
+/// `--domainN`: the NTLM domain; said to be unused with another mechanism.
+fn ntlm_domain(p: &Parsed, n: u8, mech: &AuthMech, warnings: &mut Vec<String>) -> Option<String> {
+    let domain = p.string(&format!("domain{n}"))?.trim().to_string();
+    if *mech != AuthMech::Ntlm {
+        warnings.push(format!(
+            "Warning: --domain{n} is used only with --authmech{n} NTLM; it is ignored with {}",
+            mech.name()
+        ));
+    }
+    Some(domain)
+}
+
+/// What this program does instead of an IO::Socket::SSL argument it has no equivalent for.
+fn sslargs_instead(key: &str) -> &'static str {
+    match key {
+        "SSL_cipher_list" | "SSL_ciphersuites" | "SSL_honor_cipher_order" => {
+            "rustls offers its own list of modern cipher suites (SSL_version limits the protocol versions)"
+        }
+        "SSL_verifycn_scheme" => {
+            "the name is always checked against the certificate's DNS and IP subject alternative names (RFC 6125)"
+        }
+        "SSL_check_crl" | "SSL_crl_file" | "SSL_ocsp_mode" => {
+            "revocation (CRL, OCSP) is not checked"
+        }
+        "SSL_passwd_cb" | "SSL_key_passwd" => {
+            "encrypted private keys are not supported: give an unencrypted PEM key (openssl pkey -in KEY -out PLAIN)"
+        }
+        "SSL_use_cert" => "the client certificate is used whenever SSL_cert_file is given",
+        "SSL_ecdh_curve" | "SSL_dh_file" | "SSL_server" => {
+            "a server setting, nothing to do for a client"
+        }
+        "SSL_session_cache" | "SSL_session_cache_size" | "SSL_session_key" => {
+            "each connection makes its own TLS session"
+        }
+        _ => "not an IO::Socket::SSL argument known here",
+    }
+}
+
+/// `--sslargsN` (IO::Socket::SSL arguments), `--sslN_ssl_version` and `--debugssl` as
+/// rustls settings; what has no equivalent is said once, with what is done instead. Files
+/// named are read now: a bad one stops the run before any connection.
+fn tls_options(p: &Parsed, n: u8, warnings: &mut Vec<String>) -> Result<TlsOptions, ConfigError> {
+    use imapsync_client::tls::{ClientCert, Fingerprint, TlsVersions};
+    let mut tls = TlsOptions::verifying();
+    let mut args: Vec<(String, String)> = p
+        .string(&format!("ssl{n}_ssl_version"))
+        .map(|v| ("SSL_version".to_string(), v.to_string()))
+        .into_iter()
+        .collect();
+    args.extend(p.hash(&format!("sslargs{n}")).iter().cloned());
+    let bad = |k: &str, v: &str, why: String| usage(format!("--sslargs{n} {k}={v}: {why}"));
+    let (mut cert_file, mut key_file) = (None, None);
+    for (k, v) in &args {
+        let value = v.trim();
+        match k.as_str() {
+            "SSL_verify_mode" => {
+                tls.verify = !matches!(value, "0" | "0x00" | "0x0" | "SSL_VERIFY_NONE");
+            }
+            "SSL_ca_file" => tls.ca_file = Some(PathBuf::from(value)),
+            "SSL_ca_path" => tls.ca_path = Some(PathBuf::from(value)),
+            "SSL_version" => {
+                tls.versions = TlsVersions::parse(value).map_err(|e| bad(k, v, e))?;
+            }
+            "SSL_fingerprint" => {
+                tls.fingerprints
+                    .push(Fingerprint::parse(value).map_err(|e| bad(k, v, e))?);
+            }
+            "SSL_hostname" => tls.sni = Some(value.to_string()),
+            "SSL_verifycn_name" => tls.verify_name = Some(value.to_string()),
+            "SSL_cert_file" => cert_file = Some(PathBuf::from(value)),
+            "SSL_key_file" => key_file = Some(PathBuf::from(value)),
+            other => warnings.push(format!(
+                "Warning: --sslargs{n} {other} has no equivalent here and is ignored: {}",
+                sslargs_instead(other)
+            )),
+        }
+    }
+    tls.client_cert = match (cert_file, key_file) {
+        (Some(cert), key) => Some(ClientCert {
+            key_file: key.unwrap_or_else(|| cert.clone()),
+            cert_file: cert,
+        }),
+        (None, Some(_)) => {
+            return Err(usage(format!(
+                "--sslargs{n} SSL_key_file needs SSL_cert_file (the client certificate)"
+            )));
+        }
+        (None, None) => None,
+    };
+    tls.debug = p.int("debugssl").map(|d| d.clamp(0, 4) as u8).unwrap_or(1);
+    let reads_files = tls.ca_file.is_some() || tls.ca_path.is_some() || tls.client_cert.is_some();
+    if reads_files && let Err(e) = imapsync_client::tls::client_config(&tls) {
+        return Err(usage(format!("--sslargs{n}: {e}")));
+    }
+    if n == 1
+        && ["ssl1", "ssl2", "tls1", "tls2"]
+            .iter()
+            .any(|o| p.bool(o) == Some(true))
+    {
+        warnings.push(format!(
+            "SSL debug mode level is --debugssl {} (can be set from 0 meaning no debug to 4 meaning max debug)",
+            tls.debug
+        ));
+    }
+    if p.bool(&format!("ssl{n}")) == Some(true) {
+        warnings.push(format!(
+            "Host{n}: the server certificate is {} (imapsync does not verify by default); --sslargs{n} SSL_verify_mode={} to {}",
+            if tls.verify { "verified" } else { "NOT verified" },
+            if tls.verify { 0 } else { 1 },
+            if tls.verify { "turn that off" } else { "verify it" }
+        ));
+    }
+    Ok(tls)
+}
+
+/// Tests only: `IMAPSYNC_RS_TEST_PORT_MAP=993:20993,143:20143` makes the well-known ports
+/// (the 993 probe, `--tlsN` alone) reach test servers on other ports.
+fn test_port_map() -> Vec<(u16, u16)> {
+    std::env::var("IMAPSYNC_RS_TEST_PORT_MAP")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|pair| {
+            let (from, to) = pair.split_once(':')?;
+            Some((from.trim().parse().ok()?, to.trim().parse().ok()?))
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@ use imapsync_proto::command::cmd;
 use imapsync_proto::response::Status;
 
 use super::wire::{Answer, Wire, caps_from};
-use super::{AuthMech, ConnectOptions, policy};
+use super::{AuthMech, ConnectOptions, ntlm, policy};
 use crate::error::SetupError;
 use crate::oauth::{self, OAuthError, StaticToken, TokenSource};
 use crate::secret::Secret;
@@ -125,6 +125,129 @@ impl Sasl for Bearer {
     }
 }
 
+/// NTLM (MS-NLMP, NTLMv2): NEGOTIATE in answer to the first (empty) challenge, AUTHENTICATE
+/// in answer to the server's CHALLENGE. Never sent as a SASL-IR initial response (Exchange
+/// and imapsync both wait for the first `+`).
+struct Ntlm<'a> {
+    cred: ntlm::Credentials<'a>,
+    negotiate: Option<Vec<u8>>,
+    /// AUTHENTICATE has been sent.
+    done: bool,
+    /// Why the exchange was aborted, if it was.
+    error: Option<String>,
+}
+
+impl<'a> Ntlm<'a> {
+    fn new(user: &'a str, domain: Option<&'a str>, password: &'a str) -> Self {
+        let (domain, user) = policy::ntlm_identity(user, domain);
+        Ntlm {
+            cred: ntlm::Credentials {
+                user,
+                domain,
+                password,
+            },
+            negotiate: None,
+            done: false,
+            error: None,
+        }
+    }
+}
+
+impl Sasl for Ntlm<'_> {
+    fn name(&self) -> &'static str {
+        "NTLM"
+    }
+    fn respond(&mut self, challenge: &[u8]) -> Option<String> {
+        let Some(negotiate) = &self.negotiate else {
+            let m = ntlm::negotiate();
+            let answer = B64.encode(&m);
+            self.negotiate = Some(m);
+            return Some(answer);
+        };
+        if self.done {
+            self.error = Some("the server asked for more after NTLM AUTHENTICATE".into());
+            return None;
+        }
+        match ntlm::parse_challenge(challenge) {
+            Ok(chal) => {
+                let client_challenge: [u8; 8] = rand::random();
+                let m = ntlm::authenticate(
+                    &self.cred,
+                    negotiate,
+                    challenge,
+                    &chal,
+                    &client_challenge,
+                    ntlm::filetime_now(),
+                );
+                self.done = true;
+                Some(B64.encode(m))
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+/// SASL EXTERNAL (RFC 4422 appendix A): the TLS client certificate authenticates; the
+/// message is the authorization identity ([`policy::external_authzid`]).
+struct External<'a> {
+    authzid: &'a str,
+}
+
+impl Sasl for External<'_> {
+    fn name(&self) -> &'static str {
+        "EXTERNAL"
+    }
+    fn initial(&mut self) -> Option<String> {
+        Some(B64.encode(self.authzid))
+    }
+    fn respond(&mut self, _: &[u8]) -> Option<String> {
+        None
+    }
+}
+
+/// Kerio's X-MASTERAUTH, as imapsync sends it: `X-MASTERAUTH`, the answer to its challenge
+/// is `md5_hex(challenge . password)` (not base64), then `X-SETUSER user`. A failure is
+/// imapsync's `Failure authenticate with X-MASTERAUTH` (exit 16).
+async fn xmasterauth(wire: &mut Wire, opts: &ConnectOptions) -> Result<Answer, SetupError> {
+    use md5::{Digest, Md5};
+    let pass = opts.password.expose();
+    let mut asked = false;
+    let c = imapsync_proto::command::Builder::new("X-MASTERAUTH").build();
+    let answer = wire
+        .challenges(&c, |text| {
+            if std::mem::replace(&mut asked, true) {
+                return None;
+            }
+            let digest = Md5::new()
+                .chain_update(text.trim())
+                .chain_update(pass)
+                .finalize();
+            Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+        })
+        .await?;
+    let failed = |what: &str, st: &Status| {
+        SetupError::Auth(format!(
+            "Failure authenticate with X-MASTERAUTH: {what}{}",
+            st.full_text()
+        ))
+    };
+    if !answer.1.is_ok() {
+        return Err(failed("", &answer.1));
+    }
+    let set = imapsync_proto::command::Builder::new("X-SETUSER")
+        .sp()
+        .astring(opts.user.as_bytes())
+        .build();
+    let set_answer = wire.command(&set).await?;
+    if !set_answer.1.is_ok() {
+        return Err(failed("X-SETUSER ", &set_answer.1));
+    }
+    Ok(set_answer)
+}
+
 /// Runs one mechanism and returns the server's answer.
 async fn run(
     wire: &mut Wire,
@@ -140,10 +263,26 @@ async fn run(
         user
     };
     let answer = match mech {
-        AuthMech::Login | AuthMech::PreAuth => {
+        AuthMech::Login => {
             wire.command(&cmd::login(login_user.as_bytes(), pass.as_bytes()))
                 .await?
         }
+        AuthMech::PreAuth => return Err(preauth_refused(opts)),
+        AuthMech::Ntlm => {
+            let mut m = Ntlm::new(login_user, opts.domain.as_deref(), pass);
+            let answer = wire.sasl(&mut m).await?;
+            match m.error {
+                Some(e) if !answer.1.is_ok() => {
+                    return Err(refused_because(opts, &answer.1, "NTLM", &e));
+                }
+                _ => answer,
+            }
+        }
+        AuthMech::External => {
+            let authzid = policy::external_authzid(user, opts.authuser.as_deref());
+            wire.sasl(&mut External { authzid }).await?
+        }
+        AuthMech::XMasterAuth => xmasterauth(wire, opts).await?,
         AuthMech::Plain => {
             let (authz, authc) = match (&opts.authuser, opts.proxyauth) {
                 (Some(admin), false) => (user, admin.as_str()),
@@ -182,6 +321,9 @@ pub(super) async fn authenticate(
     wire: &mut Wire,
     opts: &ConnectOptions,
 ) -> Result<&'static str, SetupError> {
+    if policy::preauth_missing(&opts.mech) {
+        return Err(preauth_refused(opts));
+    }
     let mech = policy::mechanism(
         &opts.mech,
         opts.authuser.is_some(),
@@ -215,6 +357,23 @@ pub(super) async fn authenticate(
         }
     }
     Ok(mech.name())
+}
+
+/// `--authmechN PREAUTH` and no PREAUTH greeting: imapsync's line (exit 16).
+fn preauth_refused(opts: &ConnectOptions) -> SetupError {
+    SetupError::Auth(format!(
+        "error login on host{} [{}] with user [{}] auth [PREAUTH]: the server did not pre-authenticate the connection (its greeting is not PREAUTH)",
+        opts.side.number(),
+        opts.host,
+        opts.user
+    ))
+}
+
+fn refused_because(opts: &ConnectOptions, st: &Status, mech: &str, why: &str) -> SetupError {
+    match refused(opts, st, mech) {
+        SetupError::Auth(text) => SetupError::Auth(format!("{text} ({why})")),
+        other => other,
+    }
 }
 
 /// The capabilities after login: from the answer, else asked.
@@ -306,8 +465,8 @@ fn refused(opts: &ConnectOptions, st: &Status, mech: &str) -> SetupError {
     ))
 }
 
-/// HMAC-MD5 (RFC 2104) for CRAM-MD5.
-fn hmac_md5(key: &[u8], msg: &[u8]) -> [u8; 16] {
+/// HMAC-MD5 (RFC 2104) for CRAM-MD5 and NTLM.
+pub(super) fn hmac_md5(key: &[u8], msg: &[u8]) -> [u8; 16] {
     use md5::{Digest, Md5};
     let mut k = [0u8; 64];
     if key.len() > 64 {

@@ -2,13 +2,15 @@
 //! capabilities, authentication, COMPRESS, ID — one command at a time, then the connection is
 //! handed to the pipelined [`engine`](crate::engine).
 //!
-//! The encryption policy is imapsync's, made safe:
-//! * `--sslN` (or port 993): implicit TLS; `--tlsN`: STARTTLS, required;
+//! The encryption policy is imapsync's, made safe ([`policy`] has every rule as a table):
+//! * `--sslN` (or port 993): implicit TLS; `--tlsN`: STARTTLS, required (on 143 when no port
+//!   is given); `--sslN --tlsN` together is refused as the TLS failure it is for imapsync;
 //! * nothing said: imapsync probes port 993 with TLS and falls back to port 143 (+ STARTTLS when
-//!   offered). We probe the same way, but only a refused or unreachable port 993 falls back;
-//!   a certificate that fails verification is an error, never a silent downgrade;
+//!   offered). We probe the same way, once per side (`--nosslcheck`: no probe), but a
+//!   certificate that fails verification is an error, never a silent downgrade;
 //! * if neither TLS form is possible, the password is not sent unless the user asked for plain
-//!   text explicitly (`--nosslN --notlsN`, or `--notlsN` with an explicit port).
+//!   text explicitly (`--nosslN --notlsN`, or `--notlsN` with an explicit port); a PREAUTH
+//!   greeting gets the same rule, since the session itself would run in clear text.
 //!
 //! After STARTTLS every byte the server sent before the handshake is discarded and the
 //! capabilities are read again (RFC 3501 §6.2.1; STARTTLS command injection).
@@ -30,6 +32,7 @@ use crate::tls::TlsOptions;
 
 mod auth;
 mod net;
+mod ntlm;
 mod policy;
 mod states;
 mod wire;
@@ -59,6 +62,12 @@ pub enum AuthMech {
     XOAuth2Direct,
     /// The server greets with PREAUTH.
     PreAuth,
+    /// NTLM (NTLMv2, MS-NLMP), legacy Exchange; `--domainN`.
+    Ntlm,
+    /// SASL EXTERNAL (RFC 4422): the TLS client certificate authenticates.
+    External,
+    /// Kerio's X-MASTERAUTH: MD5 challenge with the master password, then `X-SETUSER user`.
+    XMasterAuth,
 }
 
 impl AuthMech {
@@ -71,6 +80,9 @@ impl AuthMech {
             AuthMech::XOAuth2 | AuthMech::XOAuth2Direct | AuthMech::OAuth => "XOAUTH2",
             AuthMech::OAuthBearer => "OAUTHBEARER",
             AuthMech::PreAuth => "PREAUTH",
+            AuthMech::Ntlm => "NTLM",
+            AuthMech::External => "EXTERNAL",
+            AuthMech::XMasterAuth => "X-MASTERAUTH",
         }
     }
 
@@ -92,6 +104,23 @@ pub struct Security {
     pub tls: Option<bool>,
     /// The port was given explicitly (`--portN` or `host:port`).
     pub port_given: bool,
+    /// `--nosslcheck`: no probe of port 993 when nothing else was said.
+    pub no_sslcheck: bool,
+}
+
+/// What the probe of port 993 found, shared by every connection of one side (clones of the
+/// options share it): the probe is made once per run, as imapsync does.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeMemo(std::sync::Arc<std::sync::OnceLock<policy::Probed>>);
+
+impl ProbeMemo {
+    fn get(&self) -> Option<policy::Probed> {
+        self.0.get().copied()
+    }
+
+    fn set(&self, found: policy::Probed) {
+        let _ = self.0.set(found);
+    }
 }
 
 /// Everything needed to open one session.
@@ -110,8 +139,10 @@ pub struct ConnectOptions {
     /// Where the OAuth mechanisms get their token on every connection (`None`: the
     /// password is the token).
     pub oauth: Option<Arc<dyn TokenSource>>,
-    /// Authentication identity (admin) for PLAIN / PROXYAUTH.
+    /// Authentication identity (admin) for PLAIN / PROXYAUTH / EXTERNAL.
     pub authuser: Option<String>,
+    /// NTLM domain (`--domainN`).
+    pub domain: Option<String>,
     pub proxyauth: bool,
     /// Retry with LOGIN when another mechanism fails (imapsync `--trylogin`).
     pub trylogin: bool,
@@ -126,6 +157,11 @@ pub struct ConnectOptions {
     pub tracer: Option<Tracer>,
     /// Only connect (no login).
     pub no_login: bool,
+    /// What the probe of port 993 found (kept for the other connections of this side).
+    pub probe: ProbeMemo,
+    /// Tests only: connect to `to` where the plan says port `from` (the well-known ports 993
+    /// and 143 stand for test servers on random ports).
+    pub port_map: Vec<(u16, u16)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +198,7 @@ impl ConnectOptions {
             mech: AuthMech::Login,
             oauth: None,
             authuser: None,
+            domain: None,
             proxyauth: false,
             trylogin: true,
             compress: false,
@@ -173,6 +210,8 @@ impl ConnectOptions {
             stream_threshold: imapsync_proto::framer::DEFAULT_STREAM_THRESHOLD,
             tracer: None,
             no_login: false,
+            probe: ProbeMemo::default(),
+            port_map: Vec::new(),
         }
     }
 }
@@ -196,13 +235,16 @@ pub struct SessionInfo {
 
 /// Opens a session and logs in (unless `no_login`), returning the running connection.
 pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo), SetupError> {
-    let plan = policy::transport_plan(&opts.security, opts.port);
+    let plan = policy::transport_plan(&opts.security, opts.port, opts.probe.get());
     let opened = net::open(opts, plan).await?;
+    if let Some(found) = opened.probed {
+        opts.probe.set(found);
+    }
     let info = SessionInfo {
         address: opened.address.to_string(),
         port: opened.port,
         tls: opened.transport.is_tls(),
-        notes: opened.note.into_iter().collect(),
+        notes: opened.notes,
         ..SessionInfo::default()
     };
     let wire = Wire::new(
@@ -212,10 +254,10 @@ pub async fn connect(opts: &ConnectOptions) -> Result<(Connection, SessionInfo),
         opts.tracer.clone(),
     );
     let authenticated = match Greeted::read(wire, info).await? {
-        Greeting::PreAuth(authenticated) if opts.no_login => {
-            return Ok(authenticated.connect_only(opts));
+        Greeting::PreAuth(pre) if opts.no_login => {
+            return Ok(pre.connect_only(opts));
         }
-        Greeting::PreAuth(authenticated) => authenticated,
+        Greeting::PreAuth(pre) => pre.accept(opts)?,
         Greeting::Greeted(greeted) => {
             let ready = greeted.secure(opts).await?;
             if opts.no_login {

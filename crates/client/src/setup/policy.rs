@@ -14,14 +14,31 @@ pub(super) enum TransportPlan {
     ImplicitTls { port: u16 },
     /// Clear TCP on this port (STARTTLS may follow).
     Plain { port: u16 },
-    /// imapsync's probe: implicit TLS on 993; only when 993 can not be reached, clear TCP on
-    /// 143.
+    /// imapsync's probe (`--sslcheck`): implicit TLS on 993; when 993 can not be had, clear
+    /// TCP on 143 (see [`probe_falls_back`]).
     Probe,
 }
 
-/// From `--sslN`, `--tlsN` and the port: explicit `--sslN` or port 993 mean implicit TLS,
-/// `--nosslN` or another explicit port a clear start; nothing said probes port 993.
-pub(super) fn transport_plan(sec: &Security, port: Option<u16>) -> TransportPlan {
+/// What the probe of port 993 found on an earlier connection of this run (later connections
+/// of the same side go the same way without probing again, as imapsync probes once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probed {
+    /// Port 993 spoke TLS: implicit TLS on 993.
+    Tls,
+    /// It did not: port 143.
+    Clear,
+}
+
+/// From `--sslN`, `--tlsN`, `--sslcheck` and the port, as imapsync decides it: explicit
+/// `--sslN` or port 993 mean implicit TLS, `--nosslN` or another explicit port a clear start;
+/// `--tlsN` alone means STARTTLS on 143; with nothing said, port 993 is probed (or, under
+/// `--nosslcheck`, 143 is used). Unlike imapsync, `--notlsN` alone still probes 993 (TLS
+/// where it can be had rather than clear text).
+pub(super) fn transport_plan(
+    sec: &Security,
+    port: Option<u16>,
+    probed: Option<Probed>,
+) -> TransportPlan {
     match (sec.ssl, port) {
         (Some(true), p) => TransportPlan::ImplicitTls {
             port: p.unwrap_or(993),
@@ -31,8 +48,35 @@ pub(super) fn transport_plan(sec: &Security, port: Option<u16>) -> TransportPlan
         },
         (None, Some(993)) => TransportPlan::ImplicitTls { port: 993 },
         (None, Some(p)) => TransportPlan::Plain { port: p },
-        (None, None) if sec.tls == Some(true) => TransportPlan::ImplicitTls { port: 993 },
-        (None, None) => TransportPlan::Probe,
+        (None, None) if sec.tls == Some(true) || sec.no_sslcheck => {
+            TransportPlan::Plain { port: 143 }
+        }
+        (None, None) => match probed {
+            Some(Probed::Tls) => TransportPlan::ImplicitTls { port: 993 },
+            Some(Probed::Clear) => TransportPlan::Plain { port: 143 },
+            None => TransportPlan::Probe,
+        },
+    }
+}
+
+/// How the probe of port 993 failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ProbeFailure {
+    /// Nothing answers on 993 (refused, unreachable, no answer in time).
+    Unreachable,
+    /// Something answers but no TLS session could be made (not TLS, no common protocol).
+    Handshake,
+    /// A TLS server whose certificate fails verification.
+    Certificate,
+}
+
+/// Whether the probe goes on with port 143. imapsync falls back on any failure; a
+/// certificate that fails verification stops here instead: it is the answer the user needs
+/// (a silent move to 143 would hide it).
+pub(super) fn probe_falls_back(failure: ProbeFailure) -> bool {
+    match failure {
+        ProbeFailure::Unreachable | ProbeFailure::Handshake => true,
+        ProbeFailure::Certificate => false,
     }
 }
 
@@ -45,6 +89,9 @@ pub(super) enum TlsStep {
     StartTls,
     /// `--tlsN` asked for STARTTLS and the server does not offer it: fail.
     StartTlsNotOffered,
+    /// `--sslN --tlsN`: STARTTLS inside TLS, which fails (imapsync: the server answers
+    /// `BAD TLS is already active`, exit 12). Refused without asking.
+    StartTlsInsideTls,
     /// Clear text, asked for explicitly: a password may be sent.
     ClearTextAllowed,
     /// Clear text that nobody asked for: the password must not be sent.
@@ -56,6 +103,9 @@ pub(super) enum TlsStep {
 /// `--nosslN` or with an explicit port.
 pub(super) fn tls_step(sec: &Security, encrypted: bool, starttls_offered: bool) -> TlsStep {
     if encrypted {
+        if sec.ssl == Some(true) && sec.tls == Some(true) {
+            return TlsStep::StartTlsInsideTls;
+        }
         return TlsStep::Encrypted;
     }
     match (sec.tls, starttls_offered) {
@@ -63,6 +113,54 @@ pub(super) fn tls_step(sec: &Security, encrypted: bool, starttls_offered: bool) 
         (Some(true), false) => TlsStep::StartTlsNotOffered,
         (Some(false), _) if sec.ssl == Some(false) || sec.port_given => TlsStep::ClearTextAllowed,
         _ => TlsStep::ClearTextRefused,
+    }
+}
+
+/// What a PREAUTH greeting (logged in by the server, RFC 3501 §7.1.4) leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PreauthStep {
+    /// Go on: encrypted, or clear text the user asked for.
+    Accept,
+    /// TLS was due (STARTTLS asked for or offered) but STARTTLS is not possible any more
+    /// once authenticated: a TLS failure, as imapsync's refused STARTTLS is. A PREAUTH
+    /// greeting on a clear connection is also how an attacker strips STARTTLS.
+    TlsImpossible,
+    /// Clear text nobody asked for: the session (mail, not a password) would travel in
+    /// clear; refused like a clear-text login.
+    ClearTextRefused,
+}
+
+/// A PREAUTH greeting gets the same rule as a login: the session may run where a password
+/// may go ([`tls_step`]).
+pub(super) fn preauth_step(sec: &Security, encrypted: bool, starttls_offered: bool) -> PreauthStep {
+    match tls_step(sec, encrypted, starttls_offered) {
+        TlsStep::Encrypted | TlsStep::ClearTextAllowed => PreauthStep::Accept,
+        TlsStep::StartTls | TlsStep::StartTlsNotOffered | TlsStep::StartTlsInsideTls => {
+            PreauthStep::TlsImpossible
+        }
+        TlsStep::ClearTextRefused => PreauthStep::ClearTextRefused,
+    }
+}
+
+/// `--authmechN PREAUTH` and a server that greeted with OK (not PREAUTH): a failed login
+/// (imapsync exits 16), nothing is sent.
+pub(super) fn preauth_missing(asked: &AuthMech) -> bool {
+    *asked == AuthMech::PreAuth
+}
+
+/// The authorization identity SASL EXTERNAL sends: empty (the certificate's identity) unless
+/// an admin certificate acts for `--userN` (`--authuserN` given).
+pub(super) fn external_authzid<'a>(user: &'a str, authuser: Option<&str>) -> &'a str {
+    if authuser.is_some() { user } else { "" }
+}
+
+/// The NTLM domain and user: `--domainN` when given, else the `DOMAIN\user` form of the
+/// user; otherwise no domain (a UPN `user@domain` goes as it is).
+pub(super) fn ntlm_identity<'a>(user: &'a str, domain: Option<&'a str>) -> (&'a str, &'a str) {
+    match (domain, user.split_once('\\')) {
+        (Some(d), _) => (d, user),
+        (None, Some((d, u))) => (d, u),
+        (None, None) => ("", user),
     }
 }
 
@@ -90,10 +188,15 @@ pub(super) fn mechanism(
 }
 
 /// After a refused mechanism, LOGIN is tried when `--trylogin` is on, the mechanism was not
-/// LOGIN already and no admin identity is involved. Never after an OAuth mechanism: an
-/// access token is not a password and must not be sent as one.
+/// LOGIN already and no admin identity is involved. Never after an OAuth mechanism (an
+/// access token is not a password and must not be sent as one), nor after EXTERNAL (no
+/// password was given for it) or X-MASTERAUTH (imapsync stops there, exit 16).
 pub(super) fn login_fallback(used: &AuthMech, trylogin: bool, authuser: bool) -> bool {
-    trylogin && *used != AuthMech::Login && !authuser && !used.is_oauth()
+    let retryable = !matches!(
+        used,
+        AuthMech::Login | AuthMech::External | AuthMech::XMasterAuth | AuthMech::PreAuth
+    );
+    trylogin && retryable && !authuser && !used.is_oauth()
 }
 
 /// After a refused OAuth token, one more try on the same connection, with a fresher token,
@@ -111,6 +214,7 @@ mod tests {
             ssl,
             tls,
             port_given,
+            no_sslcheck: false,
         }
     }
 
@@ -121,10 +225,12 @@ mod tests {
         type Row = (Option<bool>, Option<bool>, Option<u16>, TransportPlan);
         let table: &[Row] = &[
             (None, None, None, Probe),
+            // Unlike imapsync (143 in clear text): TLS on 993 when it can be had.
             (None, Some(false), None, Probe),
-            // Kept as it was: --tlsN alone connects to 993 with implicit TLS.
-            (None, Some(true), None, ImplicitTls { port: 993 }),
+            // As imapsync: --tlsN alone is STARTTLS on 143, no probe.
+            (None, Some(true), None, Plain { port: 143 }),
             (Some(true), None, None, ImplicitTls { port: 993 }),
+            (Some(true), Some(true), None, ImplicitTls { port: 993 }),
             (Some(true), None, Some(1993), ImplicitTls { port: 1993 }),
             (
                 Some(true),
@@ -145,10 +251,64 @@ mod tests {
         for (ssl, tls, port, want) in table {
             let s = sec(*ssl, *tls, port.is_some());
             assert_eq!(
-                transport_plan(&s, *port),
+                transport_plan(&s, *port, None),
                 *want,
                 "ssl {ssl:?} tls {tls:?} port {port:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_probe_is_made_once_and_only_when_asked_for() {
+        use TransportPlan::*;
+        // (--nosslcheck, --tlsN, what an earlier probe found, plan)
+        type Row = (bool, Option<bool>, Option<Probed>, TransportPlan);
+        let table: &[Row] = &[
+            (false, None, None, Probe),
+            (false, None, Some(Probed::Tls), ImplicitTls { port: 993 }),
+            (false, None, Some(Probed::Clear), Plain { port: 143 }),
+            (
+                false,
+                Some(false),
+                Some(Probed::Tls),
+                ImplicitTls { port: 993 },
+            ),
+            // --nosslcheck: imapsync's port 143 (then STARTTLS when offered).
+            (true, None, None, Plain { port: 143 }),
+            (true, Some(false), None, Plain { port: 143 }),
+            (true, None, Some(Probed::Tls), Plain { port: 143 }),
+            (false, Some(true), Some(Probed::Tls), Plain { port: 143 }),
+        ];
+        for (no_sslcheck, tls, probed, want) in table {
+            let s = Security {
+                no_sslcheck: *no_sslcheck,
+                ..sec(None, *tls, false)
+            };
+            assert_eq!(
+                transport_plan(&s, None, *probed),
+                *want,
+                "nosslcheck {no_sslcheck} tls {tls:?} probed {probed:?}"
+            );
+        }
+        // An explicit --sslN or port is never overridden by an earlier probe.
+        let s = sec(Some(false), None, false);
+        assert_eq!(
+            transport_plan(&s, None, Some(Probed::Tls)),
+            Plain { port: 143 }
+        );
+        let s = sec(None, None, true);
+        assert_eq!(
+            transport_plan(&s, Some(1143), Some(Probed::Tls)),
+            Plain { port: 1143 }
+        );
+    }
+
+    #[test]
+    fn probe_fallbacks() {
+        use ProbeFailure::*;
+        let table = [(Unreachable, true), (Handshake, true), (Certificate, false)];
+        for (failure, want) in table {
+            assert_eq!(probe_falls_back(failure), want, "{failure:?}");
         }
     }
 
@@ -162,6 +322,17 @@ mod tests {
             (None, None, false, true, true, Encrypted),
             (Some(true), Some(false), false, true, false, Encrypted),
             (None, Some(true), false, true, false, Encrypted),
+            (None, Some(true), true, true, false, Encrypted),
+            // --sslN --tlsN: STARTTLS inside TLS
+            (
+                Some(true),
+                Some(true),
+                false,
+                true,
+                false,
+                StartTlsInsideTls,
+            ),
+            (Some(true), Some(true), true, true, true, StartTlsInsideTls),
             // STARTTLS when offered and not forbidden
             (None, None, false, false, true, StartTls),
             (Some(false), None, false, false, true, StartTls),
@@ -217,6 +388,71 @@ mod tests {
     }
 
     #[test]
+    fn preauth_steps() {
+        use PreauthStep::*;
+        // (--sslN, --tlsN, explicit port, encrypted, STARTTLS offered, step)
+        type Row = (Option<bool>, Option<bool>, bool, bool, bool, PreauthStep);
+        let table: &[Row] = &[
+            // encrypted: fine
+            (None, None, false, true, false, Accept),
+            (Some(true), None, true, true, false, Accept),
+            (None, Some(true), true, true, false, Accept),
+            // clear text asked for: fine, no password is sent anyway
+            (Some(false), Some(false), false, false, false, Accept),
+            (None, Some(false), true, false, true, Accept),
+            // TLS was due: STARTTLS is impossible after PREAUTH
+            (None, Some(true), false, false, true, TlsImpossible),
+            (None, Some(true), true, false, false, TlsImpossible),
+            (None, None, true, false, true, TlsImpossible),
+            (Some(true), Some(true), false, true, false, TlsImpossible),
+            // clear text nobody asked for
+            (None, None, true, false, false, ClearTextRefused),
+            (None, None, false, false, false, ClearTextRefused),
+            (Some(false), None, false, false, false, ClearTextRefused),
+        ];
+        for (ssl, tls, port_given, encrypted, offered, want) in table {
+            let s = sec(*ssl, *tls, *port_given);
+            assert_eq!(
+                preauth_step(&s, *encrypted, *offered),
+                *want,
+                "ssl {ssl:?} tls {tls:?} port given {port_given} encrypted {encrypted} \
+                 STARTTLS offered {offered}"
+            );
+        }
+    }
+
+    #[test]
+    fn preauth_asked_for_and_not_given() {
+        use AuthMech::*;
+        for (asked, want) in [
+            (PreAuth, true),
+            (Login, false),
+            (Plain, false),
+            (Ntlm, false),
+            (External, false),
+        ] {
+            assert_eq!(preauth_missing(&asked), want, "{asked:?}");
+        }
+    }
+
+    #[test]
+    fn external_and_ntlm_identities() {
+        assert_eq!(external_authzid("joe", None), "");
+        assert_eq!(external_authzid("joe", Some("admin")), "joe");
+        // (user, --domainN, (domain, user))
+        let table = [
+            ("joe", None, ("", "joe")),
+            ("joe", Some("CORP"), ("CORP", "joe")),
+            ("CORP\\joe", None, ("CORP", "joe")),
+            ("CORP\\joe", Some("OTHER"), ("OTHER", "CORP\\joe")),
+            ("joe@corp.example", None, ("", "joe@corp.example")),
+        ];
+        for (user, domain, want) in table {
+            assert_eq!(ntlm_identity(user, domain), want, "{user} {domain:?}");
+        }
+    }
+
+    #[test]
     fn mechanisms() {
         let caps =
             |items: &[&str]| Capabilities::new(items.iter().map(|s| s.to_string()).collect());
@@ -247,6 +483,9 @@ mod tests {
             (OAuth, false, false, &open, XOAuth2),
             (OAuthBearer, false, false, &xoauth, OAuthBearer),
             (XOAuth2, false, false, &bearer, XOAuth2),
+            (Ntlm, false, false, &plain_only, Ntlm),
+            (External, true, false, &plain_only, External),
+            (XMasterAuth, false, false, &plain_only, XMasterAuth),
         ];
         for (asked, authuser, proxyauth, c, want) in table {
             assert_eq!(
@@ -272,6 +511,9 @@ mod tests {
             (Login, true, false, false),
             (Plain, false, false, false),
             (Plain, true, true, false),
+            (Ntlm, true, false, true),
+            (External, true, false, false),
+            (XMasterAuth, true, false, false),
         ];
         for (used, trylogin, authuser, want) in table {
             assert_eq!(

@@ -6,14 +6,17 @@
 //! Greeted ──[implicit TLS, or STARTTLS]──────────→ Secured ──────┐
 //!    │    ──[clear text allowed by the user]─────→ PlainAllowed ─┴─ authenticate ─→ Authenticated ─→ engine
 //!    │    ──[clear text nobody asked for]────────→ Refused(Greeted): no login
-//!    └─[PREAUTH greeting]─────────────────────────────────────────────────────────→ Authenticated
+//!    └─[PREAUTH greeting]─→ PreAuthenticated ──[encrypted, or clear text asked for]─→ Authenticated
 //! ```
+//!
+//! A PREAUTH greeting is held to the rule of a login ([`policy::preauth_step`]): no password
+//! goes, but the mail would, and STARTTLS is no longer possible once authenticated.
 
 use imapsync_proto::caps::Capabilities;
 use imapsync_proto::command::cmd;
 use imapsync_proto::response::{Code, Response, StatusKind, Untagged};
 
-use super::policy::{self, TlsStep};
+use super::policy::{self, PreauthStep, TlsStep};
 use super::wire::Wire;
 use super::{ConnectOptions, SessionInfo, auth};
 use crate::deflate::{Deflater, Inflater};
@@ -67,7 +70,13 @@ pub(super) struct Greeted {
 pub(super) enum Greeting {
     Greeted(Greeted),
     /// PREAUTH: logged in by the server (no password is ever sent).
-    PreAuth(Authenticated),
+    PreAuth(PreAuthenticated),
+}
+
+/// The server greeted with PREAUTH: logged in, not yet known whether the session may run on
+/// this connection.
+pub(super) struct PreAuthenticated {
+    link: Link,
 }
 
 /// Encrypted (implicit TLS, or STARTTLS done): a password may go.
@@ -138,10 +147,7 @@ impl Greeted {
         };
         link.set_caps_before_login(caps);
         Ok(if preauth {
-            Greeting::PreAuth(Authenticated {
-                link,
-                mech: "PREAUTH",
-            })
+            Greeting::PreAuth(PreAuthenticated { link })
         } else {
             Greeting::Greeted(Greeted { link })
         })
@@ -157,6 +163,9 @@ impl Greeted {
         );
         Ok(match step {
             TlsStep::Encrypted => Unauthenticated::Secured(Secured { link }),
+            TlsStep::StartTlsInsideTls => {
+                return Err(inside_tls(opts));
+            }
             TlsStep::StartTls => {
                 let (_, st) = link.wire.command(&cmd::starttls()).await?;
                 if !st.is_ok() {
@@ -165,7 +174,9 @@ impl Greeted {
                         st.full_text()
                     )));
                 }
-                link.wire = link.wire.upgrade(&opts.host, &opts.tls).await?;
+                let (wire, notes) = link.wire.upgrade(&opts.host, &opts.tls).await?;
+                link.wire = wire;
+                link.info.notes.extend(notes);
                 link.info.tls = true;
                 link.info.starttls = true;
                 let caps = link.wire.capability().await?.unwrap_or_default();
@@ -181,6 +192,46 @@ impl Greeted {
             TlsStep::ClearTextAllowed => Unauthenticated::PlainAllowed(PlainAllowed { link }),
             TlsStep::ClearTextRefused => Unauthenticated::Refused(Greeted { link }),
         })
+    }
+}
+
+/// `--sslN --tlsN`: the error imapsync ends with (exit 12), without the round trip.
+fn inside_tls(opts: &ConnectOptions) -> SetupError {
+    let n = opts.side.number();
+    SetupError::Tls(format!(
+        "STARTTLS inside TLS: --ssl{n} already encrypts the connection and --tls{n} asks for STARTTLS on top of it; give only one of them"
+    ))
+}
+
+impl PreAuthenticated {
+    /// Hands the connection to the engine without more (`--justconnect`).
+    pub(super) fn connect_only(self, opts: &ConnectOptions) -> (Connection, SessionInfo) {
+        self.link.hand_over(None, opts)
+    }
+
+    /// Accepts the server's PREAUTH where [`policy::preauth_step`] allows it.
+    pub(super) fn accept(self, opts: &ConnectOptions) -> Result<Authenticated, SetupError> {
+        let link = self.link;
+        let n = opts.side.number();
+        let where_ = format!("{}:{}", opts.host, link.info.port);
+        match policy::preauth_step(
+            &opts.security,
+            link.wire.is_tls(),
+            link.wire.caps.has("STARTTLS"),
+        ) {
+            PreauthStep::Accept => Ok(Authenticated {
+                link,
+                mech: "PREAUTH",
+            }),
+            PreauthStep::TlsImpossible if opts.security.ssl == Some(true) => Err(inside_tls(opts)),
+            PreauthStep::TlsImpossible => Err(SetupError::Tls(format!(
+                "the server on {where_} pre-authenticated the connection (PREAUTH) before TLS: STARTTLS is no longer possible and the session would run in clear text (use --ssl{n} for implicit TLS, or --nossl{n} --notls{n} to accept clear text)"
+            ))),
+            PreauthStep::ClearTextRefused => Err(SetupError::NoEncryption(format!(
+                "{}: the server on {where_} pre-authenticated the connection (PREAUTH) without TLS and plain text was not asked for; not running the session in clear text (use --nossl{n} --notls{n} to allow it)",
+                opts.side
+            ))),
+        }
     }
 }
 
@@ -226,12 +277,6 @@ pub(super) async fn authenticate<S: MayAuthenticate>(
 }
 
 impl Authenticated {
-    /// Hands the connection to the engine without COMPRESS or login (`--justconnect` after a
-    /// PREAUTH greeting).
-    pub(super) fn connect_only(self, opts: &ConnectOptions) -> (Connection, SessionInfo) {
-        self.link.hand_over(None, opts)
-    }
-
     /// COMPRESS=DEFLATE when asked for and offered, then the engine; ID is sent (not waited
     /// for) when offered.
     pub(super) async fn start(

@@ -70,6 +70,7 @@ impl Peer {
             ssl,
             tls,
             port_given: true,
+            ..Security::default()
         };
         o.send_id = false;
         o.timeout = Some(Duration::from_secs(10));
@@ -162,8 +163,8 @@ async fn preauth_is_authenticated_without_a_password() {
         ok_to_everything,
     )
     .await;
-    // Nothing allows clear text, but PREAUTH sends no password at all.
-    let (conn, info) = connect_within(&peer.options(None, None))
+    // Clear text asked for: the server's PREAUTH is taken, no password is sent.
+    let (conn, info) = connect_within(&peer.options(Some(false), Some(false)))
         .await
         .expect("PREAUTH");
     assert_eq!(info.mech, "PREAUTH");
@@ -178,6 +179,51 @@ async fn preauth_is_authenticated_without_a_password() {
         !seen.contains("LOGIN") && !seen.contains(PASSWORD),
         "{seen}"
     );
+}
+
+#[tokio::test]
+async fn preauth_in_clear_text_nobody_asked_for_is_refused() {
+    // Nothing said (explicit port): the session would run in clear text.
+    let peer = Peer::start("* PREAUTH [CAPABILITY IMAP4rev1] hi", ok_to_everything).await;
+    let err = connect_within(&peer.options(None, None))
+        .await
+        .expect_err("clear-text PREAUTH");
+    assert!(
+        matches!(&err, SetupError::NoEncryption(m) if m.contains("--nossl1 --notls1")),
+        "{err:?}"
+    );
+    // --tls1, or STARTTLS offered: TLS was due and is impossible after PREAUTH (the
+    // STARTTLS-stripping attack); a TLS failure.
+    for (tls, caps) in [(Some(true), "IMAP4rev1"), (None, "IMAP4rev1 STARTTLS")] {
+        let peer = Peer::start(
+            &format!("* PREAUTH [CAPABILITY {caps}] hi"),
+            ok_to_everything,
+        )
+        .await;
+        let err = connect_within(&peer.options(None, tls))
+            .await
+            .expect_err("PREAUTH before TLS");
+        assert!(
+            matches!(&err, SetupError::Tls(m) if m.contains("PREAUTH") && m.contains("--ssl1")),
+            "{err:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(peer.seen(), "", "nothing sent after a refused PREAUTH");
+    }
+}
+
+#[tokio::test]
+async fn preauth_asked_for_and_not_given_sends_nothing() {
+    let peer = Peer::start("* OK [CAPABILITY IMAP4rev1] hi", ok_to_everything).await;
+    let mut o = peer.options(Some(false), Some(false));
+    o.mech = AuthMech::PreAuth;
+    let err = connect_within(&o).await.expect_err("no PREAUTH greeting");
+    assert!(
+        matches!(&err, SetupError::Auth(m) if m.starts_with("error login on host1 [127.0.0.1] with user [joe] auth [PREAUTH]")),
+        "{err:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(peer.seen(), "");
 }
 
 #[tokio::test]
@@ -282,4 +328,161 @@ async fn a_refused_mechanism_falls_back_to_login() {
         matches!(&err, SetupError::Auth(m) if m.contains("auth [PLAIN]") && m.contains("nope")),
         "{err:?}"
     );
+}
+
+/// NTLM's field `descriptor_at` of a message.
+fn ntlm_field(m: &[u8], descriptor_at: usize) -> Vec<u8> {
+    let len = m
+        .get(descriptor_at..descriptor_at + 2)
+        .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+        .unwrap_or(0);
+    let at = m
+        .get(descriptor_at + 4..descriptor_at + 8)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .unwrap_or(0);
+    m.get(at..at + len).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// A scripted NTLM server (no NTLM server can be run here: Dovecot does NTLM only through
+/// winbind): the messages and the check of the NTLMv2 proof follow MS-NLMP; the crypto
+/// itself is checked against the spec's vectors in `ntlm::tests`.
+#[tokio::test]
+async fn ntlm_exchange_with_a_scripted_server() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    const SERVER_CHALLENGE: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+    // A CHALLENGE_MESSAGE: Unicode, NTLM, target info with the NetBIOS domain.
+    let mut info = Vec::new();
+    info.extend_from_slice(&2u16.to_le_bytes());
+    info.extend_from_slice(&(utf16("CORP").len() as u16).to_le_bytes());
+    info.extend_from_slice(&utf16("CORP"));
+    info.extend_from_slice(&[0; 4]);
+    let mut chal = b"NTLMSSP\0".to_vec();
+    chal.extend_from_slice(&2u32.to_le_bytes());
+    chal.extend_from_slice(&[0, 0, 0, 0, 48, 0, 0, 0]);
+    chal.extend_from_slice(&0x0089_8205u32.to_le_bytes());
+    chal.extend_from_slice(&SERVER_CHALLENGE);
+    chal.extend_from_slice(&[0; 8]);
+    chal.extend_from_slice(&(info.len() as u16).to_le_bytes());
+    chal.extend_from_slice(&(info.len() as u16).to_le_bytes());
+    chal.extend_from_slice(&48u32.to_le_bytes());
+    chal.extend_from_slice(&info);
+    let challenge_line = format!("+ {}", B64.encode(&chal));
+    for (password, accepted) in [(PASSWORD, true), ("wrong", false)] {
+        let mut step = 0;
+        let challenge_line = challenge_line.clone();
+        let peer = Peer::start(
+            "* OK [CAPABILITY IMAP4rev1 AUTH=NTLM SASL-IR] Exchange ready",
+            move |line| {
+                step += 1;
+                match step {
+                    1 if line == "S1 AUTHENTICATE NTLM" => vec!["+ ".into()],
+                    2 => {
+                        let m = B64.decode(line).unwrap_or_default();
+                        let ok = m.starts_with(b"NTLMSSP\0\x01\0\0\0");
+                        vec![if ok {
+                            challenge_line.clone()
+                        } else {
+                            "S1 BAD".into()
+                        }]
+                    }
+                    3 => {
+                        let m = B64.decode(line).unwrap_or_default();
+                        let nt = ntlm_field(&m, 20);
+                        let key = super::ntlm::ntowf_v2(PASSWORD, "joe", "CORP");
+                        let proof = super::auth::hmac_md5(
+                            &key,
+                            &[
+                                SERVER_CHALLENGE.as_slice(),
+                                nt.get(16..).unwrap_or_default(),
+                            ]
+                            .concat(),
+                        );
+                        let good = m.starts_with(b"NTLMSSP\0\x03\0\0\0")
+                            && ntlm_field(&m, 28) == utf16("CORP")
+                            && ntlm_field(&m, 36) == utf16("joe")
+                            && nt.get(..16) == Some(proof.as_slice());
+                        vec![if good {
+                            "S1 OK [CAPABILITY IMAP4rev1 MOVE] logged in".into()
+                        } else {
+                            "S1 NO [AUTHENTICATIONFAILED] bad NTLM response".into()
+                        }]
+                    }
+                    _ => ok_to_everything(line),
+                }
+            },
+        )
+        .await;
+        let mut o = peer.options(Some(false), Some(false));
+        o.mech = AuthMech::Ntlm;
+        o.domain = Some("CORP".into());
+        o.password = Secret::new(password);
+        o.trylogin = false;
+        let r = connect_within(&o).await;
+        if accepted {
+            let (_conn, info) = r.expect("NTLM login");
+            assert_eq!(info.mech, "NTLM");
+            assert!(info.caps.has("MOVE"));
+        } else {
+            let err = r.expect_err("wrong password");
+            assert!(
+                matches!(&err, SetupError::Auth(m) if m.contains("auth [NTLM]") && m.contains("bad NTLM response")),
+                "{err:?}"
+            );
+        }
+        assert!(!peer.seen().contains(password), "{}", peer.seen());
+    }
+}
+
+/// X-MASTERAUTH (Kerio) as imapsync sends it; Dovecot does not offer it, so a scripted
+/// server checks the exchange.
+#[tokio::test]
+async fn xmasterauth_with_a_scripted_server() {
+    use md5::{Digest, Md5};
+    const CHALLENGE: &str = "<1234.5678@kerio.example>";
+    let expected: String = Md5::digest(format!("{CHALLENGE}{PASSWORD}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for (password, accepted) in [(PASSWORD, true), ("wrong", false)] {
+        let mut step = 0;
+        let expected = expected.clone();
+        let peer = Peer::start(
+            "* OK [CAPABILITY IMAP4rev1 X-MASTERAUTH] Kerio",
+            move |line| {
+                step += 1;
+                match step {
+                    1 if line == "S1 X-MASTERAUTH" => vec![format!("+ {CHALLENGE}")],
+                    2 if line == expected => vec!["S1 OK master".into()],
+                    2 => vec!["S1 NO wrong master password".into()],
+                    3 if line == "S2 X-SETUSER joe" => vec!["S2 OK now joe".into()],
+                    _ => ok_to_everything(line),
+                }
+            },
+        )
+        .await;
+        let mut o = peer.options(Some(false), Some(false));
+        o.mech = AuthMech::XMasterAuth;
+        o.password = Secret::new(password);
+        let r = connect_within(&o).await;
+        let seen = peer.seen();
+        if accepted {
+            let (_conn, info) = r.expect("X-MASTERAUTH");
+            assert_eq!(info.mech, "X-MASTERAUTH");
+            assert!(seen.contains("S2 X-SETUSER joe"), "{seen}");
+        } else {
+            let err = r.expect_err("refused");
+            assert!(
+                matches!(&err, SetupError::Auth(m) if m.starts_with("Failure authenticate with X-MASTERAUTH: ") && m.contains("wrong master password")),
+                "{err:?}"
+            );
+            assert!(!seen.contains("X-SETUSER"), "{seen}");
+            assert!(!seen.contains("LOGIN"), "no LOGIN retry: {seen}");
+        }
+        assert!(!seen.contains(password), "{seen}");
+    }
 }

@@ -200,7 +200,24 @@ impl Wire {
             other => (None, other),
         };
         let c = cmd::authenticate(mech.name(), ir.as_deref());
-        let tag = self.next_tag(&c);
+        self.challenges(&c, |text| match pending.take() {
+            Some(p) => Some(p),
+            None => {
+                let challenge = B64.decode(text.trim()).unwrap_or_default();
+                mech.respond(&challenge)
+            }
+        })
+        .await
+    }
+
+    /// Sends `c`, then answers each continuation request with what `respond` makes of its
+    /// text (`None`: `*`, abort), until the tagged answer. The answers are not traced.
+    pub(super) async fn challenges(
+        &mut self,
+        c: &Command,
+        mut respond: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Answer, ConnError> {
+        let tag = self.next_tag(c);
         let mut line = format!("{tag} ").into_bytes();
         for p in &c.parts {
             if let Part::Text(t) = p {
@@ -213,13 +230,7 @@ impl Wire {
         loop {
             match self.read_response().await? {
                 Response::Continuation { text } => {
-                    let answer = match pending.take() {
-                        Some(p) => p,
-                        None => {
-                            let challenge = B64.decode(text.trim()).unwrap_or_default();
-                            mech.respond(&challenge).unwrap_or_else(|| "*".to_string())
-                        }
-                    };
+                    let answer = respond(&text).unwrap_or_else(|| "*".to_string());
                     self.trace("C: <SASL response MASKED>");
                     let mut l = answer.into_bytes();
                     l.extend_from_slice(b"\r\n");
@@ -242,15 +253,25 @@ impl Wire {
 
     /// STARTTLS has been accepted: the TLS handshake on the same TCP stream. Every byte the
     /// server sent before the handshake is discarded (RFC 3501 §6.2.1; command injection).
-    pub(super) async fn upgrade(self, host: &str, opts: &TlsOptions) -> Result<Wire, SetupError> {
+    /// Returns the lines `--debugssl` asks for.
+    pub(super) async fn upgrade(
+        self,
+        host: &str,
+        opts: &TlsOptions,
+    ) -> Result<(Wire, Vec<String>), SetupError> {
         let Transport::Plain(tcp) = self.stream else {
             return Err(SetupError::Tls("STARTTLS on a non-plain stream".into()));
         };
-        Ok(Wire {
-            stream: super::net::tls_wrap(tcp, host, opts, self.timeout).await?,
-            framer: Framer::default(),
-            ..self
-        })
+        let (stream, notes) =
+            super::net::tls_wrap(tcp, host, opts, self.timeout, self.side).await?;
+        Ok((
+            Wire {
+                stream,
+                framer: Framer::default(),
+                ..self
+            },
+            notes,
+        ))
     }
 
     /// COMPRESS=DEFLATE was accepted: what was already read past the answer is inflated, and
