@@ -217,6 +217,93 @@ fn header(inv: &Invocation, o: &Output, started: f64) {
     }
     out.line("Info: will resync flags for already transferred messages. Use --noresyncflags to not resync flags.");
     out.line("Info: turned ON syncinternaldates, will set the internal dates (arrival dates) on host2 same as host1.");
+    if inv.modulesversion {
+        out.lines(&modules_lines());
+    }
+    if inv.debugenv {
+        out.lines(&env_lines());
+    }
+    if inv.debugsig {
+        let pid = std::process::id();
+        for (name, action) in &inv.config.signals.actions {
+            out.line(format!("kill -{name} {pid} # {action:?}"));
+        }
+    }
+}
+
+/// The versions of the main libraries built in (imapsync lists its Perl modules).
+fn modules_lines() -> Vec<String> {
+    const LOCK: &str = include_str!("../../../Cargo.lock");
+    const SHOWN: &[&str] = &[
+        "flate2",
+        "postgres",
+        "ring",
+        "rusqlite",
+        "rustls",
+        "serde_json",
+        "tokio",
+        "tokio-rustls",
+    ];
+    let mut lines = vec!["Modules version list ( use --no-modulesversion to turn off printing this Rust crates list ):".to_string()];
+    let mut name = "";
+    for l in LOCK.lines() {
+        if let Some(n) = l.strip_prefix("name = \"") {
+            name = n.trim_end_matches('"');
+        } else if let Some(v) = l.strip_prefix("version = \"")
+            && SHOWN.contains(&name)
+        {
+            lines.push(format!("{name:<20} {}", v.trim_end_matches('"')));
+        }
+    }
+    lines.push(format!("{:<20} {}", "imapsync-rs", flags::VERSION));
+    lines
+}
+
+/// `--debugenv`: the environment, secrets masked.
+fn env_lines() -> Vec<String> {
+    let mut vars: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    vars.sort();
+    vars.into_iter()
+        .map(|(k, v)| {
+            let secret = ["PASSWORD", "SECRET", "TOKEN", "PASS"]
+                .iter()
+                .any(|w| k.to_ascii_uppercase().contains(w));
+            format!("ENV {k} = {}", if secret { "MASKED" } else { v.as_str() })
+        })
+        .collect()
+}
+
+/// `--exitonload`: the reason not to start, when the machine is overloaded.
+fn overloaded() -> Option<String> {
+    let load1 = std::env::var("IMAPSYNC_RS_TEST_LOADAVG")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/loadavg").ok())
+        .and_then(|t| {
+            t.split_whitespace()
+                .next()
+                .and_then(|w| w.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        let kib = |key: &str| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        Some((kib("MemAvailable:")?, kib("MemTotal:")?))
+    });
+    imapsync_plan::throttle::heavy_load(load1, cpus, mem)
 }
 
 /// `--oauthloginN`: the interactive sign-ins, each saving its token file; the side then gets
@@ -283,6 +370,19 @@ fn run(mut inv: Invocation) -> i32 {
         }
     }
     header(&inv, &o, started);
+    if inv.exitonload
+        && let Some(why) = overloaded()
+    {
+        out.line(format!("Server is on heavy load ({why}). Be back later."));
+        out.line(format!(
+            "Exiting with return value 69 ({}) 1/{} nb_errors/max_errors PID {}",
+            exit_name(69),
+            inv.config.errorsmax,
+            std::process::id()
+        ));
+        o.flush();
+        return 69;
+    }
     let pidfile = match claim_pidfile(&inv, &o) {
         Ok(p) => p,
         Err(code) => {

@@ -278,3 +278,164 @@ fn just_modes_end_as_imapsync_does() {
         "{copies:?}"
     );
 }
+
+#[test]
+fn a_server_that_can_not_search_is_listed_in_full_and_ages_filtered_on_our_side() {
+    use imapsync_testkit::shim::{Action, Rule, Shim, When};
+    let h1 = imapsync_testkit::Dovecot::builder(Layout::DotPrefix)
+        .no_tls()
+        .start()
+        .expect("host1");
+    let h2 = imapsync_testkit::Dovecot::start(Layout::Slash).expect("host2");
+    let p = Pair::with(h1, h2);
+    let mut c = p.imap1();
+    c.append(
+        "INBOX",
+        &[],
+        Some("01-Jan-2001 10:00:00 +0000"),
+        &common::message("old", "old", "old"),
+    )
+    .expect("append");
+    c.append("INBOX", &[], None, &common::message("new", "new", "new"))
+        .expect("append");
+    // Host1 answers every SEARCH with nothing.
+    let shim = Shim::start(
+        (p.h1.host(), p.h1.port()),
+        vec![Rule::new(
+            When::command("UID SEARCH"),
+            Action::Reply("OK SEARCH completed".into()),
+        )],
+    )
+    .expect("shim");
+    let mut a = p.args_via(1, shim.port(), &["--nossl1", "--notls1", "--maxage", "365"]);
+    a.push("--nofoldersizes".into());
+    let r = run_in(p.dir.path(), &a, &[]);
+    assert_eq!(r.code, 0, "{}", r.show());
+    assert!(
+        r.has(
+            "Host1: Warning, folder [INBOX] has not the same count by SELECT (2) and SEARCH ALL (0)"
+        ),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.has("At least one account can not SEARCH ALL. So acting like --noabletosearch"),
+        "{}",
+        r.show()
+    );
+    // Every message was listed, the old one filtered out on our side.
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    let ids: Vec<String> = p
+        .snap2()
+        .get("INBOX")
+        .map(|m| m.iter().filter_map(|m| m.message_id.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, vec!["<new@example.org>".to_string()]);
+    // With a server that searches, the check says so.
+    let r = p.sync(&["--maxage", "365", "--nossl1", "--notls1"]);
+    assert!(
+        r.has("Good! SEARCH ALL works on both accounts."),
+        "{}",
+        r.show()
+    );
+}
+
+#[test]
+fn nomixfolders_keeps_folders_that_differ_by_case_apart() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    let mut c = p.imap1();
+    // (Distinct Message-IDs: imapsync's identity ignores case.)
+    for (f, id) in [("Work", "w-one"), ("work", "w-two")] {
+        c.create(f).expect("create");
+        c.append(f, &[], None, &common::message(id, f, f))
+            .expect("append");
+    }
+    // Both map to the same host2 folder when --regextrans2 lowers the case.
+    let r = p.sync(&[
+        "--regextrans2",
+        "s/Work/work/",
+        "--nomixfolders",
+        "--nofoldersizes",
+    ]);
+    assert!(
+        r.has(
+            "Folder [work] already exists and --nomixfolders is set: [work] is not synced into it"
+        ),
+        "{}",
+        r.show()
+    );
+    assert_eq!(p.snap2().get("work").map(Vec::len), Some(1));
+    // Merged by default, as imapsync.
+    let r = p.sync(&["--regextrans2", "s/Work/work/", "--nofoldersizes"]);
+    assert_eq!(r.num("Messages transferred"), 1, "{}", r.show());
+    assert_eq!(p.snap2().get("work").map(Vec::len), Some(2));
+}
+
+#[test]
+fn debug_options_print_what_imapsync_prints_and_no_ops_say_so() {
+    let p = Pair::new(Layout::Slash, Layout::Slash);
+    p.imap1()
+        .append("INBOX", &[], None, &common::message("d", "d", "d"))
+        .expect("append");
+    let r = p.sync(&[
+        "--debugfolders",
+        "--debuglist",
+        "--debugmemory",
+        "--debugenv",
+        "--debugsig",
+        "--fastio1",
+        "--split2",
+        "100",
+        "--showpasswords",
+    ]);
+    assert!(r.has("Folders mapping host1 -> host2:"), "{}", r.show());
+    assert!(
+        r.has("Host1: folder [INBOX] considering 1 messages, LIST gives: 1"),
+        "{}",
+        r.show()
+    );
+    assert!(r.has("Memory consumption: "), "{}", r.show());
+    assert!(r.has("ENV HOME = "), "{}", r.show());
+    assert!(
+        r.has(&format!("kill -INT ")) && r.has("# Reconnect"),
+        "{}",
+        r.show()
+    );
+    assert!(r.has("Info: --fastio1 has no effect here:"), "{}", r.show());
+    assert!(r.has("Info: --split2 has no effect here:"), "{}", r.show());
+    assert!(
+        r.has("Info: --showpasswords has no effect here: passwords are never printed"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        !r.out.contains("pass1") && !r.out.contains("pass2"),
+        "{}",
+        r.show()
+    );
+    // --modulesversion (default on) lists the main libraries; --nomodulesversion does not.
+    assert!(
+        r.has("Modules version list") && r.has("rustls "),
+        "{}",
+        r.show()
+    );
+    let r = p.sync(&["--nomodulesversion"]);
+    assert!(!r.has("Modules version list"), "{}", r.show());
+    // --exitonload refuses to start on an overloaded machine, exit 69.
+    let r = run_in(
+        p.dir.path(),
+        &{
+            let mut a = p.base_args();
+            a.push("--exitonload".into());
+            a
+        },
+        &[("IMAPSYNC_RS_TEST_LOADAVG", "999.0")],
+    );
+    assert_eq!(r.code, 69, "{}", r.show());
+    assert!(
+        r.has("Server is on heavy load (load average 999.00"),
+        "{}",
+        r.show()
+    );
+    assert!(!r.has("connecting and login"), "{}", r.show());
+}

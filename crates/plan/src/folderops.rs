@@ -135,6 +135,19 @@ pub fn host1_empty_folders(
         .collect()
 }
 
+/// `--nomixfolders`: the pairs (indexes) whose host2 folder an earlier pair already goes to
+/// (same name, or the same but for case: a case-sensitive host1 against a server that is
+/// not). Without `--nomixfolders` they are merged into that folder, as imapsync does.
+pub fn not_mixed(pairs: &[PairNames<'_>]) -> Vec<usize> {
+    let mut seen: HashSet<String> = HashSet::new();
+    pairs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !seen.insert(p.name2.to_lowercase()))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +297,28 @@ mod tests {
             host1_empty_folders(&synced, &all, &counts, '.'),
             s(&["a.b"])
         );
+    }
+
+    #[test]
+    fn nomixfolders_keeps_the_first_of_a_host2_folder() {
+        let pairs = [
+            PairNames {
+                name1: "Work",
+                name2: "Work",
+            },
+            PairNames {
+                name1: "work",
+                name2: "work",
+            },
+            PairNames {
+                name1: "a",
+                name2: "A",
+            },
+            PairNames {
+                name1: "WORK",
+                name2: "Work",
+            },
+        ];
+        assert_eq!(not_mixed(&pairs), vec![1, 3]);
     }
 }

@@ -201,6 +201,26 @@ pub fn timesince(start: f64, now: f64) -> f64 {
     now - start
 }
 
+/// `--exitonload`: why the machine is too loaded to start a sync, if it is — the load
+/// average of the last minute at or over the number of CPUs, or under 10 % of the memory
+/// available (imapsync applies the same idea in its web mode).
+pub fn heavy_load(load1: f64, cpus: usize, mem_available: Option<(u64, u64)>) -> Option<String> {
+    let cpus = cpus.max(1);
+    if load1 >= cpus as f64 {
+        return Some(format!("load average {load1:.2} on {cpus} cores"));
+    }
+    if let Some((avail, total)) = mem_available
+        && total > 0
+        && avail.saturating_mul(10) < total
+    {
+        return Some(format!(
+            "{:.1} % of the memory available",
+            100.0 * avail as f64 / total as f64
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +370,14 @@ mod tests {
             Some("Maximum bytes transferred reached, 400 >= 300, ending sync\n")
         );
         assert!(total_bytes_max_reached(Some(300), 300).is_some());
+    }
+
+    #[test]
+    fn heavy_load_table() {
+        assert_eq!(heavy_load(0.5, 2, Some((8, 10))), None);
+        assert!(heavy_load(2.0, 2, None).is_some_and(|w| w.contains("2.00 on 2 cores")));
+        assert!(heavy_load(0.1, 0, None).is_none(), "0 cpus counts as 1");
+        assert!(heavy_load(0.1, 4, Some((9, 100))).is_some_and(|w| w.contains("9.0 %")));
+        assert_eq!(heavy_load(0.1, 4, Some((10, 100))), None);
     }
 }

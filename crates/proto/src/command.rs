@@ -805,9 +805,12 @@ mod tests {
         assert_eq!(wire(myrights(b"inbox")), "t MYRIGHTS INBOX\r\n");
         assert_eq!(
             wire(setacl(b"INBOX.a", b"user 3", b"lr")),
-            "t SETACL INBOX.a \"user 3\" lr\r\n"
+            "t SETACL \"INBOX.a\" \"user 3\" lr\r\n"
         );
-        assert_eq!(wire(deleteacl(b"x", b"anyone")), "t DELETEACL x anyone\r\n");
+        assert_eq!(
+            wire(deleteacl(b"x", b"anyone")),
+            "t DELETEACL \"x\" anyone\r\n"
+        );
     }
 
     #[test]

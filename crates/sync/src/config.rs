@@ -49,6 +49,17 @@ pub struct Config {
     pub state_path: Option<PathBuf>,
     /// Print per-message lines and the folder lists.
     pub debug: bool,
+    /// `--debugfolders`: the folder lists and mapping; `--debuglist`: the UIDs each folder
+    /// lists; `--debugmemory`: memory after each copy.
+    pub debugfolders: bool,
+    pub debuglist: bool,
+    pub debugmemory: bool,
+    /// `--mixfolders` (default on); off: a host2 folder that several host1 folders map to
+    /// (names differing only by case, say) takes the first one only.
+    pub mixfolders: bool,
+    /// `--checknoabletosearch` (default on, off with `--justfolders`): check SEARCH ALL on
+    /// INBOX before a SEARCH is used, and fall back to listing everything when it fails.
+    pub checknoabletosearch: bool,
     /// What signals do to the run.
     pub signals: SignalPlan,
     /// The file whose appearance stops the run (exit 7): `PIDFILEabortPID`, as imapsync

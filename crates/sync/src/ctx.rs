@@ -38,7 +38,10 @@ pub struct Ctx {
     /// `--debugcrossduplicates`: the host2 folders each of those keys is in.
     pub cross_folders: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// What folder records vouch for under this run's options.
-    pub fingerprint: String,
+    fingerprint: std::sync::OnceLock<String>,
+    /// The SEARCH criteria each side lists with, once settled (`--checknoabletosearch` may
+    /// drop a side's: it then lists everything and the ages are filtered on our side).
+    searches: std::sync::OnceLock<[Option<String>; 2]>,
     /// The run's Gmail label decisions, made once both folder lists are mapped.
     pub labels: std::sync::OnceLock<imapsync_plan::labels::LabelPlan>,
     /// Bytes of APPENDs sent and not known to have failed (`--exitwhenover` counts these, so
@@ -61,11 +64,6 @@ impl Ctx {
         let errorsmax = cfg.errorsmax;
         let maxsleep = cfg.rates.maxsleep;
         let pairs = cfg.pairs();
-        let fingerprint = folderplan::fingerprint(
-            cfg.side1.search.as_deref(),
-            cfg.side2.search.as_deref(),
-            &cfg.messages,
-        );
         let started_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -86,7 +84,8 @@ impl Ctx {
             rtt_us: std::sync::atomic::AtomicU64::new(0),
             cross_keys: Mutex::new(std::collections::HashSet::new()),
             cross_folders: Mutex::new(std::collections::HashMap::new()),
-            fingerprint,
+            fingerprint: std::sync::OnceLock::new(),
+            searches: std::sync::OnceLock::new(),
             labels: std::sync::OnceLock::new(),
             bytes_started: std::sync::atomic::AtomicU64::new(0),
             connections: Mutex::new(Vec::new()),
@@ -163,19 +162,46 @@ impl Ctx {
         display::eta_line(&date, remaining, processed, start)
     }
 
+    /// The SEARCH criteria `side` lists with (the configured ones unless
+    /// [`Ctx::settle_searches`] changed them).
+    pub fn search(&self, side: imapsync_client::Side) -> Option<&str> {
+        let i = usize::from(side.number() - 1);
+        match self.searches.get() {
+            Some(s) => s[i].as_deref(),
+            None => self.cfg.side(side).search.as_deref(),
+        }
+    }
+
+    /// Settles the SEARCH criteria of both sides before any folder is synced; later calls
+    /// change nothing.
+    pub fn settle_searches(&self, searches: [Option<String>; 2]) {
+        let _ = self.searches.set(searches);
+    }
+
+    /// What folder records vouch for under this run's options (and settled searches).
+    pub fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| {
+            folderplan::fingerprint(
+                self.search(imapsync_client::Side::Host1),
+                self.search(imapsync_client::Side::Host2),
+                &self.cfg.messages,
+            )
+        })
+    }
+
     /// The run's options as a folder's decisions need them.
     pub fn rules(&self) -> Rules<'_> {
         let c = &self.cfg;
         Rules {
             messages: &c.messages,
             delete: &c.delete,
-            search1: c.side1.search.is_some(),
-            search2: c.side2.search.is_some(),
+            search1: self.search(imapsync_client::Side::Host1).is_some(),
+            search2: self.search(imapsync_client::Side::Host2).is_some(),
             partial1: c.messages.fetch_set[0].is_some(),
             partial2: c.messages.fetch_set[1].is_some(),
             maxsize: self.maxsize(),
             now: self.started_epoch as i64,
-            fingerprint: &self.fingerprint,
+            fingerprint: self.fingerprint(),
             labels: self.labels.get(),
         }
     }

@@ -36,6 +36,7 @@ pub mod pipe;
 pub mod pool;
 pub mod report;
 pub mod run;
+pub mod searchcheck;
 pub mod session;
 pub mod signals;
 pub mod sizes;

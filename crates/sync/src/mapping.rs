@@ -198,7 +198,9 @@ pub fn plan(ctx: &Ctx, f1: &SideFolders, f2: &SideFolders) -> Result<Plan, PlanE
         .iter()
         .filter_map(|n| mapper.map(n).ok().map(|n2| (n.clone(), n2)))
         .collect();
-    let verbose = cfg.debug || matches!(cfg.mode, Mode::JustFolderLists | Mode::JustAutomap);
+    let verbose = cfg.debug
+        || cfg.debugfolders
+        || matches!(cfg.mode, Mode::JustFolderLists | Mode::JustAutomap);
     lines.extend(listing_lines(verbose, &h1_all, &h2_all, &only_on_2, &pairs));
     Ok(Plan {
         pairs,

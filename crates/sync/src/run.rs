@@ -18,7 +18,7 @@ use crate::output::Out;
 use crate::report::{self, ReportInput};
 use crate::sizes::{self, Totals};
 use crate::stats::Stats;
-use crate::{folderops, pool, session, signals};
+use crate::{folderops, pool, searchcheck, session, signals};
 
 /// The end of a run.
 #[derive(Debug)]
@@ -209,6 +209,9 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
     let Some(conn) = connect_both(ctx).await else {
         return Ended::early(None);
     };
+    if !mode.stops_after(Phase::Login) {
+        searchcheck::settle(ctx, &conn.c1, &conn.c2).await;
+    }
     let mut mapped = None;
     if !mode.stops_after(Phase::Login) {
         match map_folders(ctx, &conn).await {
@@ -385,10 +388,31 @@ async fn map_folders(ctx: &Arc<Ctx>, conn: &Connected) -> Result<Mapped, Option<
 fn folder_jobs(ctx: &Ctx, m: &Mapped, existing2: &[String]) -> Vec<FolderJob> {
     let total = m.plan.pairs.len();
     let dry = ctx.cfg.dry;
+    let not_mixed = if ctx.cfg.mixfolders {
+        Vec::new()
+    } else {
+        let names: Vec<_> = m
+            .plan
+            .pairs
+            .iter()
+            .map(|p| imapsync_plan::folderops::PairNames {
+                name1: &p.name1,
+                name2: &p.name2,
+            })
+            .collect();
+        imapsync_plan::folderops::not_mixed(&names)
+    };
+    for &i in &not_mixed {
+        ctx.out.line(format!(
+            "Folder [{}] already exists and --nomixfolders is set: [{}] is not synced into it",
+            m.plan.pairs[i].shown2, m.plan.pairs[i].shown1
+        ));
+    }
     m.plan
         .pairs
         .iter()
         .enumerate()
+        .filter(|(i, _)| !not_mixed.contains(i))
         .filter(|(_, p)| dry || existing2.contains(&p.name2))
         .map(|(i, p)| FolderJob {
             index: i + 1,

@@ -88,6 +88,14 @@ pub struct Invocation {
     pub oauth_logins: Vec<OAuthLogin>,
     /// `--releasecheck`: ask for imapsync's latest release number.
     pub releasecheck: bool,
+    /// `--debugenv`: print the environment (secrets masked) at the start.
+    pub debugenv: bool,
+    /// `--debugsig`: print what each signal does at the start.
+    pub debugsig: bool,
+    /// `--modulesversion` (default on): print the versions of the main libraries built in.
+    pub modulesversion: bool,
+    /// `--exitonload`: refuse to start on a machine that is already overloaded (exit 69).
+    pub exitonload: bool,
 }
 
 /// Resolves a parsed command line: merges `options_extra.txt` (its first line, when the file
@@ -134,6 +142,10 @@ pub fn resolve(mut p: Parsed) -> Result<Action, ConfigError> {
         notes,
         oauth_logins,
         releasecheck: p.bool("releasecheck").unwrap_or(false),
+        debugenv: p.bool("debugenv").unwrap_or(false),
+        debugsig: p.bool("debugsig").unwrap_or(false),
+        modulesversion: p.bool("modulesversion").unwrap_or(true),
+        exitonload: p.bool("exitonload").unwrap_or(false),
     })))
 }
 
@@ -229,9 +241,9 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
     let no_login = matches!(mode, Mode::JustConnect | Mode::JustBanner);
     let mut side1 = side::side_config(p, 1, &mut warnings, no_login, &pre)?;
     let mut side2 = side::side_config(p, 2, &mut warnings, no_login, &pre)?;
-    let ages_server_side = server_side_ages(p, &mut side1, &mut side2);
+    server_side_ages(p, &mut side1, &mut side2);
     let searches = [side1.search.is_some(), side2.search.is_some()];
-    let messages = messages(p, &pre, ages_server_side, searches)?;
+    let messages = messages(p, &pre, searches)?;
     let folders = folders(p, &pre)?;
     let delete = delete(p, &pre)?;
     let justfolders = mode == Mode::JustFolders;
@@ -256,13 +268,78 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         errorsdump: p.bool("errorsdump").unwrap_or(true),
         state_path,
         debug: p.bool("debug").unwrap_or(false),
+        debugfolders: p.bool("debugfolders").unwrap_or(false),
+        debuglist: p.bool("debuglist").unwrap_or(false),
+        debugmemory: p.bool("debugmemory").unwrap_or(false),
+        mixfolders: p.bool("mixfolders").unwrap_or(true),
+        checknoabletosearch: p
+            .bool("checknoabletosearch")
+            .unwrap_or(mode != Mode::JustFolders),
         signals: signals(p)?,
         abort_file: pidfile_path(p).map(|f| abort_file(&f, std::process::id())),
         report: content::report(p, mode, dry),
         release_line: None,
     };
     warnings.extend(content::notes(p, &cfg));
+    warnings.extend(no_op_notes(p));
     Ok((cfg, warnings))
+}
+
+/// Options that mean nothing here, with why; each is accepted (old command lines keep
+/// working) and says so in one line when given. The README lists them.
+pub const NO_OPS: &[(&str, &str)] = &[
+    ("fastio1", "reads are always asynchronous and buffered here"),
+    ("fastio2", "reads are always asynchronous and buffered here"),
+    (
+        "buffersize",
+        "buffers are sized by the engine (64 KiB reads, bodies streamed)",
+    ),
+    (
+        "split1",
+        "commands are sized by bytes and set length here (a FETCH batch carries at most 64 messages or 1 MiB)",
+    ),
+    (
+        "split2",
+        "commands are sized by bytes and set length here (a MULTIAPPEND carries at most 32 messages or 1 MiB)",
+    ),
+    ("uid1", "messages are always addressed by UID here"),
+    ("uid2", "messages are always addressed by UID here"),
+    (
+        "showpasswords",
+        "passwords are never printed, whatever the options",
+    ),
+    (
+        "wholeheaderifneeded",
+        "the whole header is fetched whenever the identifying headers are missing",
+    ),
+    (
+        "cacheaftercopy",
+        "the state store records each copy as host2 confirms it",
+    ),
+    (
+        "debugcache",
+        "the state store replaces imapsync's cache; --debug shows what it pairs",
+    ),
+    (
+        "fixcolonbug",
+        "no Windows file cache here, so no colon to fix",
+    ),
+    (
+        "create_folder_old",
+        "folders are created as imapsync creates them now (parents first)",
+    ),
+    ("debugcgi", "there is no CGI mode here"),
+    ("debugdev", "there is nothing more to show than --debug"),
+];
+
+/// One line per no-op option given.
+fn no_op_notes(p: &Parsed) -> Vec<String> {
+    let given = p.given();
+    NO_OPS
+        .iter()
+        .filter(|(name, _)| given.contains(name))
+        .map(|(name, why)| format!("Info: --{name} has no effect here: {why}"))
+        .collect()
 }
 
 /// Options that imapsync refuses together.
@@ -321,8 +398,8 @@ fn mode(p: &Parsed, implied_justconnect: bool) -> Mode {
 }
 
 /// `--maxage`/`--minage` become SEARCH criteria on each side that can search (unless a
-/// `--search` is given); returns whether they did.
-fn server_side_ages(p: &Parsed, side1: &mut SideConfig, side2: &mut SideConfig) -> bool {
+/// `--search` is given).
+fn server_side_ages(p: &Parsed, side1: &mut SideConfig, side2: &mut SideConfig) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -336,7 +413,6 @@ fn server_side_ages(p: &Parsed, side1: &mut SideConfig, side2: &mut SideConfig) 
             side2.search = Some(c);
         }
     }
-    server_side
 }
 
 /// Parses the expressions of a list option (and the preset's), naming the option on error.
@@ -349,12 +425,7 @@ fn exprs(p: &Parsed, name: &str, preset: &[&'static str]) -> Result<Vec<PerlExpr
         .collect()
 }
 
-fn messages(
-    p: &Parsed,
-    pre: &Presets,
-    ages_server_side: bool,
-    searches: [bool; 2],
-) -> Result<MessageConfig, ConfigError> {
+fn messages(p: &Parsed, pre: &Presets, searches: [bool; 2]) -> Result<MessageConfig, ConfigError> {
     let skipheader = match p.string("skipheader") {
         Some(re) => Some(
             perl_regex_with_flags(re, RegexFlags::SKIPHEADER)
@@ -382,16 +453,10 @@ fn messages(
             .map(|v| v as u64)
             .or(pre.maxsize),
         minsize: p.int("minsize").map(|v| v.max(0) as u64),
-        maxage: if ages_server_side {
-            None
-        } else {
-            p.float("maxage")
-        },
-        minage: if ages_server_side {
-            None
-        } else {
-            p.float("minage")
-        },
+        // Kept even when the servers SEARCH for them: a side that turns out not to SEARCH
+        // (--checknoabletosearch) is then filtered on our side.
+        maxage: p.float("maxage"),
+        minage: p.float("minage"),
         syncinternaldates: p.bool("syncinternaldates").unwrap_or(true),
         idatefromheader: p.bool("idatefromheader").unwrap_or(false),
         resyncflags: p.bool("resyncflags").unwrap_or(true),
@@ -836,7 +901,11 @@ mod tests {
                 .is_some_and(|s| s.starts_with("SENTSINCE "))
         );
         assert!(c.side2.search.is_some());
-        assert_eq!(c.messages.maxage, None, "filtered by the server, not by us");
+        assert_eq!(
+            c.messages.maxage,
+            Some(10.0),
+            "kept for a side that can not SEARCH"
+        );
         let c = cfg(&["--maxage", "10", "--search", "ALL"]);
         assert_eq!(c.side1.search.as_deref(), Some("ALL"));
         assert_eq!(c.messages.maxage, Some(10.0), "filtered on our side");
@@ -880,5 +949,56 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod consumed {
+    use crate::flags::{FLAGS, Sides, Support};
+
+    /// Every option the parser accepts is read by the high-level arguments (the only reader of
+    /// parsed options), unless it is refused as not supported or is one of these documented
+    /// no-ops (listed in the README with what they were for in imapsync).
+    use super::NO_OPS;
+
+    /// The sources that read parsed options.
+    const READERS: &[&str] = &[
+        include_str!("mod.rs"),
+        include_str!("side.rs"),
+        include_str!("presets.rs"),
+        include_str!("content.rs"),
+        include_str!("../oauthargs.rs"),
+        include_str!("../release.rs"),
+    ];
+
+    #[test]
+    fn every_accepted_option_is_read_by_something() {
+        let mut unread = Vec::new();
+        for f in FLAGS.iter().filter(|f| f.support == Support::Supported) {
+            if f.names().iter().all(|n| NO_OPS.iter().any(|(o, _)| o == n)) {
+                continue;
+            }
+            let spellings: Vec<String> = match f.sides {
+                Sides::One => vec![
+                    format!("\"{}\"", f.name),
+                    format!("\"{}\"", f.name.replacen(['1', '2'], "{n}", 1)),
+                ],
+                Sides::Both => vec![
+                    format!("\"{}\"", f.name),
+                    format!("\"{}1\"", f.name),
+                    format!("\"{}{{n}}\"", f.name),
+                ],
+            };
+            if !READERS
+                .iter()
+                .any(|src| spellings.iter().any(|s| src.contains(s.as_str())))
+            {
+                unread.push(f.name);
+            }
+        }
+        assert!(
+            unread.is_empty(),
+            "accepted but read by nothing: {unread:?}"
+        );
     }
 }

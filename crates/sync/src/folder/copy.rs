@@ -536,6 +536,12 @@ impl<'a> FolderProgress<'a> {
                 eta: &eta,
             },
         ));
+        if ctx.cfg.debugmemory {
+            ctx.out.line(format!(
+                "Memory consumption: {:.1} MiB",
+                crate::report::rss_mib()
+            ));
+        }
     }
 
     /// Not copied, not an error: counted as skipped.

@@ -84,7 +84,7 @@ impl FolderSync<'_> {
     fn spec(&self, side: Side, search: bool) -> ListSpec<'_> {
         let cfg = &self.ctx.cfg;
         ListSpec {
-            search: search.then(|| cfg.side(side).search.as_deref()).flatten(),
+            search: search.then(|| self.ctx.search(side)).flatten(),
             since_uid: None,
             uids: None,
             fetch_set: cfg.messages.fetch_set[match side {

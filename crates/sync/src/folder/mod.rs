@@ -320,16 +320,27 @@ impl<'a> FolderSync<'a> {
 
     fn report_decision(&self, sel: &Selection, plan: &FolderPlan) {
         let (job, out) = (self.job, &self.ctx.out);
+        let cfg = &self.ctx.cfg;
+        let uids = |l: &[folderplan::Listed]| {
+            if cfg.debug || cfg.debuglist {
+                let u: Vec<String> = l.iter().map(|m| m.uid.to_string()).collect();
+                format!(", LIST gives: {}", u.join(" "))
+            } else {
+                String::new()
+            }
+        };
         out.line(format!(
-            "Host1: folder [{}] considering {} messages",
+            "Host1: folder [{}] considering {} messages{}",
             job.shown1,
-            plan.list1.len()
+            plan.list1.len(),
+            uids(&plan.list1)
         ));
         if sel.sel2.is_some() {
             out.line(format!(
-                "Host2: folder [{}] considering {} messages",
+                "Host2: folder [{}] considering {} messages{}",
                 job.shown2,
-                plan.list2.len()
+                plan.list2.len(),
+                uids(&plan.list2)
             ));
         }
         out.line(format!(
