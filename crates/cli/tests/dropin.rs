@@ -396,11 +396,7 @@ fn debug_options_print_what_imapsync_prints_and_no_ops_say_so() {
     );
     assert!(r.has("Memory consumption: "), "{}", r.show());
     assert!(r.has("ENV HOME = "), "{}", r.show());
-    assert!(
-        r.has(&format!("kill -INT ")) && r.has("# Reconnect"),
-        "{}",
-        r.show()
-    );
+    assert!(r.has("kill -INT ") && r.has("# Reconnect"), "{}", r.show());
     assert!(r.has("Info: --fastio1 has no effect here:"), "{}", r.show());
     assert!(r.has("Info: --split2 has no effect here:"), "{}", r.show());
     assert!(
