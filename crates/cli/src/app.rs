@@ -92,7 +92,7 @@ pub fn main_with(args: Vec<String>) -> i32 {
         }
         Ok(Action::NotSupported(options)) => {
             for o in &options {
-                eprintln!("option {o} is not supported yet");
+                eprintln!("{}", hiargs::not_supported_line(o));
             }
             eprintln!("Exiting with return value 64 ({})", exit_name(64));
             64

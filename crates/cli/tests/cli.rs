@@ -72,7 +72,9 @@ fn option_not_implemented_stops_before_connecting() {
     ]);
     assert_eq!(r.code, 64, "{}", r.show());
     assert!(
-        r.err.contains("option --testslive is not supported yet"),
+        r.err.contains(
+            "option --testslive is not supported: in imapsync it syncs between the imapsync author's public test accounts"
+        ),
         "{}",
         r.show()
     );

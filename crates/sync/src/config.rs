@@ -54,6 +54,9 @@ pub struct Config {
     pub debugfolders: bool,
     pub debuglist: bool,
     pub debugmemory: bool,
+    /// `--debugsleep N`: sleep N seconds after the folders are mapped, before each folder and
+    /// after each copy (to test reconnections by hand).
+    pub debugsleep: Option<f64>,
     /// `--mixfolders` (default on); off: a host2 folder that several host1 folders map to
     /// (names differing only by case, say) takes the first one only.
     pub mixfolders: bool,

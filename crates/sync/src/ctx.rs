@@ -189,6 +189,14 @@ impl Ctx {
         })
     }
 
+    /// `--debugsleep`: sleeps as asked, saying so.
+    pub async fn debugsleep(&self) {
+        if let Some(d) = self.cfg.debugsleep {
+            self.out.line(format!("Info: sleeping {d}s"));
+            tokio::time::sleep(std::time::Duration::from_secs_f64(d)).await;
+        }
+    }
+
     /// The run's options as a folder's decisions need them.
     pub fn rules(&self) -> Rules<'_> {
         let c = &self.cfg;
@@ -302,8 +310,16 @@ impl crate::copy::Throttle for Ctx {
             total_bytes_transferred: bytes,
             time_spent: self.elapsed(),
         };
-        throttle::sleep_if_needed(&limits, &progress)
-            .filter(|s| *s > 0.0)
-            .map(std::time::Duration::from_secs_f64)
+        let debug = self.cfg.debugsleep;
+        let pause = throttle::sleep_if_needed(&limits, &progress).filter(|s| *s > 0.0);
+        if let Some(d) = debug {
+            self.out.line(format!("Info: sleeping {d}s"));
+        }
+        match (pause, debug) {
+            (None, None) => None,
+            (a, b) => Some(std::time::Duration::from_secs_f64(
+                a.unwrap_or(0.0).max(b.unwrap_or(0.0)),
+            )),
+        }
     }
 }

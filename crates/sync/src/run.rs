@@ -238,6 +238,7 @@ async fn phases(ctx: &Arc<Ctx>) -> Ended {
     }
     crate::labels::prepare(ctx, &conn.c1, &conn.c2, &mapped);
     ctx.stats().folders_wanted = mapped.plan.pairs.len() as u64;
+    ctx.debugsleep().await;
     if !mode.stops_after(Phase::CreateFolders) {
         crate::fit::warn(ctx, &conn.c1, &conn.c2, &mapped).await;
     }

@@ -455,7 +455,7 @@ pub static FLAGS: &[Flag] = &[
     Flag::one("testslive2", Bool, Modes, "", "Second live sync between the public test accounts").not_yet(),
     Flag::one("simulong", Float, Modes, "", "Pretend a long run of this many seconds").not_yet(),
     Flag::one("memorystress", Bool, Modes, "", "Allocate memory to test limits").not_yet(),
-    Flag::one("debugsleep", Float, Modes, "", "Sleep this many seconds at several points (tests reconnection)").not_yet(),
+    Flag::one("debugsleep", Float, Modes, "", "Sleep this many seconds at several points (tests reconnection)"),
     Flag::one("dockercontext", Bool, Modes, "auto", "Use the defaults meant for a container").not_yet(),
     Flag::one("var", List, Modes, "", "Override an environment variable (web context), repeatable")
         .value("KEY=VAL")

@@ -271,6 +271,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
         debugfolders: p.bool("debugfolders").unwrap_or(false),
         debuglist: p.bool("debuglist").unwrap_or(false),
         debugmemory: p.bool("debugmemory").unwrap_or(false),
+        debugsleep: p.float("debugsleep").filter(|&v| v > 0.0),
         mixfolders: p.bool("mixfolders").unwrap_or(true),
         checknoabletosearch: p
             .bool("checknoabletosearch")
@@ -331,6 +332,53 @@ pub const NO_OPS: &[(&str, &str)] = &[
     ("debugcgi", "there is no CGI mode here"),
     ("debugdev", "there is nothing more to show than --debug"),
 ];
+
+/// imapsync's self-tests and developer switches: refused (exit 64) with what they are there.
+pub const DEVELOPER_SWITCHES: &[(&str, &str)] = &[
+    (
+        "tests",
+        "runs imapsync's unit tests of its own Perl code (this program's tests: scripts/test.sh)",
+    ),
+    ("testsdebug", "runs imapsync's unit tests in debug mode"),
+    ("testsunit", "runs one of imapsync's unit test functions"),
+    (
+        "testslive",
+        "syncs between the imapsync author's public test accounts, over the internet",
+    ),
+    (
+        "testslive6",
+        "syncs between the imapsync author's public test accounts, over IPv6",
+    ),
+    (
+        "testslive2",
+        "syncs a second time between the imapsync author's public test accounts",
+    ),
+    (
+        "simulong",
+        "pretends a long run, to test imapsync's progress output",
+    ),
+    ("memorystress", "allocates memory to test imapsync's limits"),
+    (
+        "var",
+        "sets an internal variable of imapsync's Perl code, for its tests",
+    ),
+    (
+        "dockercontext",
+        "switches imapsync's defaults for its Docker image (no log file, signals)",
+    ),
+];
+
+/// The line refusing a not-supported option (`--name`).
+pub fn not_supported_line(option: &str) -> String {
+    let name = option
+        .trim_start_matches('-')
+        .to_ascii_lowercase()
+        .replace("tests_debug", "testsdebug");
+    match DEVELOPER_SWITCHES.iter().find(|(n, _)| *n == name) {
+        Some((_, what)) => format!("option {option} is not supported: in imapsync it {what}"),
+        None => format!("option {option} is not supported yet"),
+    }
+}
 
 /// One line per no-op option given.
 fn no_op_notes(p: &Parsed) -> Vec<String> {

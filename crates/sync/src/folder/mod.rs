@@ -126,6 +126,7 @@ pub async fn sync_folder(
     c2: &Connection,
     job: &FolderJob,
 ) -> Result<(), FolderError> {
+    ctx.debugsleep().await;
     let mut f = FolderSync::begin(ctx, c1, c2, job);
     let sel = f.select().await?;
     let listed = f.list(&sel).await?;
