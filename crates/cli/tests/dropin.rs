@@ -435,3 +435,85 @@ fn debug_options_print_what_imapsync_prints_and_no_ops_say_so() {
     );
     assert!(!r.has("connecting and login"), "{}", r.show());
 }
+
+#[test]
+fn missing_folders_end_as_imapsync() {
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    let mut c = p.imap1();
+    c.create("INBOX.Sent").expect("create");
+    c.append("INBOX.Sent", &[], None, &common::message("s", "s", "s"))
+        .expect("append");
+    // --subfolder1 that host1 does not have: exit 21.
+    let r = p.run(&["--subfolder1", "Nope"]);
+    assert_eq!(r.code, 21, "{}", r.show());
+    assert!(r.has("subfolder1 Nope does not exist"), "{}", r.show());
+    // --nocheckfoldersexist: a --folder host1 lacks is not created on host2; it fails at its
+    // SELECT (exit 117) and the other folders sync.
+    let r = p.run(&[
+        "--folder",
+        "INBOX.Nope",
+        "--folder",
+        "INBOX.Sent",
+        "--nocheckfoldersexist",
+    ]);
+    assert_eq!(r.code, 117, "{}", r.show());
+    assert!(
+        r.has("Host1 folder [INBOX.Nope]: Could not select"),
+        "{}",
+        r.show()
+    );
+    assert!(
+        r.has("[INBOX.Nope]                         does not exist"),
+        "{}",
+        r.show()
+    );
+    let snap = p.snap2();
+    assert!(
+        !snap.contains_key("Nope"),
+        "{:?}",
+        snap.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(snap.get("Sent").map(Vec::len), Some(1));
+    // --folderfirst / --folderlast order the processing.
+    let r = p.sync(&[
+        "--folderfirst",
+        "INBOX.Sent",
+        "--folderlast",
+        "INBOX",
+        "--connections1",
+        "1",
+        "--dry",
+    ]);
+    let order: Vec<&str> = r.out.lines().filter(|l| l.starts_with("Folder ")).collect();
+    assert!(
+        order.first().is_some_and(|l| l.contains("[INBOX.Sent]")),
+        "{order:?}"
+    );
+    assert!(
+        order.last().is_some_and(|l| l.contains("[INBOX] ")),
+        "{order:?}"
+    );
+}
+
+#[test]
+fn deleting_with_the_same_account_on_both_sides_is_refused() {
+    // imapsync empties the account (every message is "on host2", since host2 is host1); we
+    // refuse before connecting.
+    let p = Pair::new(Layout::DotPrefix, Layout::Slash);
+    p.imap1()
+        .append("INBOX", &[], None, &common::message("keep", "k", "k"))
+        .expect("append");
+    let mut a = p.base_args();
+    common::set_arg(&mut a, "--port2", &p.h1.port().to_string());
+    common::set_arg(&mut a, "--user2", "user1");
+    common::set_arg(&mut a, "--password2", "pass1");
+    a.extend(strings(&["--delete1", "--delete1emptyfolders"]));
+    let r = run_in(p.dir.path(), &a, &[]);
+    assert_eq!(r.code, 64, "{}", r.show());
+    assert!(
+        r.has("host1 and host2 are the same account"),
+        "{}",
+        r.show()
+    );
+    assert_eq!(common::count(&p.snap1()), 1);
+}

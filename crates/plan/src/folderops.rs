@@ -28,6 +28,8 @@ pub struct Host2Folders {
 /// What the side listings tell about a pair's folders.
 #[derive(Clone, Copy, Debug)]
 pub struct Listed<'a> {
+    /// Host1 folders that exist.
+    pub existing1: &'a [String],
     /// Host2 folders that exist.
     pub existing2: &'a [String],
     /// Message count of each host1 folder (from STATUS), when known.
@@ -47,6 +49,11 @@ pub fn host2_folders(
     let mut out = Host2Folders::default();
     let mut known: Vec<String> = listed.existing2.to_vec();
     for p in pairs {
+        // A --folder host1 does not have (--nocheckfoldersexist) gets nothing on host2: it
+        // fails at its SELECT, as imapsync.
+        if !listed.existing1.iter().any(|e| e == p.name1) {
+            continue;
+        }
         let exists = listed.existing2.iter().any(|e| e == p.name2);
         if cfg.skipemptyfolders && listed.messages1.get(p.name1) == Some(&0) && !exists {
             out.skipped_empty.push(p.name1.to_string());
@@ -153,6 +160,10 @@ mod tests {
     use super::*;
     use crate::perlre::PerlExpr;
 
+    fn all1(pairs: &[PairNames<'_>]) -> Vec<String> {
+        pairs.iter().map(|p| p.name1.to_string()).collect()
+    }
+
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
     }
@@ -187,6 +198,7 @@ mod tests {
             &cfg,
             &pairs,
             Listed {
+                existing1: &all1(&pairs),
                 existing2: &existing,
                 messages1: &counts,
                 subscribed1: &s(&["sub", "a.b.c"]),
@@ -212,6 +224,7 @@ mod tests {
             &all,
             &pairs[..2],
             Listed {
+                existing1: &all1(&pairs),
                 existing2: &existing,
                 messages1: &counts,
                 subscribed1: &[],
@@ -253,6 +266,7 @@ mod tests {
             &cfg,
             &pairs,
             Listed {
+                existing1: &all1(&pairs),
                 existing2: &s(&["F"]),
                 messages1: &counts,
                 subscribed1: &[],
@@ -320,5 +334,37 @@ mod tests {
             },
         ];
         assert_eq!(not_mixed(&pairs), vec![1, 3]);
+    }
+
+    #[test]
+    fn a_folder_host1_does_not_have_gets_nothing_on_host2() {
+        let cfg = FolderConfig::default();
+        let counts: HashMap<String, u32> = HashMap::new();
+        let pairs = [
+            PairNames {
+                name1: "INBOX.Nope",
+                name2: "Nope",
+            },
+            PairNames {
+                name1: "INBOX.Sent",
+                name2: "Sent",
+            },
+        ];
+        let got = host2_folders(
+            &cfg,
+            &pairs,
+            Listed {
+                existing1: &s(&["INBOX", "INBOX.Sent"]),
+                existing2: &s(&["INBOX"]),
+                messages1: &counts,
+                subscribed1: &[],
+                subscribed2: &[],
+                sep2: "/",
+            },
+        );
+        assert_eq!(
+            got.create,
+            vec![("Sent".to_string(), "INBOX.Sent".to_string())]
+        );
     }
 }

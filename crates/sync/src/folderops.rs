@@ -38,6 +38,7 @@ pub async fn prepare_host2(ctx: &Ctx, c2: &Connection, m: &mut Mapped) -> Vec<St
         &cfg.folders,
         &pairs,
         folderops::Listed {
+            existing1: &m.f1.names(),
             existing2: &existing2,
             messages1: &messages1,
             subscribed1: &m.f1.subscribed,

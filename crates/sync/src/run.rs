@@ -414,7 +414,8 @@ fn folder_jobs(ctx: &Ctx, m: &Mapped, existing2: &[String]) -> Vec<FolderJob> {
         .iter()
         .enumerate()
         .filter(|(i, _)| !not_mixed.contains(i))
-        .filter(|(_, p)| dry || existing2.contains(&p.name2))
+        // A --folder host1 does not have still runs, to fail at its SELECT (exit 117).
+        .filter(|(_, p)| dry || existing2.contains(&p.name2) || !m.f1.contains(&p.name1))
         .map(|(i, p)| FolderJob {
             index: i + 1,
             total,
@@ -473,8 +474,10 @@ fn finish(ctx: &Arc<Ctx>, ended: Ended, start_rss: f64) -> RunResult {
     let (nb_errors, code, listing) = {
         let e = ctx.errors();
         let nb = e.nb_errors();
+        // An exit code decided early wins over the error log, unless it is a plain 0 (a
+        // just* mode that met an error).
         let code = match early {
-            Some(c) if nb == 0 => c,
+            Some(c) if nb == 0 || c != 0 => c,
             _ => e.exit_code().code(),
         };
         let adv = AdviceContext {

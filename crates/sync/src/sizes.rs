@@ -205,11 +205,18 @@ fn table(
             s1.get(&p.name1),
             biggest.map(|b| b.0.get(&p.name1).copied().unwrap_or(0)),
         );
-        lines.push(format!(
-            "Host1 folder {counter:>7} {:<35} {}",
-            format!("[{}]", p.shown1),
-            values(&a)
-        ));
+        lines.push(match s1.get(&p.name1) {
+            Some(_) => format!(
+                "Host1 folder {counter:>7} {:<35} {}",
+                format!("[{}]", p.shown1),
+                values(&a)
+            ),
+            // A --folder that host1 does not have (--nocheckfoldersexist).
+            None => format!(
+                "Host1 folder {counter:>7} {:<35}  does not exist",
+                format!("[{}]", p.shown1)
+            ),
+        });
         let b = if f2.contains(&p.name2) {
             let b = sized(
                 s2.get(&p.name2),

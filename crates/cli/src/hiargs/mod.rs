@@ -241,6 +241,7 @@ pub fn build(p: &Parsed) -> Result<(Config, Vec<String>), ConfigError> {
     let no_login = matches!(mode, Mode::JustConnect | Mode::JustBanner);
     let mut side1 = side::side_config(p, 1, &mut warnings, no_login, &pre)?;
     let mut side2 = side::side_config(p, 2, &mut warnings, no_login, &pre)?;
+    same_account_deletions(p, &side1, &side2)?;
     server_side_ages(p, &mut side1, &mut side2);
     let searches = [side1.search.is_some(), side2.search.is_some()];
     let messages = messages(p, &pre, searches)?;
@@ -388,6 +389,40 @@ fn no_op_notes(p: &Parsed) -> Vec<String> {
         .filter(|(name, _)| given.contains(name))
         .map(|(name, why)| format!("Info: --{name} has no effect here: {why}"))
         .collect()
+}
+
+/// Deleting with the same account on both sides would empty it: every message is "on host2"
+/// since host2 is host1. imapsync goes ahead (and deletes everything with `--delete1`); we
+/// refuse before connecting.
+fn same_account_deletions(
+    p: &Parsed,
+    side1: &SideConfig,
+    side2: &SideConfig,
+) -> Result<(), ConfigError> {
+    let (a, b) = (&side1.connect, &side2.connect);
+    let same = !a.host.is_empty()
+        && a.host.eq_ignore_ascii_case(&b.host)
+        && a.port == b.port
+        && a.user == b.user;
+    let deleting = [
+        "delete1",
+        "delete2",
+        "delete2duplicates",
+        "delete1emptyfolders",
+        "delete2folders",
+    ]
+    .into_iter()
+    .filter(|o| p.bool(o) == Some(true))
+    .collect::<Vec<_>>();
+    if same && !deleting.is_empty() {
+        return Err(usage(format!(
+            "Error: host1 and host2 are the same account ({} on {}): --{} would delete messages or folders that are only \"copied\" onto themselves; give two different accounts",
+            a.user,
+            a.host,
+            deleting.join(", --")
+        )));
+    }
+    Ok(())
 }
 
 /// Options that imapsync refuses together.
